@@ -1,0 +1,414 @@
+"""The validated config file and the environment: the only module that reads either.
+
+Validation collects every problem before reporting, each as `file: key: reason`, so one
+`litwatch check` shows everything to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+from bot.models import SOURCES
+
+DEFAULT_CONFIG = Path("config/litwatch.toml")
+DEFAULT_DATA = Path("data")
+DEFAULT_QUERY_SCHEDULE = "0 6 * * *"
+DEFAULT_DIGEST_SCHEDULE = "0 9 * * mon"
+NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+CTGOV_API_URL = "https://clinicaltrials.gov/api/v2"
+SLACK_API_URL = "https://slack.com/api/"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CT_STATUSES = (
+    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
+    "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
+    "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN",
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------- environment
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Every environment variable litwatch reads. Secrets are kept out of repr()."""
+
+    config_path: Path = DEFAULT_CONFIG
+    data_dir: Path = DEFAULT_DATA
+    ncbi_eutils_url: str = NCBI_EUTILS_URL
+    ctgov_api_url: str = CTGOV_API_URL
+    slack_api_url: str = SLACK_API_URL
+    ncbi_email: str = ""
+    ncbi_api_key: str = field(default="", repr=False)
+    slack_bot_token: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    now_override: datetime | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        return cls(
+            config_path=Path(get("LITWATCH_CONFIG", str(DEFAULT_CONFIG))),
+            data_dir=Path(get("LITWATCH_DATA", str(DEFAULT_DATA))),
+            ncbi_eutils_url=get("NCBI_EUTILS_URL", NCBI_EUTILS_URL).rstrip("/"),
+            ctgov_api_url=get("CTGOV_API_URL", CTGOV_API_URL).rstrip("/"),
+            slack_api_url=_with_slash(get("SLACK_API_URL", SLACK_API_URL)),
+            ncbi_email=get("NCBI_EMAIL"),
+            ncbi_api_key=get("NCBI_API_KEY"),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            now_override=_parse_now(get("LITWATCH_NOW")),
+        )
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def _parse_now(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError([f"LITWATCH_NOW: {value!r} is not an ISO 8601 date or datetime"]) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def now() -> datetime:
+    """The one clock every date decision reads; `LITWATCH_NOW` (ISO 8601) pins it."""
+    pinned = _parse_now(os.environ.get("LITWATCH_NOW", "").strip())
+    return pinned or datetime.now(UTC)
+
+
+def today() -> date:
+    return now().astimezone(UTC).date()
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    """One saved search, run on its schedule against one source."""
+
+    name: str
+    source: str
+    term: str = ""
+    condition: str = ""
+    intervention: str = ""
+    status: tuple[str, ...] = ()
+    url: str = ""
+    schedule: str = DEFAULT_QUERY_SCHEDULE
+    since: date | None = None
+    channel: str | None = None
+    enabled: bool = True
+    overlap_days: int | None = None
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    channel: str = ""
+    safety_channel: str = ""
+
+    @property
+    def safety_target(self) -> str:
+        return self.safety_channel or self.channel
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    schedule: str = DEFAULT_DIGEST_SCHEDULE
+    timezone: str = "UTC"
+    top: int = 5  # items shown per kind before "N more"
+
+
+@dataclass(frozen=True)
+class ClassifySettings:
+    """Topic vocabulary added to the classifier's built-in rules."""
+
+    safety_terms: tuple[str, ...] = ()
+    clinical_terms: tuple[str, ...] = ()
+    case_report_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    slack: SlackSettings
+    digest: DigestSettings
+    classify: ClassifySettings
+    queries: tuple[SavedQuery, ...]
+
+    def query(self, name: str) -> SavedQuery | None:
+        return next((q for q in self.queries if q.name == name), None)
+
+    @property
+    def enabled_queries(self) -> tuple[SavedQuery, ...]:
+        return tuple(q for q in self.queries if q.enabled)
+
+    def channel_for(self, query: SavedQuery) -> str:
+        return query.channel or self.slack.channel
+
+
+# ---------------------------------------------------------------- validation
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the config; raise ConfigError listing every problem found."""
+    path = Path(path) if path is not None else Environment.from_env().config_path
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: file not found (set LITWATCH_CONFIG or create it from the README)"]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_settings(raw, path)
+
+
+def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
+    v = _Validator(path)
+    v.keys(raw, "", {"slack", "digest", "classify", "queries"})
+    slack_raw = v.table(raw, "slack", required=True)
+    digest_raw = v.table(raw, "digest")
+    classify_raw = v.table(raw, "classify")
+
+    v.keys(slack_raw, "slack", {"channel", "safety_channel"})
+    slack = SlackSettings(
+        channel=v.text(slack_raw, "slack", "channel", required=True),
+        safety_channel=v.text(slack_raw, "slack", "safety_channel"),
+    )
+
+    v.keys(digest_raw, "digest", {"schedule", "timezone", "top"})
+    timezone = v.text(digest_raw, "digest", "timezone") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        v.problem("digest.timezone", f"unknown time zone {timezone!r} (use an IANA name such as 'Europe/Berlin')")
+    digest = DigestSettings(
+        schedule=v.crontab(digest_raw, "digest", "schedule", DEFAULT_DIGEST_SCHEDULE),
+        timezone=timezone,
+        top=v.integer(digest_raw, "digest", "top", 5, minimum=1, maximum=20),
+    )
+
+    v.keys(classify_raw, "classify", {"safety_terms", "clinical_terms", "case_report_terms"})
+    classify = ClassifySettings(
+        safety_terms=v.terms(classify_raw, "classify", "safety_terms"),
+        clinical_terms=v.terms(classify_raw, "classify", "clinical_terms"),
+        case_report_terms=v.terms(classify_raw, "classify", "case_report_terms"),
+    )
+
+    queries: list[SavedQuery] = []
+    raw_queries = raw.get("queries", [])
+    if not isinstance(raw_queries, list) or not all(isinstance(q, dict) for q in raw_queries):
+        v.problem("queries", "must be an array of tables ([[queries]] blocks)")
+        raw_queries = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(raw_queries):
+        query = _parse_query(v, entry, f"queries[{index}]")
+        if query is None:
+            continue
+        if query.name in seen:
+            v.problem(f"queries[{index}].name", f"duplicate name {query.name!r} (also queries[{seen[query.name]}])")
+        seen.setdefault(query.name, index)
+        queries.append(query)
+
+    if v.problems:
+        raise ConfigError(v.problems)
+    return Settings(path=path, slack=slack, digest=digest, classify=classify, queries=tuple(queries))
+
+
+_QUERY_KEYS = {
+    "name", "source", "term", "condition", "intervention", "status", "url", "schedule", "since",
+    "channel", "enabled", "overlap_days",
+}  # fmt: skip
+_SOURCE_ONLY = {
+    "condition": "clinicaltrials", "intervention": "clinicaltrials", "status": "clinicaltrials",
+    "url": "feed",
+}  # fmt: skip
+
+
+def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery | None:
+    v.keys(raw, key, _QUERY_KEYS)
+    name = v.text(raw, key, "name", required=True)
+    if name and not SLUG.match(name):
+        v.problem(f"{key}.name", f"{name!r} is not a slug (lowercase letters, digits, '-' and '_')")
+    source = v.text(raw, key, "source", required=True)
+    if source and source not in SOURCES:
+        v.problem(f"{key}.source", f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
+    for option, owner in _SOURCE_ONLY.items():
+        if option in raw and source in SOURCES and source != owner:
+            v.problem(f"{key}.{option}", f"only applies to source = {owner!r}, not {source!r}")
+    if source == "feed" and "term" in raw:
+        v.problem(f"{key}.term", "only applies to pubmed and clinicaltrials queries, not 'feed'")
+
+    term = v.text(raw, key, "term")
+    condition = v.text(raw, key, "condition")
+    intervention = v.text(raw, key, "intervention")
+    url = v.text(raw, key, "url")
+    statuses = v.terms(raw, key, "status")
+    for status in statuses:
+        if status not in CT_STATUSES:
+            v.problem(f"{key}.status", f"unknown trial status {status!r} (expected e.g. RECRUITING, COMPLETED)")
+    if source == "pubmed" and not term:
+        v.problem(f"{key}.term", "required for source = 'pubmed'")
+    search_keys = ("term", "condition", "intervention")
+    mistyped = any(k in raw and not isinstance(raw[k], str) for k in search_keys)  # reported above
+    if source == "clinicaltrials" and not (term or condition or intervention) and not mistyped:
+        v.problem(key, "source = 'clinicaltrials' needs at least one of term, condition, intervention")
+    if source == "feed":
+        if not url and "url" not in raw:
+            v.problem(f"{key}.url", "required for source = 'feed'")
+        elif url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                v.problem(f"{key}.url", f"{url!r} is not an http(s) URL (feeds are never read from local files)")
+
+    since_raw = raw.get("since")
+    since: date | None = None
+    if since_raw is not None:
+        if isinstance(since_raw, date) and not isinstance(since_raw, datetime):
+            since = since_raw
+        elif isinstance(since_raw, str):
+            try:
+                since = date.fromisoformat(since_raw)
+            except ValueError:
+                v.problem(f"{key}.since", f"{since_raw!r} is not a date (YYYY-MM-DD)")
+        else:
+            v.problem(f"{key}.since", f"must be a date (YYYY-MM-DD), not {_type(since_raw)}")
+
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        v.problem(f"{key}.enabled", f"must be true or false, not {_type(enabled)}")
+        enabled = True
+    channel = v.text(raw, key, "channel") or None
+    overlap = v.integer(raw, key, "overlap_days", None, minimum=1, maximum=365)
+    schedule = v.crontab(raw, key, "schedule", DEFAULT_QUERY_SCHEDULE)
+    if not name or source not in SOURCES:
+        return None
+    return SavedQuery(
+        name=name, source=source, term=term, condition=condition, intervention=intervention,
+        status=statuses, url=url, schedule=schedule, since=since, channel=channel,
+        enabled=enabled, overlap_days=overlap,
+    )  # fmt: skip
+
+
+def _type(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def crontab_problem(expr: str) -> str | None:
+    """Why `expr` is not a crontab litwatch accepts, or None if it is fine."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return f"invalid crontab {expr!r}: expected 5 fields (minute hour day month day-of-week), got {len(fields)}"
+    if re.search(r"\d", fields[4]):
+        return (
+            f"invalid crontab {expr!r}: day of week {fields[4]!r} is numeric; use day names "
+            f"({'-'.join((DAY_NAMES[0], DAY_NAMES[-1]))}, e.g. 'mon' or 'mon-fri'): cron reads 0 as "
+            "Sunday, the scheduler as Monday"
+        )
+    from apscheduler.triggers.cron import CronTrigger  # heavy import, only when validating
+
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        return f"invalid crontab {expr!r}: {exc}"
+    return None
+
+
+class _Validator:
+    """Collects problems as `file: key: reason` lines."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[str] = []
+
+    def problem(self, key: str, reason: str) -> None:
+        self.problems.append(f"{self.path}: {key}: {reason}" if key else f"{self.path}: {reason}")
+
+    def keys(self, raw: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in raw:
+            if key not in allowed:
+                where = f"{prefix}.{key}" if prefix else key
+                self.problem(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def table(self, raw: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.problem(f"[{key}]", "missing table")
+            return {}
+        if not isinstance(value, dict):
+            self.problem(key, f"must be a table ([{key}]), not {_type(value)}")
+            return {}
+        return value
+
+    def _get(self, raw: Mapping[str, Any], prefix: str, key: str, kind: type, label: str) -> Any:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            self.problem(f"{prefix}.{key}", f"must be {label}, not {_type(value)}")
+            return None
+        return value
+
+    def text(self, raw: Mapping[str, Any], prefix: str, key: str, *, required: bool = False) -> str:
+        value = self._get(raw, prefix, key, str, "a string")
+        if value is None:
+            if required and key not in raw:
+                self.problem(f"{prefix}.{key}", "missing (required)")
+            return ""
+        if required and not value.strip():
+            self.problem(f"{prefix}.{key}", "must not be empty")
+        return str(value).strip()
+
+    def integer(self, raw: Mapping[str, Any], prefix: str, key: str, default: Any, *,
+                minimum: int, maximum: int) -> Any:  # fmt: skip
+        value = self._get(raw, prefix, key, int, "an integer")
+        if value is None:
+            return default
+        if not minimum <= value <= maximum:
+            self.problem(f"{prefix}.{key}", f"{value} is out of range ({minimum}..{maximum})")
+            return default
+        return value
+
+    def terms(self, raw: Mapping[str, Any], prefix: str, key: str) -> tuple[str, ...]:
+        value = raw.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+            self.problem(f"{prefix}.{key}", "must be an array of non-empty strings")
+            return ()
+        return tuple(t.strip() for t in value)
+
+    def crontab(self, raw: Mapping[str, Any], prefix: str, key: str, default: str) -> str:
+        value = self._get(raw, prefix, key, str, "a crontab string")
+        if value is None:
+            return default
+        reason = crontab_problem(value)
+        if reason:
+            self.problem(f"{prefix}.{key}", reason)
+            return default
+        return " ".join(value.split())

@@ -1,0 +1,150 @@
+"""Items, classifications and fetch results: the data every module passes around."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+Kind = Literal["clinical", "case_report", "other"]
+SOURCES = ("pubmed", "clinicaltrials", "feed")
+UID_PREFIX = {"pubmed": "pmid", "clinicaltrials": "nct", "feed": "feed"}
+
+
+@dataclass(frozen=True)
+class MeshHeading:
+    """A MeSH descriptor with its qualifiers ("Alopecia" / "drug therapy")."""
+
+    descriptor: str
+    qualifiers: tuple[str, ...] = ()
+    major: bool = False
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One PubMed CommentsCorrections link: RetractionIn, ErratumFor, CommentOn, ..."""
+
+    type: str
+    pmid: str | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """Registry fields of a ClinicalTrials.gov study."""
+
+    status: str = ""
+    why_stopped: str = ""
+    phases: tuple[str, ...] = ()
+    study_type: str = ""
+    enrollment: int | None = None
+    enrollment_type: str = ""
+    start_date: str = ""
+    primary_completion_date: str = ""
+    completion_date: str = ""
+    has_results: bool = False
+    last_update: str = ""
+    sponsor: str = ""
+    official_title: str = ""
+    conditions: tuple[str, ...] = ()
+    interventions: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What an item is and why: the labels a reviewer sorts by, with checkable reasons."""
+
+    kind: Kind = "other"
+    safety: bool = False
+    integrity: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class Item:
+    """One record from any source, normalised. Its identity is `uid`."""
+
+    source: str
+    id: str
+    title: str
+    url: str = ""
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    journal: str = ""
+    published: str = ""  # as precise as the record is: "2024", "2024-05" or "2024-05-17"
+    doi: str = ""
+    pmcid: str = ""
+    languages: tuple[str, ...] = ()
+    publication_types: tuple[str, ...] = ()
+    mesh: tuple[MeshHeading, ...] = ()
+    keywords: tuple[str, ...] = ()
+    trial_ids: tuple[str, ...] = ()  # registry accession numbers named by the record (NCT..., ISRCTN...)
+    corrections: tuple[Correction, ...] = ()
+    trial: TrialInfo | None = None
+    feed_title: str = ""
+    links: tuple[str, ...] = ()  # uids of related items in other sources (trial <-> publication)
+    alt_urls: tuple[str, ...] = ()  # other places the same work lives (preprint and journal version)
+    classification: Classification | None = None
+
+    @property
+    def uid(self) -> str:
+        return f"{UID_PREFIX[self.source]}:{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists) that `from_dict` turns back into this item."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Item:
+        names = {f.name for f in dataclasses.fields(cls)}
+        raw = {k: v for k, v in data.items() if k in names}
+        raw["mesh"] = tuple(
+            MeshHeading(m["descriptor"], tuple(m.get("qualifiers", ())), bool(m.get("major")))
+            for m in raw.get("mesh", ())
+        )
+        raw["corrections"] = tuple(Correction(**c) for c in raw.get("corrections", ()))
+        if raw.get("trial") is not None:
+            raw["trial"] = _with_tuples(TrialInfo, raw["trial"])
+        if raw.get("classification") is not None:
+            raw["classification"] = _with_tuples(Classification, raw["classification"])
+        for f in dataclasses.fields(cls):
+            if f.name in raw and isinstance(raw[f.name], list):
+                raw[f.name] = tuple(raw[f.name])
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The slice of a source a fetch covers: record dates from `start` (None: all) to `end`."""
+
+    start: date | None
+    end: date
+    baseline: bool = False
+    validators: Mapping[str, str] = field(default_factory=dict)  # feed ETag / Last-Modified
+
+
+@dataclass
+class FetchResult:
+    """What a source returned for one saved query and window."""
+
+    items: list[Item] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    validators: dict[str, str] = field(default_factory=dict)
+    not_modified: bool = False  # a conditional request said nothing changed
+    requests: int = 0
+
+
+def _with_tuples(cls: Any, data: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,102 @@
+"""Bounded retries with exponential backoff, jitter and Retry-After, shared by every client.
+
+Retry behaviour is configuration (a `RetryPolicy` handed to each client), so tests pass a
+policy with millisecond delays instead of patching sleeps.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class TransientError(Exception):
+    """A failure worth retrying (429, 5xx, timeout, connection reset)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetriesExhausted(Exception):
+    """Every attempt failed; `last` is the final transient error."""
+
+    def __init__(self, attempts: int, last: TransientError):
+        super().__init__(f"gave up after {attempts} attempts: {last}")
+        self.attempts = attempts
+        self.last = last
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one request may take and how often, and how patiently, it is retried."""
+
+    timeout: float = 30.0  # seconds for one request
+    attempts: int = 5  # total tries, the first included
+    base_delay: float = 1.0  # first backoff; doubles each retry
+    max_delay: float = 60.0  # cap on one backoff (and on an honoured Retry-After)
+    total: float = 300.0  # wall-clock budget for all attempts of one call
+    jitter: float = 0.5  # +- fraction of each backoff, so clients do not retry in step
+
+    @classmethod
+    def fast(cls, attempts: int = 4) -> RetryPolicy:
+        """A policy for tests: real retries, millisecond pauses."""
+        return cls(timeout=5.0, attempts=attempts, base_delay=0.001, max_delay=0.05, total=30.0)
+
+    def backoff(self, retry: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        delay *= 1 + random.uniform(-self.jitter, self.jitter)
+        if retry_after is not None:
+            # The server knows its own limits: never retry sooner than it asked.
+            delay = max(delay, min(retry_after, self.max_delay))
+        return max(0.0, delay)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[int, TransientError, float], None] | None = None,
+) -> T:
+    """Call `fn` until it returns; retry only `TransientError`, within the policy's bounds."""
+    started = time.monotonic()
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return fn()
+        except TransientError as exc:
+            if attempt == policy.attempts:
+                raise RetriesExhausted(attempt, exc) from exc
+            delay = policy.backoff(attempt, exc.retry_after)
+            if time.monotonic() - started + delay > policy.total:
+                raise RetriesExhausted(attempt, exc) from exc
+            if on_retry:
+                on_retry(attempt, exc, delay)
+            sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")

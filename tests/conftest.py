@@ -1,0 +1,44 @@
+"""Shared test set-up: no test touches the network, the user's data dir or real secrets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("LITWATCH_FIXTURES") or ROOT.parent / "shared" / "fixtures")
+LOCAL_FIXTURES = Path(__file__).parent / "fixtures"
+
+_ENV = (
+    "LITWATCH_CONFIG", "LITWATCH_NOW", "NCBI_EUTILS_URL", "CTGOV_API_URL", "SLACK_API_URL",
+    "NCBI_API_KEY", "NCBI_EMAIL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
+)  # fmt: skip
+
+
+def fixture_path(*parts: str) -> Path:
+    """A recorded third-party response, read in place. Missing: skip, or fail under CI."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        reason = f"recorded fixture {path} not found (set LITWATCH_FIXTURES to ../shared/fixtures)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def fixture_bytes(*parts: str) -> bytes:
+    return fixture_path(*parts).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LITWATCH_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
