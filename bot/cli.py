@@ -3,25 +3,237 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
 
-from bot.config import Environment, load_settings
+from bot import __version__
+from bot.config import Environment, Settings, load_settings
 from bot.errors import ConfigError, LitwatchError
+from bot.export import FORMATS, render
+from bot.models import Classification, Item
+from bot.outbox import FlushReport, Sink, flush
+from bot.pipeline import Classify, Linker, RunReport, run_query
+from bot.sources import Source, build_sources
+from bot.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),
+                  "all": ("pubmed", "clinicaltrials")}
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def make_classifier(settings: Settings) -> Classify:
+    from bot.classify import Classifier
+
+    return Classifier(settings.classify).classify
+
+
+def make_linker() -> Linker | None:
+    try:
+        from bot.links import link_items
+    except ImportError:
+        return None
+    return link_items
+
+
+def make_sink(env: Environment) -> Sink:
+    """Slack when a bot token is set, the terminal otherwise."""
+    if env.slack_bot_token:
+        from bot.slack.deliver import SlackSink, make_client
+
+        return SlackSink(make_client(env))
+    from bot.slack.console import ConsoleSink
+
+    return ConsoleSink()
+
+
+def run_queries(
+    settings: Settings,
+    store: Store,
+    sources: Mapping[str, Source],
+    sink: Sink,
+    *,
+    classify: Classify,
+    link: Linker | None = None,
+    only: str | None = None,
+    progress: Callable[[RunReport], None] | None = None,
+) -> tuple[list[RunReport], FlushReport]:
+    """Run every enabled query (or `only`) once, then deliver everything pending."""
+    queries = [settings.query(only)] if only else list(settings.enabled_queries)
+    reports = []
+    for query in queries:
+        assert query is not None
+        report = run_query(query, store=store, sources=sources, classify=classify,
+                           settings=settings, link=link)
+        reports.append(report)
+        if progress:
+            progress(report)
+    return reports, flush(store, sink)
+
+
+# ---------------------------------------------------------------- commands
 
 
 def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
     print(f"ok: {len(settings.queries)} queries")
-    return 0
+    return EXIT_OK
+
+
+def _cmd_once(args: argparse.Namespace, env: Environment) -> int:
+    settings = load_settings(env.config_path)
+    if args.query and settings.query(args.query) is None:
+        names = ", ".join(q.name for q in settings.queries)
+        raise LitwatchError(f"no saved query named {args.query!r} (known: {names})")
+    with Store.open(env.data_dir) as store:
+        reports, delivered = run_queries(
+            settings, store, build_sources(env), make_sink(env),
+            classify=make_classifier(settings), link=make_linker(), only=args.query,
+            progress=lambda r: print(r.summary(), file=sys.stderr if r.failed else sys.stdout),
+        )
+        for report in reports:
+            for warning in report.warnings:
+                print(f"{report.query}: warning: {warning}", file=sys.stderr)
+        _print_delivery(delivered, store)
+    return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
+
+
+def _print_delivery(report: FlushReport, store: Store) -> None:
+    if report.delivered:
+        print(f"delivered {report.delivered} notification(s)")
+    for note, error in report.failed:
+        print(f"delivery to {note.get('channel')} failed, kept pending: {error}", file=sys.stderr)
+    pending = len(store.pending())
+    if pending:
+        print(f"{pending} notification(s) pending; the next run retries them", file=sys.stderr)
+
+
+def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
+    since = _iso_date(args.since, "--since") if args.since else None
+    with Store.open(env.data_dir, readonly=True) as store:
+        docs = store.items(query=args.query, since=since)
+    text = render(docs, args.format)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(docs)} records to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
+    settings = load_settings(env.config_path)
+    terms = " ".join(args.terms).strip()
+    if not terms:
+        raise LitwatchError("search needs at least one term")
+    since = date(args.since, 1, 1) if args.since else None
+    classify = make_classifier(settings)
+    sources = build_sources(env)
+    found: list[Item] = []
+    for name in SEARCH_SOURCES[args.source]:
+        for item in sources[name].search(terms, limit=args.limit, since=since):
+            item.classification = classify(item)
+            found.append(item)
+    if args.json:
+        print(json.dumps([_search_record(i) for i in found], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not found:
+        print(f"no results for {terms!r}")
+    for item in found:
+        label = item.classification or Classification()
+        flags = " ".join(f for f, on in (("SAFETY", label.safety), ("INTEGRITY", label.integrity)) if on)
+        print(f"{item.uid}  [{label.kind}{' ' + flags if flags else ''}]  {item.published}")
+        print(f"  {item.title}")
+        print(f"  {item.url}")
+        for reason in label.reasons[:3]:
+            print(f"    · {reason}")
+    return EXIT_OK
+
+
+def _search_record(item: Item) -> dict[str, Any]:
+    from bot.export import export_record
+
+    return export_record({**item.to_dict(), "uid": item.uid})
+
+
+def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
+    settings = load_settings(env.config_path)
+    path = env.data_dir / "litwatch.json"
+    if not path.exists():
+        print(f"no store yet at {path}: run `litwatch once`")
+        return EXIT_OK
+    with Store.open(env.data_dir, readonly=True) as store:
+        print(f"store: {path} ({path.stat().st_size / 1e6:.1f} MB, {len(store)} items)")
+        failing = 0
+        for query in settings.queries:
+            state = store.query_state(query.name)
+            mark = state.watermark.isoformat() if state.watermark else "never"
+            line = f"  {query.name} ({query.source}{'' if query.enabled else ', disabled'}): up to {mark}"
+            if state.last_error:
+                failing += 1
+                line += f"; LAST RUN FAILED: {state.last_error}"
+            print(line)
+            for warning in state.warnings:
+                print(f"      warning: {warning}")
+        pending = store.pending()
+        print(f"outbox: {len(pending)} pending")
+        for note in pending:
+            if note.get("last_error"):
+                print(f"  {note['type']} -> {note['channel']}: {note['last_error']} "
+                      f"({note['attempts']} attempts)")
+    return EXIT_FAILED if failing else EXIT_OK
+
+
+def _iso_date(value: str, flag: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise LitwatchError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+# ---------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="litwatch", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("check", help="validate the config and exit (2 if invalid)").set_defaults(
-        func=_cmd_check
+    parser = argparse.ArgumentParser(
+        prog="litwatch",
+        description="Keep a living systematic review current from PubMed, "
+        "ClinicalTrials.gov and feeds, with alerts in Slack.",
     )
+    parser.add_argument("--version", action="version", version=f"litwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="validate the config and exit (2 if invalid)")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("once", help="run every saved query once, deliver, exit (1 if one failed)")
+    p.add_argument("--query", metavar="NAME", help="run only this saved query")
+    p.set_defaults(func=_cmd_once)
+
+    p = sub.add_parser("export", help="write the stored record set as JSON, CSV or RIS")
+    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument("--query", metavar="NAME", help="only items this saved query matched")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only items new or changed since then")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("search", help="ad hoc search (nothing is stored)")
+    p.add_argument("terms", nargs="+", help="search terms, as typed in PubMed")
+    p.add_argument("--source", choices=tuple(SEARCH_SOURCES), default="pubmed")
+    p.add_argument("--since", type=int, metavar="YYYY", help="only records from this year on")
+    p.add_argument("--limit", type=int, default=10, help="results per source (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("status", help="query health, pending notifications, store size")
+    p.set_defaults(func=_cmd_status)
     return parser
 
 
@@ -33,7 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except LitwatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `litwatch export | head`: the reader left; not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -27,13 +27,14 @@ DEFAULT_DIGEST_SCHEDULE = "0 9 * * mon"
 NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 CTGOV_API_URL = "https://clinicaltrials.gov/api/v2"
 SLACK_API_URL = "https://slack.com/api/"
+ROOT_CONFIG_KEYS = frozenset({"slack", "digest", "classify", "queries"})
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CT_STATUSES = (
     "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
     "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
     "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN",
-)  # fmt: skip
+)
 
 
 # ---------------------------------------------------------------- environment
@@ -188,14 +189,14 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
     v = _Validator(path)
-    v.keys(raw, "", {"slack", "digest", "classify", "queries"})
+    v.keys(raw, "", ROOT_CONFIG_KEYS)
     slack_raw = v.table(raw, "slack", required=True)
     digest_raw = v.table(raw, "digest")
     classify_raw = v.table(raw, "classify")
 
     v.keys(slack_raw, "slack", {"channel", "safety_channel"})
     slack = SlackSettings(
-        channel=v.text(slack_raw, "slack", "channel", required=True),
+        channel=v.text(slack_raw, "slack", "channel", required="slack" in raw),
         safety_channel=v.text(slack_raw, "slack", "safety_channel"),
     )
 
@@ -241,11 +242,11 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
 _QUERY_KEYS = {
     "name", "source", "term", "condition", "intervention", "status", "url", "schedule", "since",
     "channel", "enabled", "overlap_days",
-}  # fmt: skip
+}
 _SOURCE_ONLY = {
     "condition": "clinicaltrials", "intervention": "clinicaltrials", "status": "clinicaltrials",
     "url": "feed",
-}  # fmt: skip
+}
 
 
 def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery | None:
@@ -310,12 +311,12 @@ def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery 
         name=name, source=source, term=term, condition=condition, intervention=intervention,
         status=statuses, url=url, schedule=schedule, since=since, channel=channel,
         enabled=enabled, overlap_days=overlap,
-    )  # fmt: skip
+    )
 
 
 def _type(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
 
 
 def crontab_problem(expr: str) -> str | None:
@@ -348,7 +349,7 @@ class _Validator:
     def problem(self, key: str, reason: str) -> None:
         self.problems.append(f"{self.path}: {key}: {reason}" if key else f"{self.path}: {reason}")
 
-    def keys(self, raw: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+    def keys(self, raw: Mapping[str, Any], prefix: str, allowed: set[str] | frozenset[str]) -> None:
         for key in raw:
             if key not in allowed:
                 where = f"{prefix}.{key}" if prefix else key
@@ -369,7 +370,7 @@ class _Validator:
         value = raw.get(key)
         if value is None:
             return None
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             self.problem(f"{prefix}.{key}", f"must be {label}, not {_type(value)}")
             return None
         return value
@@ -385,7 +386,7 @@ class _Validator:
         return str(value).strip()
 
     def integer(self, raw: Mapping[str, Any], prefix: str, key: str, default: Any, *,
-                minimum: int, maximum: int) -> Any:  # fmt: skip
+                minimum: int, maximum: int) -> Any:
         value = self._get(raw, prefix, key, int, "an integer")
         if value is None:
             return default

@@ -25,6 +25,7 @@ class SourceError(LitwatchError):
     """A fetch failed after its retries; the query keeps its watermark."""
 
     def __init__(self, message: str, *, query: str | None = None, retryable: bool = False):
+        self.message = message
         self.query = query
         self.retryable = retryable
         super().__init__(f"{query}: {message}" if query else message)

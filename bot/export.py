@@ -1,0 +1,103 @@
+"""The record set as JSON, CSV or RIS, for screening tools (Covidence, Rayyan, Zotero). Pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import rispy
+
+FORMATS = ("json", "csv", "ris")
+CSV_COLUMNS = (
+    "uid", "source", "id", "title", "url", "kind", "safety", "integrity", "reasons", "queries",
+    "first_seen", "last_changed", "journal", "published", "doi", "authors", "trial_status",
+    "links",
+)
+RIS_TYPE = {"pubmed": "JOUR", "clinicaltrials": "GEN", "feed": "ELEC"}
+
+
+def export_record(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored item flattened for export: the classification lifted to top-level keys."""
+    label = doc.get("classification") or {}
+    record = {k: v for k, v in doc.items() if k not in ("classification", "fingerprint")}
+    record.update(
+        kind=label.get("kind", "other"),
+        safety=bool(label.get("safety")),
+        integrity=bool(label.get("integrity")),
+        reasons=list(label.get("reasons", ())),
+    )
+    return record
+
+
+def to_json(docs: Iterable[Mapping[str, Any]]) -> str:
+    return json.dumps([export_record(d) for d in docs], ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(docs: Iterable[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for doc in docs:
+        record = export_record(doc)
+        trial = doc.get("trial") or {}
+        record.update(
+            reasons="; ".join(record["reasons"]),
+            queries="; ".join(record.get("queries", ())),
+            authors="; ".join(record.get("authors", ())),
+            links="; ".join(record.get("links", ())),
+            trial_status=trial.get("status", ""),
+        )
+        writer.writerow(record)
+    return out.getvalue()
+
+
+def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """One RIS record: TY TI AU PY JO AB DO UR AN KW, the classification among the keywords."""
+    record = export_record(doc)
+    keywords = list(doc.get("keywords") or ())
+    keywords += [m["descriptor"] for m in doc.get("mesh") or ()]
+    keywords.append(f"litwatch:{record['kind']}")
+    if record["safety"]:
+        keywords.append("litwatch:safety")
+    if record["integrity"]:
+        keywords.append("litwatch:integrity")
+    entry: dict[str, Any] = {
+        "type_of_reference": RIS_TYPE.get(str(doc.get("source")), "GEN"),
+        "title": doc.get("title") or "(untitled)",
+        "accession_number": doc.get("id", ""),
+        "keywords": keywords,
+    }
+    optional = {
+        "authors": list(doc.get("authors") or ()),
+        "year": str(doc.get("published", ""))[:4],
+        "journal_name": doc.get("journal") or doc.get("feed_title"),
+        "abstract": doc.get("abstract"),
+        "doi": doc.get("doi"),
+        "urls": [u for u in [doc.get("url"), *(doc.get("alt_urls") or ())] if u],
+        "notes": ["; ".join(record["reasons"])] if record["reasons"] else [],
+        "name_of_database": {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov"}.get(
+            str(doc.get("source")), ""
+        ),
+    }
+    entry.update({k: v for k, v in optional.items() if v})
+    return entry
+
+
+class _PlainRisWriter(rispy.RisWriter):
+    """rispy numbers each record ("1."); screening tools expect a record to start at TY."""
+
+    def set_header(self, count: int) -> str:
+        return ""
+
+
+def to_ris(docs: Iterable[Mapping[str, Any]]) -> str:
+    return str(rispy.dumps([ris_entry(d) for d in docs], implementation=_PlainRisWriter))
+
+
+def render(docs: Iterable[Mapping[str, Any]], fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (expected one of: {', '.join(FORMATS)})")
+    return {"json": to_json, "csv": to_csv, "ris": to_ris}[fmt](docs)

@@ -1,0 +1,183 @@
+"""One run of one saved query: fetch, diff against the store, classify, commit, queue alerts.
+
+Guarantees (DESIGN.md, "Delivery guarantees"): the watermark moves only after a fetch fully
+succeeded; new items and their notifications are committed in the same write; the first run
+of a query is a baseline that posts one summary instead of one alert per record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from bot.config import SavedQuery, Settings, now
+from bot.errors import SourceError
+from bot.models import Classification, Item, Window
+from bot.sources import Source
+from bot.store import Diff, QueryState, Store
+
+Classify = Callable[[Item], Classification]
+# Cross-source linking: given the run's touched items and the store, set links on the items
+# and return field updates for stored items (uid -> fields). Installed by the CLI/daemon.
+Linker = Callable[[list[Item], Store], Mapping[str, Mapping[str, Any]]]
+
+
+@dataclass
+class RunReport:
+    """What one run did, in the counts a PRISMA-style update report needs."""
+
+    query: str
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    baseline: bool = False
+    not_modified: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    notifications: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.query}: FAILED: {self.error}"
+        if self.not_modified:
+            return f"{self.query}: not modified since the last run"
+        what = "baseline" if self.baseline else f"new {self.new}, changed {self.changed}"
+        return f"{self.query}: fetched {self.fetched}, {what} ({self.seconds:.1f} s)"
+
+
+def window_for(query: SavedQuery, state: QueryState, source: Source, today: date) -> Window:
+    """The window a run covers: from the watermark minus the source's overlap, or the baseline."""
+    if state.watermark is None:
+        return Window(start=query.since, end=today, baseline=True, validators=state.validators)
+    overlap = timedelta(days=query.overlap_days) if query.overlap_days else source.overlap
+    return Window(start=state.watermark - overlap, end=today, baseline=False,
+                  validators=state.validators)
+
+
+def run_query(
+    query: SavedQuery,
+    *,
+    store: Store,
+    sources: Mapping[str, Source],
+    classify: Classify,
+    settings: Settings,
+    link: Linker | None = None,
+) -> RunReport:
+    """Run `query` once and commit the result; never raises for an upstream failure."""
+    started = time.monotonic()
+    moment = now()
+    stamp = moment.isoformat(timespec="seconds")
+    state = store.query_state(query.name)
+    source = sources[query.source]
+    window = window_for(query, state, source, moment.date())
+    report = RunReport(query=query.name, baseline=window.baseline)
+    try:
+        result = source.fetch(query, window)
+    except SourceError as exc:
+        report.error = exc.message
+        report.seconds = time.monotonic() - started
+        _commit_failure(query, store, settings, state, report, stamp)
+        return report
+
+    items = _dedupe(result.items)
+    report.fetched = len(items)
+    report.not_modified = result.not_modified
+    report.warnings = list(result.warnings)
+    diff = store.diff(items, query.name)
+    for item in diff.touched:
+        item.classification = classify(item)
+    updates = link(diff.touched, store) if link and diff.touched else {}
+    report.new, report.changed = len(diff.new), len(diff.changed)
+    outbox = notifications(query, diff, report, settings, previous=state)
+    report.notifications = len(outbox)
+    new_state = QueryState(
+        watermark=window.end,
+        last_success=stamp,
+        last_attempt=stamp,
+        last_error=None,
+        warnings=report.warnings,
+        validators={**state.validators, **result.validators},
+    )
+    report.seconds = time.monotonic() - started
+    store.commit(query.name, diff, outbox=outbox, state=new_state, run=_run_record(report),
+                 updates=updates, now=moment)
+    return report
+
+
+def _commit_failure(query: SavedQuery, store: Store, settings: Settings, state: QueryState,
+                    report: RunReport, stamp: str) -> None:
+    failed = QueryState(
+        watermark=state.watermark,  # a failed fetch never moves the watermark
+        last_success=state.last_success,
+        last_attempt=stamp,
+        last_error=report.error,
+        warnings=state.warnings,
+        validators=state.validators,
+    )
+    outbox = []
+    if report.error != state.last_error:  # say it once, not on every failing run
+        outbox.append(_note("error", settings.channel_for(query), query,
+                            summary={"message": f"query failed: {report.error}"}))
+    store.commit(query.name, outbox=outbox, state=failed, run=_run_record(report))
+
+
+def notifications(query: SavedQuery, diff: Diff, report: RunReport, settings: Settings,
+                  previous: QueryState) -> list[dict[str, Any]]:
+    """The outbox entries a run produces: routed, grouped, and baseline-aware."""
+    channel = settings.channel_for(query)
+    notes: list[dict[str, Any]] = []
+    new_warnings = [w for w in report.warnings if w not in previous.warnings]
+    if new_warnings:
+        notes.append(_note("error", channel, query, summary={"message": "; ".join(new_warnings)}))
+    touched = diff.touched
+    if not touched:
+        return notes
+    if report.baseline:
+        kinds = Counter(i.classification.kind for i in touched if i.classification)
+        flagged = [i for i in touched if i.classification and (i.classification.safety or i.classification.integrity)]
+        notes.append(_note("baseline", channel, query, uids=[i.uid for i in touched], summary={
+            "count": len(touched), "kinds": dict(kinds), "flagged": len(flagged),
+        }))
+        return notes
+    grouped: list[str] = []
+    for item in touched:
+        label = item.classification or Classification()
+        if label.safety or label.integrity:
+            kind = "safety" if label.safety else "integrity"
+            notes.append(_note(kind, settings.slack.safety_target, query, uids=[item.uid]))
+        else:
+            grouped.append(item.uid)
+    if grouped:
+        notes.append(_note("items", channel, query, uids=grouped,
+                           summary={"new": report.new, "changed": report.changed}))
+    return notes
+
+
+def _note(kind: str, channel: str, query: SavedQuery, *, uids: list[str] | None = None,
+          summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": kind, "channel": channel, "query": query.name, "uids": uids or [],
+            "summary": summary or {}}
+
+
+def _run_record(report: RunReport) -> dict[str, Any]:
+    return {
+        "fetched": report.fetched, "new": report.new, "changed": report.changed,
+        "failed": report.failed, "error": report.error, "baseline": report.baseline,
+        "not_modified": report.not_modified, "seconds": round(report.seconds, 3),
+    }
+
+
+def _dedupe(items: list[Item]) -> list[Item]:
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen[item.uid] = item  # the last copy of a uid in one fetch is the freshest
+    return list(seen.values())

@@ -1,0 +1,1 @@
+"""Slack delivery: rendering (pure), sinks and the chat-command listener."""

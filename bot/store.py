@@ -1,0 +1,561 @@
+"""The embedded TinyDB store: items, query state, outbox, subscriptions and run history.
+
+The only module that imports tinydb. TinyDB's stock JSONStorage rewrites the whole file on
+every insert and re-reads it on every query; here the file is read once, kept in memory
+with a `uid` index, and written atomically once per commit. Limits, stated plainly:
+one process writes (a file lock on the data directory enforces it); threads in that
+process share one Store and serialise through `Store.lock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import MemoryStorage, Storage
+from tinydb.table import Table
+
+from bot.diff import describe_changes, fingerprint
+from bot.errors import StoreError, StoreLocked
+from bot.models import Item
+
+SCHEMA_VERSION = 1
+STORE_FILE = "litwatch.json"
+LOCK_FILE = "litwatch.lock"
+
+# Migrations upgrade the raw file contents from version N to N+1, in order.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+# ---------------------------------------------------------------- storages
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage that reads its file once and writes it only on `flush()`, atomically.
+
+    `write()` (called by TinyDB on every table operation) only updates memory; `flush()`
+    writes a temp file in the same directory, fsyncs it, `os.replace`s the target and
+    fsyncs the directory, so a crash leaves either the old file or the new one.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._data: dict[str, dict[str, Any]] | None = None
+        self.dirty = False
+        self.writes = 0  # file writes so far: benchmarks and tests count them
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._data is None:
+            self._data = _load_file(self.path)
+        return self._data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self._data = data
+        self.dirty = True
+
+    def flush(self) -> None:
+        if not self.dirty or self._data is None:
+            return
+        directory = self.path.parent
+        fd, tmp = tempfile.mkstemp(prefix=".litwatch-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self._data, handle, ensure_ascii=False, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.dirty = False
+        self.writes += 1
+
+    def close(self) -> None:
+        pass
+
+
+class BufferedMemoryStorage(MemoryStorage):
+    """In-memory storage with the same flush protocol, for tests and ad hoc use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def flush(self) -> None:
+        self.writes += 1
+
+
+def _load_file(path: Path) -> dict[str, dict[str, Any]] | None:
+    if not path.exists():
+        return None
+    way_out = (
+        f"The file was left untouched. Restore it from a backup (README, 'Data and backups'), "
+        f"or move it aside to start a fresh store: mv {path} {path}.broken"
+    )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot read store file {path}: {exc}. {way_out}") from None
+    if not text.strip():
+        raise StoreError(f"store file {path} is empty. {way_out}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"store file {path} is not valid JSON ({exc}). {way_out}") from None
+    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+        raise StoreError(f"store file {path} is not a litwatch store. {way_out}")
+    return data
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass
+class QueryState:
+    """Where a saved query stands: its watermark moves only after a fully successful fetch."""
+
+    watermark: date | None = None
+    last_success: str | None = None
+    last_attempt: str | None = None
+    last_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    validators: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["watermark"] = self.watermark.isoformat() if self.watermark else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QueryState:
+        mark = data.get("watermark")
+        return cls(
+            watermark=date.fromisoformat(mark) if mark else None,
+            last_success=data.get("last_success"),
+            last_attempt=data.get("last_attempt"),
+            last_error=data.get("last_error"),
+            warnings=list(data.get("warnings") or []),
+            validators=dict(data.get("validators") or {}),
+        )
+
+
+@dataclass
+class Change:
+    """A stored item whose watched fields changed, with the field-level diff in words."""
+
+    item: Item
+    old: dict[str, Any]
+    changes: list[str]
+
+
+@dataclass
+class Diff:
+    """Fetched items sorted against the store."""
+
+    new: list[Item] = field(default_factory=list)
+    changed: list[Change] = field(default_factory=list)
+    unchanged: list[Item] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)  # stored uids this query matches for the first time
+
+    @property
+    def touched(self) -> list[Item]:
+        return self.new + [c.item for c in self.changed]
+
+
+# ---------------------------------------------------------------- store
+
+
+class Store:
+    """All persistent state. Every public method takes `lock`; commits are one write."""
+
+    def __init__(self, storage: AtomicJSONStorage | BufferedMemoryStorage, *, readonly: bool = False,
+                 lock_handle: Any = None, path: Path | None = None):
+        self.lock = threading.RLock()
+        self.readonly = readonly
+        self.path = path
+        self._storage = storage
+        self._lock_handle = lock_handle
+        self._db = TinyDB(storage=lambda: storage)
+        self._db.default_table_name = "_unused"
+        self._items = self._table("items")
+        self._states = self._table("query_state")
+        self._outbox = self._table("outbox")
+        self._subs = self._table("subscriptions")
+        self._runs = self._table("runs")
+        self._meta = self._table("meta")
+        self._check_schema()
+        # uid -> (doc_id, fingerprint); doi -> uid for cross-source merges
+        self._index: dict[str, tuple[int, str]] = {}
+        self._doi: dict[str, str] = {}
+        for doc_id, doc in self._raw("items").items():
+            self._index_doc(int(doc_id), doc)
+
+    # -- opening
+
+    @classmethod
+    def open(cls, data_dir: Path | str, *, readonly: bool = False) -> Store:
+        """Open the store in `data_dir`; a writer takes the directory's process lock."""
+        data_dir = Path(data_dir)
+        path = data_dir / STORE_FILE
+        if readonly:
+            if not path.exists():
+                raise StoreError(f"no store at {path} yet: run `litwatch once` first")
+            return cls(AtomicJSONStorage(path), readonly=True, path=path)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = _take_dir_lock(data_dir)
+        try:
+            return cls(AtomicJSONStorage(path), lock_handle=handle, path=path)
+        except BaseException:
+            handle.close()
+            raise
+
+    @classmethod
+    def memory(cls) -> Store:
+        return cls(BufferedMemoryStorage())
+
+    def close(self) -> None:
+        with self.lock:
+            if self._lock_handle is not None:
+                self._lock_handle.close()
+                self._lock_handle = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def file_writes(self) -> int:
+        return self._storage.writes
+
+    # -- items
+
+    def get(self, uid: str) -> dict[str, Any] | None:
+        with self.lock:
+            entry = self._index.get(uid)
+            if entry is None:
+                return None
+            doc = self._items.get(doc_id=entry[0])
+            return dict(doc) if doc is not None else None
+
+    def uid_for_doi(self, doi: str) -> str | None:
+        with self.lock:
+            return self._doi.get(doi.lower())
+
+    def __contains__(self, uid: object) -> bool:
+        with self.lock:
+            return uid in self._index
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self._index)
+
+    def items(self, query: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        """Stored items, oldest first; `since` (ISO date) filters on first_seen or last_changed."""
+        with self.lock:
+            docs = [dict(d) for d in self._raw("items").values()]
+        if query:
+            docs = [d for d in docs if query in d.get("queries", ())]
+        if since:
+            docs = [d for d in docs if max(d.get("first_seen", ""), d.get("last_changed", "")) >= since]
+        docs.sort(key=lambda d: (d.get("first_seen", ""), d["uid"]))
+        return docs
+
+    def diff(self, items: Iterable[Item], query: str | None = None) -> Diff:
+        """Sort fetched items into new / changed / unchanged by content fingerprint (no I/O)."""
+        result = Diff()
+        with self.lock:
+            for item in items:
+                entry = self._index.get(item.uid)
+                if entry is None:
+                    result.new.append(item)
+                    continue
+                doc_id, stored_print = entry
+                if fingerprint(item) == stored_print:
+                    result.unchanged.append(item)
+                    if query:
+                        doc = self._raw("items")[str(doc_id)]
+                        if query not in doc.get("queries", ()):
+                            result.joined.append(item.uid)
+                    continue
+                old = dict(self._raw("items")[str(doc_id)])
+                result.changed.append(Change(item, old, describe_changes(old, item)))
+        return result
+
+    # -- the one write of a run
+
+    def commit(
+        self,
+        query: str,
+        diff: Diff | None = None,
+        *,
+        outbox: Sequence[Mapping[str, Any]] = (),
+        state: QueryState | None = None,
+        run: Mapping[str, Any] | None = None,
+        updates: Mapping[str, Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Write new and changed items, notifications, query state and run record at once.
+
+        `updates` maps stored uids to fields to overwrite (cross-source links). Nothing
+        reaches the file until everything is in memory; then one atomic write.
+        """
+        self._writable()
+        diff = diff or Diff()
+        stamp = (now or _utcnow()).isoformat(timespec="seconds")
+        with self.lock:
+            new_docs = []
+            for item in diff.new:
+                if item.uid in self._index:
+                    continue  # the same uid twice in one fetch: the first copy wins
+                doc = item.to_dict()
+                doc.update(uid=item.uid, queries=[query], first_seen=stamp, last_changed=stamp,
+                           fingerprint=fingerprint(item), changes=[])
+                new_docs.append(doc)
+                self._index[item.uid] = (-1, doc["fingerprint"])  # placeholder until inserted
+            if new_docs:
+                ids = self._items.insert_multiple(new_docs)
+                for doc_id, doc in zip(ids, new_docs, strict=True):
+                    self._index_doc(doc_id, doc)
+
+            patches: dict[str, dict[str, Any]] = {}
+            for change in diff.changed:
+                doc = change.item.to_dict()
+                doc.update(last_changed=stamp, fingerprint=fingerprint(change.item),
+                           changes=change.changes)
+                patches[change.item.uid] = doc
+            for uid in diff.joined:
+                patches.setdefault(uid, {})
+            for uid, fields in (updates or {}).items():
+                patches.setdefault(uid, {}).update(fields)
+            self._patch_items(patches, query)
+
+            for entry in outbox:
+                note = dict(entry)
+                note.setdefault("id", uuid.uuid4().hex)
+                note.setdefault("created", stamp)
+                note.setdefault("attempts", 0)
+                note.setdefault("last_error", None)
+                note.setdefault("sent_parts", 0)
+                self._outbox.insert(note)
+            if state is not None:
+                self._put_state(query, state)
+            if run is not None:
+                self._runs.insert({"query": query, "at": stamp, **run})
+            self._storage.flush()
+
+    def _patch_items(self, patches: Mapping[str, Mapping[str, Any]], query: str) -> None:
+        known = {uid: self._index[uid][0] for uid in patches if uid in self._index}
+        if not known:
+            return
+        by_id = {doc_id: patches[uid] for uid, doc_id in known.items()}
+
+        def apply(doc: MutableMapping[str, Any]) -> None:
+            doc_id = known[doc["uid"]]
+            fields = by_id[doc_id]
+            first_seen, queries = doc.get("first_seen"), list(doc.get("queries", ()))
+            doc.update(fields)
+            doc["first_seen"] = first_seen
+            if query and query not in queries:
+                queries.append(query)
+            doc["queries"] = queries
+
+        self._items.update(apply, doc_ids=list(by_id))
+        for doc_id in by_id:
+            self._index_doc(doc_id, self._raw("items")[str(doc_id)])
+
+    # -- query state and runs
+
+    def query_state(self, name: str) -> QueryState:
+        with self.lock:
+            doc = next((d for d in self._raw("query_state").values() if d.get("query") == name), None)
+            return QueryState.from_dict(doc) if doc else QueryState()
+
+    def save_state(self, name: str, state: QueryState) -> None:
+        self._writable()
+        with self.lock:
+            self._put_state(name, state)
+            self._storage.flush()
+
+    def runs(self, query: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            runs = [dict(r) for r in self._raw("runs").values()]
+        return [r for r in runs if query is None or r.get("query") == query]
+
+    # -- outbox
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Notifications not yet confirmed by Slack (or the console), oldest first."""
+        with self.lock:
+            notes = [dict(n) for n in self._raw("outbox").values()]
+        return sorted(notes, key=lambda n: (n.get("created", ""), n["id"]))
+
+    def add_notifications(self, notes: Sequence[Mapping[str, Any]]) -> None:
+        self.commit("", outbox=notes)
+
+    def mark_delivered(self, note_id: str) -> None:
+        self._writable()
+        with self.lock:
+            doc_ids = self._outbox_ids(note_id)
+            if doc_ids:
+                self._outbox.remove(doc_ids=doc_ids)
+                self._storage.flush()
+
+    def record_failure(self, note_id: str, error: str, sent_parts: int | None = None) -> None:
+        self._writable()
+        with self.lock:
+            doc_ids = self._outbox_ids(note_id)
+            if not doc_ids:
+                return
+
+            def bump(doc: MutableMapping[str, Any]) -> None:
+                doc["attempts"] = int(doc.get("attempts", 0)) + 1
+                doc["last_error"] = error
+                if sent_parts is not None:
+                    doc["sent_parts"] = sent_parts
+
+            self._outbox.update(bump, doc_ids=doc_ids)
+            self._storage.flush()
+
+    # -- subscriptions
+
+    def subscribe(self, target: str, period: str = "weekly", *, now: datetime | None = None) -> bool:
+        """Subscribe a channel or user to a digest; False if it already was (period updated)."""
+        self._writable()
+        stamp = (now or _utcnow()).isoformat(timespec="seconds")
+        with self.lock:
+            existing = self._sub_ids(target)
+            if existing:
+                self._subs.update({"period": period}, doc_ids=existing)
+            else:
+                # A new subscriber's first digest covers what arrives from now on.
+                self._subs.insert({"target": target, "period": period, "created": stamp,
+                                   "last_digest": stamp})
+            self._storage.flush()
+            return not existing
+
+    def unsubscribe(self, target: str) -> bool:
+        self._writable()
+        with self.lock:
+            existing = self._sub_ids(target)
+            if existing:
+                self._subs.remove(doc_ids=existing)
+                self._storage.flush()
+            return bool(existing)
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return sorted((dict(s) for s in self._raw("subscriptions").values()),
+                          key=lambda s: s["target"])
+
+    def set_last_digest(self, target: str, when: str) -> None:
+        self._writable()
+        with self.lock:
+            ids = self._sub_ids(target)
+            if ids:
+                self._subs.update({"last_digest": when}, doc_ids=ids)
+                self._storage.flush()
+
+    # -- internals
+
+    def _table(self, name: str) -> Table:
+        return self._db.table(name, cache_size=0)
+
+    def _raw(self, table: str) -> dict[str, Any]:
+        # Read-only view of a table's documents, without TinyDB's per-document copies.
+        data = self._storage.read() or {}
+        return data.get(table, {})
+
+    def _index_doc(self, doc_id: int, doc: Mapping[str, Any]) -> None:
+        self._index[doc["uid"]] = (doc_id, doc.get("fingerprint", ""))
+        if doc.get("doi"):
+            self._doi[str(doc["doi"]).lower()] = doc["uid"]
+
+    def _check_schema(self) -> None:
+        raw = self._storage.read()
+        if raw is None or not raw:
+            if not self.readonly:
+                self._meta.insert({"schema": SCHEMA_VERSION})
+            return
+        meta = raw.get("meta", {})
+        version = next((int(m.get("schema", 0)) for m in meta.values()), 0)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store file {self.path} has schema {version}, newer than this litwatch "
+                f"understands ({SCHEMA_VERSION}); upgrade litwatch"
+            )
+        if version < SCHEMA_VERSION:
+            if self.readonly:
+                raise StoreError(f"store file {self.path} needs a migration: run `litwatch once`")
+            for step in range(version, SCHEMA_VERSION):
+                raw = MIGRATIONS[step](raw)
+            raw["meta"] = {"1": {"schema": SCHEMA_VERSION}}
+            self._storage.write(raw)
+            self._storage.flush()
+
+    def _put_state(self, name: str, state: QueryState) -> None:
+        doc = {"query": name, **state.to_dict()}
+        ids = [int(k) for k, v in self._raw("query_state").items() if v.get("query") == name]
+        if ids:
+            self._states.update(doc, doc_ids=ids)
+        else:
+            self._states.insert(doc)
+
+    def _outbox_ids(self, note_id: str) -> list[int]:
+        return [int(k) for k, v in self._raw("outbox").items() if v.get("id") == note_id]
+
+    def _sub_ids(self, target: str) -> list[int]:
+        return [int(k) for k, v in self._raw("subscriptions").items() if v.get("target") == target]
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError("the store was opened read-only (another process is writing)")
+
+
+def _take_dir_lock(data_dir: Path) -> Any:
+    path = data_dir / LOCK_FILE
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the store's life
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise StoreLocked(
+            f"data directory {data_dir} is in use by another litwatch process (PID {holder}); "
+            "stop it first, or use read-only commands such as `litwatch export`"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _utcnow() -> datetime:
+    from bot.config import now
+
+    return now()
+
+
+def iter_chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

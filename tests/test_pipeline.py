@@ -1,0 +1,180 @@
+"""One run of a saved query: windows, baseline, routing, failures that keep the watermark."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import run_queries
+from bot.config import SavedQuery, Settings, load_settings
+from bot.errors import SourceError
+from bot.models import Classification, FetchResult, Item, Window
+from bot.outbox import DeliveryFailed, flush
+from bot.pipeline import run_query
+from bot.slack.console import ConsoleSink
+from bot.store import Store
+from tests.factories import pubmed_item, retracted, write_config
+
+
+@dataclass
+class ScriptedSource:
+    """A Source that returns what the test scripted and records the windows it was asked for."""
+
+    results: list[FetchResult | Exception] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
+    overlap: timedelta = timedelta(days=7)
+
+    def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
+        self.windows.append(window)
+        outcome = self.results.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]:
+        return []
+
+
+def label(item: Item) -> Classification:
+    """Test classifier: 'safety' in the title means a safety signal; retracted means integrity."""
+    integrity = "Retracted Publication" in item.publication_types
+    return Classification(kind="clinical", safety="safety" in item.title, integrity=integrity,
+                          reasons=("test rule",))
+
+
+class RecordingSink:
+    def __init__(self, fail_channels: set[str] | None = None):
+        self.sent: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self.fail_channels = fail_channels or set()
+
+    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int) -> None:
+        if notification["channel"] in self.fail_channels:
+            raise DeliveryFailed("channel_not_found")
+        self.sent.append((notification, items))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(write_config(tmp_path))
+
+
+def run(settings: Settings, store: Store, source: ScriptedSource, name: str = "pm") -> Any:
+    query = settings.query(name)
+    assert query is not None
+    return run_query(query, store=store, sources={"pubmed": source, "clinicaltrials": source},
+                     classify=label, settings=settings)
+
+
+def test_first_run_is_a_baseline_with_one_summary(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first run stores everything and queues one summary, not one alert per record."""
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
+    store = Store.memory()
+    source = ScriptedSource([FetchResult(items=[pubmed_item(n) for n in range(183)])])
+    report = run(settings, store, source)
+    assert source.windows[0] == Window(start=None, end=date(2026, 3, 10), baseline=True)
+    assert report.baseline and report.new == 183
+    notes = store.pending()
+    assert [(n["type"], n["summary"]["count"]) for n in notes] == [("baseline", 183)]
+    assert store.query_state("pm").watermark == date(2026, 3, 10)
+
+
+def test_later_runs_overlap_the_watermark_and_alert_on_new_only(settings: Settings,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second window starts a week before the watermark; only unseen records alert."""
+    store = Store.memory()
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
+    source = ScriptedSource([FetchResult(items=[pubmed_item(1), pubmed_item(2)]),
+                             FetchResult(items=[pubmed_item(2), pubmed_item(3)])])
+    run(settings, store, source)
+    for note in store.pending():
+        store.mark_delivered(note["id"])
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-11T06:00:00+00:00")
+    report = run(settings, store, source)
+    assert source.windows[1] == Window(start=date(2026, 3, 3), end=date(2026, 3, 11))
+    assert (report.new, report.changed, report.baseline) == (1, 0, False)
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["pmid:30000003"])]
+
+
+def test_safety_and_integrity_go_to_the_safety_channel_one_each(settings: Settings) -> None:
+    """Safety signals and retractions are routed one per message to safety_channel."""
+    store = Store.memory()
+    source = ScriptedSource([FetchResult(items=[pubmed_item(1)]),
+                             FetchResult(items=[retracted(pubmed_item(1)),
+                                                pubmed_item(2, title="Granuloma safety report"),
+                                                pubmed_item(3)])])
+    run(settings, store, source)
+    for note in store.pending():
+        store.mark_delivered(note["id"])
+    run(settings, store, source)
+    routed = sorted((n["type"], n["channel"], tuple(n["uids"])) for n in store.pending())
+    assert routed == [("integrity", "C999", ("pmid:30000001",)), ("items", "C111", ("pmid:30000003",)),
+                      ("safety", "C999", ("pmid:30000002",))]
+
+
+def test_failed_fetch_keeps_the_watermark_and_records_the_error(settings: Settings,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch that fails after its retries changes no watermark, records the error once."""
+    store = Store.memory()
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
+    source = ScriptedSource([FetchResult(items=[pubmed_item(1)]),
+                             SourceError("HTTP 429 after 5 attempts", query="pm"),
+                             SourceError("HTTP 429 after 5 attempts", query="pm")])
+    run(settings, store, source)
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-12T06:00:00+00:00")
+    first = run(settings, store, source)
+    second = run(settings, store, source)
+    state = store.query_state("pm")
+    assert first.failed and state.watermark == date(2026, 3, 10)
+    assert state.last_error == "HTTP 429 after 5 attempts"
+    errors = [n for n in store.pending() if n["type"] == "error"]
+    assert len(errors) == 1 and second.failed  # said once, not on every failing run
+    assert [r["failed"] for r in store.runs("pm")] == [False, True, True]
+
+
+def test_upstream_warnings_are_surfaced_once(settings: Settings) -> None:
+    """A PhraseNotFound-style warning is kept in the state and queued to the channel once."""
+    store = Store.memory()
+    warn = "PhraseNotFound: exosomez"
+    source = ScriptedSource([FetchResult(items=[pubmed_item(1)], warnings=[warn]),
+                             FetchResult(items=[pubmed_item(1)], warnings=[warn])])
+    run(settings, store, source)
+    run(settings, store, source)
+    assert store.query_state("pm").warnings == [warn]
+    assert [n["summary"]["message"] for n in store.pending() if n["type"] == "error"] == [warn]
+
+
+def test_flush_delivers_and_keeps_failures_pending(settings: Settings) -> None:
+    """Delivery marks a notification sent only after the sink returns; failures stay with the error."""
+    store = Store.memory()
+    store.add_notifications([{"type": "items", "channel": "C1", "uids": []},
+                             {"type": "safety", "channel": "CGONE", "uids": []},
+                             {"type": "safety", "channel": "CGONE", "uids": []}])
+    sink = RecordingSink(fail_channels={"CGONE"})
+    report = flush(store, sink)
+    assert (report.delivered, len(report.failed), report.skipped) == (1, 1, 1)
+    pending = store.pending()
+    assert [n["channel"] for n in pending] == ["CGONE", "CGONE"]
+    assert pending[0]["last_error"] == "channel_not_found" and pending[0]["attempts"] == 1
+    sink.fail_channels.clear()
+    assert flush(store, sink).delivered == 2 and store.pending() == []
+    assert len(sink.sent) == 3  # nothing confirmed was sent twice
+
+
+def test_run_queries_then_console_output(settings: Settings) -> None:
+    """`once` logic: every enabled query runs, then the console prints what Slack would get."""
+    store = Store.memory()
+    pm = ScriptedSource([FetchResult(items=[pubmed_item(1)])])
+    ct = ScriptedSource([SourceError("400: bad query.term", query="ct")])
+    out = io.StringIO()
+    reports, delivered = run_queries(settings, store, {"pubmed": pm, "clinicaltrials": ct},
+                                     ConsoleSink(out), classify=label)
+    assert [r.summary().split(" (")[0] for r in reports] == ["pm: fetched 1, baseline", "ct: FAILED: 400: bad query.term"]
+    text = out.getvalue()
+    assert "[baseline] pm -> C111" in text and "baseline: 1 records stored" in text
+    assert "query failed: 400: bad query.term" in text
+    assert delivered.delivered == 2 and store.pending() == []
