@@ -1,0 +1,117 @@
+"""The litwatch command: export formats that parse back, status, and clear errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+import rispy
+
+from bot.cli import main
+from bot.config import Environment
+from bot.models import Classification
+from bot.store import QueryState, Store
+from tests.factories import pubmed_item, trial_item, write_config
+
+
+@pytest.fixture
+def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store with a classified paper (with awkward characters) and a trial."""
+    monkeypatch.setenv("LITWATCH_CONFIG", str(write_config(tmp_path)))
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
+    data = Environment.from_env().data_dir
+    paper = pubmed_item(1, title='Exosomes, "secretome" & <hair>; a trial', keywords=("alopecia",))
+    paper.classification = Classification("clinical", safety=True, reasons=("abstract: 'two granulomas'",))
+    trial = trial_item("NCT06539273")
+    trial.classification = Classification("clinical", reasons=("registry: interventional study",))
+    with Store.open(data) as store:
+        store.commit("pm", store.diff([paper], "pm"))
+        store.commit("ct", store.diff([trial], "ct"))
+    return data
+
+
+def test_export_json_carries_labels_and_provenance(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON export has uid, source, id, title, url, kind, safety, integrity, reasons, queries, dates."""
+    assert main(["export", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    paper = next(r for r in records if r["uid"] == "pmid:30000001")
+    for key in ("uid", "source", "id", "title", "url", "kind", "safety", "integrity", "reasons",
+                "queries", "first_seen", "last_changed"):
+        assert key in paper
+    assert (paper["kind"], paper["safety"], paper["queries"]) == ("clinical", True, ["pm"])
+    assert paper["first_seen"] == "2026-03-10T06:00:00+00:00"
+
+
+def test_export_csv_parses_back(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """CSV export is one row per item, quoting commas and quotes correctly."""
+    assert main(["export", "--format", "csv", "--query", "pm"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["title"] for r in rows] == ['Exosomes, "secretome" & <hair>; a trial']
+    assert rows[0]["kind"] == "clinical" and rows[0]["safety"] == "True"
+
+
+def test_export_ris_parses_back_with_classification_keywords(filled: Path, tmp_path: Path) -> None:
+    """RIS export reads back with rispy: TY/TI/AU/PY/JO/AB/DO/UR/AN and litwatch keywords."""
+    out = tmp_path / "out.ris"
+    assert main(["export", "--format", "ris", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("TY  - ")
+    entries = {e["accession_number"]: e for e in rispy.loads(text)}
+    paper = entries["30000001"]
+    assert paper["type_of_reference"] == "JOUR" and paper["authors"] == ["Smith J", "Doe A"]
+    assert paper["year"] == "2025" and paper["journal_name"] == "Dermatol Surg"
+    assert paper["doi"] == "10.1000/test.1" and paper["urls"] == ["https://pubmed.ncbi.nlm.nih.gov/30000001/"]
+    assert {"alopecia", "litwatch:clinical", "litwatch:safety"} <= set(paper["keywords"])
+    assert entries["NCT06539273"]["type_of_reference"] == "GEN"
+
+
+def test_export_since_filters_by_first_seen_or_change(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--since keeps only items new or changed on or after that date; a bad date is named."""
+    assert main(["export", "--since", "2026-03-11"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["export", "--since", "last week"]) == 1
+    assert "--since: 'last week' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_export_works_while_a_writer_holds_the_store(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Export is read-only, so it runs beside a daemon holding the data directory."""
+    with Store.open(filled):
+        assert main(["export", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_once_refuses_while_another_writer_holds_the_store(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second writer gets an error naming the PID of the holder and exits 1."""
+    import os
+
+    with Store.open(filled):
+        assert main(["once"]) == 1
+    assert f"(PID {os.getpid()})" in capsys.readouterr().err
+
+
+def test_export_without_a_store_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Exporting before any run names the missing file and the command that creates it."""
+    assert main(["export"]) == 1
+    assert "run `litwatch once` first" in capsys.readouterr().err
+
+
+def test_status_shows_failures_and_pending(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """status lists each query's watermark and last error, and pending notifications with their error."""
+    with Store.open(filled) as store:
+        store.commit("ct", state=QueryState(last_error="HTTP 503 after 5 attempts"))
+        store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
+        store.record_failure(store.pending()[0]["id"], "channel_not_found")
+    assert main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "ct (clinicaltrials): up to never; LAST RUN FAILED: HTTP 503 after 5 attempts" in out
+    assert "safety -> C999: channel_not_found (1 attempts)" in out
+
+
+def test_unknown_query_name_is_an_error(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`once --query` with a name not in the config lists the known names."""
+    assert main(["once", "--query", "nope"]) == 1
+    assert "no saved query named 'nope' (known: pm, ct)" in capsys.readouterr().err
