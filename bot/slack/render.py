@@ -1,0 +1,630 @@
+"""Outbox notifications to Slack Block Kit messages, and the same content as console text (pure).
+
+A notification renders to one or more messages. Slack's limits are respected here, not left
+to the API to reject: at most 50 blocks, section text <= 3,000 characters, header <= 150, the
+whole message well below 40,000 characters. Long sections are cut with an ellipsis and a
+link to the record; long lists are split into numbered parts, deterministically, so a
+half-delivered notification can resume at the part that failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.slack.markup import (
+    ELLIPSIS,
+    Code,
+    Emoji,
+    Line,
+    Link,
+    Span,
+    Strong,
+    clip,
+    join,
+    mrkdwn,
+    plain,
+)
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+MESSAGE_TEXT = 24_000  # Slack truncates at 40,000; stay well below
+FALLBACK_TEXT = 300
+ITEMS_PER_MESSAGE = 20  # readable in one screen; a 500-item run is 25 messages
+DIGEST_SAFETY_SHOWN = 20  # safety and integrity items listed in a digest before "N more"
+
+TITLE_CHARS = 300
+FIELD_CHARS = 120
+REASON_CHARS = 200
+CHANGE_CHARS = 300
+LIST_SHOWN = 8  # queries, IDs and diff lines shown per item before "+N more"
+
+KIND_LABEL = {"clinical": "clinical study", "case_report": "case report", "other": "other"}
+KIND_PLURAL = {
+    "clinical": "clinical studies",
+    "case_report": "case reports",
+    "other": "other items",
+}
+SOURCE_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "Feed"}
+PERIOD_LABEL = {"weekly": "Weekly", "daily": "Daily"}
+
+
+# ---------------------------------------------------------------- neutral message elements
+
+
+@dataclass
+class Header:
+    """A header line; our own words only (plain text, never outside text)."""
+
+    text: str
+
+
+@dataclass
+class Section:
+    """Lines of mrkdwn; cut at whole lines with an ellipsis and `more_url` when too long."""
+
+    lines: list[Line]
+    more_url: str = ""
+    _kept: int = field(default=-1, repr=False)
+    _mrkdwn: str = field(default="", repr=False)
+
+    @property
+    def mrkdwn(self) -> str:
+        if self._kept < 0:
+            self._layout()
+        return self._mrkdwn
+
+    @property
+    def plain(self) -> str:
+        if self._kept < 0:
+            self._layout()
+        lines = [plain(line) for line in self.lines[: self._kept]]
+        if self._kept < len(self.lines):
+            lines.append(plain(self._more()))
+        return "\n".join(lines)
+
+    def _more(self) -> Line:
+        return (ELLIPSIS, " ", Link(self.more_url, "more")) if self.more_url else (ELLIPSIS,)
+
+    def _layout(self) -> None:
+        texts = [mrkdwn(line) for line in self.lines]
+        if sum(map(len, texts)) + len(texts) - 1 <= SECTION_TEXT:
+            self._kept, self._mrkdwn = len(texts), "\n".join(texts)
+            return
+        tail = mrkdwn(self._more())
+        kept: list[str] = []
+        used = len(tail)
+        for text in texts:
+            if used + len(text) + 1 > SECTION_TEXT:
+                break
+            kept.append(text)
+            used += len(text) + 1
+        if not kept:  # one line alone is too long: keep its words, drop its markup
+            first = clip(plain(self.lines[0]), SECTION_TEXT // 5 - len(tail))
+            self.lines = [(first,), *self.lines[1:]]
+            kept = [mrkdwn(self.lines[0])]
+        self._kept = len(kept)
+        self._mrkdwn = "\n".join([*kept, tail])
+
+
+@dataclass
+class Context:
+    """Small grey lines under a header; each line is one element (at most 10)."""
+
+    lines: list[Line]
+
+
+@dataclass
+class Divider:
+    pass
+
+
+Element = Header | Section | Context | Divider
+
+
+@dataclass
+class Draft:
+    """One notification's content before it is split into messages."""
+
+    title: str  # header text, our words
+    fallback: Line  # notification text (push and screen readers)
+    head: list[Element]  # repeated at the top of every part
+    units: list[list[Element]]  # items (or digest sections); never split across parts
+    tail: list[Element] = field(default_factory=list)  # only on the last part
+
+
+@dataclass
+class Message:
+    """One message to post: blocks in neutral form and its fallback line."""
+
+    fallback: Line
+    elements: list[Element]
+
+    def to_slack(self) -> dict[str, Any]:
+        blocks = [_block(e).to_dict() for e in self.elements]
+        return {"text": clip(mrkdwn(self.fallback), FALLBACK_TEXT), "blocks": blocks}
+
+    def to_text(self) -> str:
+        out: list[str] = []
+        for e in self.elements:
+            if isinstance(e, Header):
+                out.append(f"== {e.text} ==")
+            elif isinstance(e, Section):
+                out.append(e.plain)
+            elif isinstance(e, Context):
+                out.extend(plain(line) for line in e.lines)
+            else:
+                out.append("-" * 40)
+        return "\n".join(out)
+
+
+def _block(element: Element) -> Block:
+    if isinstance(element, Header):
+        return HeaderBlock(text=PlainTextObject(text=clip(element.text, HEADER_TEXT), emoji=True))
+    if isinstance(element, Section):
+        return SectionBlock(text=MarkdownTextObject(text=element.mrkdwn, verbatim=True))
+    if isinstance(element, Context):
+        texts = [mrkdwn(line)[:SECTION_TEXT] for line in element.lines[:CONTEXT_ELEMENTS]]
+        return ContextBlock(elements=[MarkdownTextObject(text=t, verbatim=True) for t in texts])
+    return DividerBlock()
+
+
+def _size(element: Element) -> int:
+    if isinstance(element, Section):
+        return len(element.mrkdwn)
+    if isinstance(element, Context):
+        return sum(len(mrkdwn(line)) for line in element.lines)
+    if isinstance(element, Header):
+        return len(element.text)
+    return 0
+
+
+# ---------------------------------------------------------------- public API
+
+
+def render(
+    notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The Slack messages (`{"text", "blocks"}`) for one notification, in posting order."""
+    return [m.to_slack() for m in messages(notification, items)]
+
+
+def render_text(notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> str:
+    """The same content as plain text for the console, parts separated by blank lines."""
+    return "\n\n".join(m.to_text() for m in messages(notification, items))
+
+
+def messages(notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Message]:
+    """The notification's messages in neutral form (shared by Slack and console output)."""
+    build = _DRAFTS.get(str(notification.get("type")), _items_draft)
+    return paginate(build(notification, list(items)))
+
+
+def paginate(draft: Draft) -> list[Message]:
+    """Split a draft into messages within the block, item and text budgets, numbering parts."""
+    head_blocks = 1 + len(draft.head)
+    head_size = HEADER_TEXT + sum(_size(e) for e in draft.head) + FALLBACK_TEXT
+    chunks: list[list[list[Element]]] = [[]]
+    blocks, size = head_blocks, head_size
+    for unit in draft.units:
+        unit_blocks, unit_size = len(unit), sum(_size(e) for e in unit)
+        current = chunks[-1]
+        if current and (
+            len(current) >= ITEMS_PER_MESSAGE
+            or blocks + unit_blocks > MAX_BLOCKS
+            or size + unit_size > MESSAGE_TEXT
+        ):
+            chunks.append([])
+            blocks, size = head_blocks, head_size
+        chunks[-1].append(unit)
+        blocks += unit_blocks
+        size += unit_size
+    tail_blocks, tail_size = len(draft.tail), sum(_size(e) for e in draft.tail)
+    if (
+        draft.tail
+        and chunks[-1]
+        and (blocks + tail_blocks > MAX_BLOCKS or size + tail_size > MESSAGE_TEXT)
+    ):
+        chunks.append([])
+    out: list[Message] = []
+    for number, chunk in enumerate(chunks, 1):
+        suffix = f" (part {number}/{len(chunks)})" if len(chunks) > 1 else ""
+        title = clip(draft.title, HEADER_TEXT - len(suffix)) + suffix
+        elements: list[Element] = [Header(title), *draft.head]
+        for unit in chunk:
+            elements.extend(unit)
+        if number == len(chunks):
+            elements.extend(draft.tail)
+        out.append(Message((*draft.fallback, suffix), elements))
+    return out
+
+
+# ---------------------------------------------------------------- items
+
+
+def item_url(item: Mapping[str, Any]) -> str:
+    url = str(item.get("url") or "")
+    return url or uid_url(uid_of(item))
+
+
+def uid_of(item: Mapping[str, Any]) -> str:
+    if item.get("uid"):
+        return str(item["uid"])
+    prefix = {"pubmed": "pmid", "clinicaltrials": "nct"}.get(str(item.get("source")), "feed")
+    return f"{prefix}:{item.get('id', '')}"
+
+
+def uid_url(uid: str) -> str:
+    prefix, _, ident = uid.partition(":")
+    if prefix == "pmid":
+        return f"https://pubmed.ncbi.nlm.nih.gov/{ident}/"
+    if prefix == "nct":
+        return f"https://clinicaltrials.gov/study/{ident}"
+    return ""
+
+
+def registry_url(trial_id: str) -> str:
+    upper = trial_id.upper()
+    if upper.startswith("NCT"):
+        return f"https://clinicaltrials.gov/study/{upper}"
+    if upper.startswith("ISRCTN"):
+        return f"https://www.isrctn.com/{upper}"
+    return ""
+
+
+def classification(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    return item.get("classification") or {}
+
+
+def kind_of(item: Mapping[str, Any]) -> str:
+    kind = str(classification(item).get("kind") or "other")
+    return kind if kind in KIND_LABEL else "other"
+
+
+def _badge(item: Mapping[str, Any]) -> Line:
+    c = classification(item)
+    if c.get("safety"):
+        return (Emoji("rotating_light"), " ", Strong("safety signal"))
+    if c.get("integrity"):
+        return (Emoji("warning"), " ", Strong("integrity notice"))
+    return (Code(KIND_LABEL[kind_of(item)]),)
+
+
+def _meta(item: Mapping[str, Any]) -> Line:
+    source = str(item.get("source") or "")
+    parts: list[Line] = [(SOURCE_LABEL.get(source, source),)]
+    venue = item.get("journal") or item.get("feed_title") or ""
+    if venue:
+        parts.append((clip(str(venue), FIELD_CHARS),))
+    if item.get("published"):
+        parts.append((clip(str(item["published"]), 20),))
+    trial = item.get("trial") or {}
+    if trial.get("status"):
+        parts.append((clip(str(trial["status"]).replace("_", " ").lower(), 40),))
+    if trial.get("phases"):
+        parts.append((clip(", ".join(map(str, trial["phases"])), 60),))
+    if trial.get("enrollment"):
+        parts.append((f"n={trial['enrollment']}",))
+    parts.append(_badge(item))
+    return join(parts)
+
+
+def _reasons(item: Mapping[str, Any]) -> Line:
+    reasons = [clip(str(r), REASON_CHARS) for r in classification(item).get("reasons") or ()]
+    if not reasons:
+        return ()
+    shown = "; ".join(reasons[:3]) + (f"; +{len(reasons) - 3} more" if len(reasons) > 3 else "")
+    c = classification(item)
+    label = "Safety" if c.get("safety") else "Integrity" if c.get("integrity") else "Why"
+    return (Strong(label), ": ", shown)
+
+
+def _more_count(shown: int, total: int) -> Line:
+    return (f" +{total - shown} more",) if total > shown else ()
+
+
+def _identifiers(item: Mapping[str, Any]) -> Line:
+    spans: list[Line] = []
+    uid = uid_of(item)
+    seen = {uid}
+    for related in (uid, *(item.get("links") or ())):
+        related = str(related)
+        if related in seen and related != uid:
+            continue
+        seen.add(related)
+        prefix, _, ident = related.partition(":")
+        label = {"pmid": f"PMID {ident}", "nct": ident}.get(prefix)
+        if label:
+            spans.append((Link(uid_url(related), label),))
+    for trial_id in item.get("trial_ids") or ():
+        trial_id = str(trial_id)
+        if f"nct:{trial_id.upper()}" in seen:
+            continue
+        seen.add(f"nct:{trial_id.upper()}")
+        url = registry_url(trial_id)
+        spans.append((Link(url, clip(trial_id, 40)),) if url else (clip(trial_id, 40),))
+    total = len(spans)
+    return join(spans[:LIST_SHOWN], ", ") + _more_count(LIST_SHOWN, total)
+
+
+def _queries(item: Mapping[str, Any]) -> Line:
+    names = [str(q) for q in item.get("queries") or ()]
+    if not names:
+        return ()
+    shown = ", ".join(clip(n, 64) for n in names[:LIST_SHOWN])
+    return ("Matched ", Code(shown), *_more_count(LIST_SHOWN, len(names)))
+
+
+def item_section(item: Mapping[str, Any], *, changed: bool = False) -> Section:
+    """One item: linked title, source / venue / date / badge, reasons, queries, IDs, diff."""
+    url = item_url(item)
+    title = clip(str(item.get("title") or uid_of(item)), TITLE_CHARS)
+    lines: list[Line] = [(Link(url, title, bold=True),), _meta(item)]
+    reasons = _reasons(item)
+    if reasons:
+        lines.append(reasons)
+    footer = join([_queries(item), _identifiers(item)])
+    if footer:
+        lines.append(footer)
+    changes = [str(c) for c in item.get("changes") or ()] if changed else []
+    if changes:
+        lines.append((Strong("Changed"), ":"))
+        lines.extend(("• ", clip(c, CHANGE_CHARS)) for c in changes[:LIST_SHOWN])
+        if len(changes) > LIST_SHOWN:
+            lines.append((f"+{len(changes) - LIST_SHOWN} more changes",))
+    return Section(lines, more_url=url)
+
+
+def digest_line(item: Mapping[str, Any]) -> Line:
+    """One item as a compact bullet: linked title, venue and date, safety reason."""
+    title = clip(str(item.get("title") or uid_of(item)), TITLE_CHARS // 2)
+    venue = (
+        item.get("journal")
+        or item.get("feed_title")
+        or SOURCE_LABEL.get(str(item.get("source")), "")
+    )
+    detail = join(
+        [(clip(str(venue), FIELD_CHARS // 2),), (str(item.get("published") or ""),)], ", "
+    )
+    line: list[Span] = ["• ", Link(item_url(item), title)]
+    if detail:
+        line.extend([" — ", *detail])
+    reasons = classification(item).get("reasons") or ()
+    if (classification(item).get("safety") or classification(item).get("integrity")) and reasons:
+        line.extend([" — ", clip(str(reasons[0]), REASON_CHARS // 2)])
+    return tuple(line)
+
+
+def _is_changed(item: Mapping[str, Any], changed_uids: set[str]) -> bool:
+    if changed_uids:
+        return uid_of(item) in changed_uids
+    first, last = item.get("first_seen"), item.get("last_changed")
+    return bool(item.get("changes")) and bool(first) and bool(last) and first != last
+
+
+def _query(notification: Mapping[str, Any]) -> str:
+    return clip(str(notification.get("query") or "litwatch"), 64)
+
+
+def _date(value: Any) -> str:
+    return str(value or "")[:10]
+
+
+def _context(notification: Mapping[str, Any], *extra: Line) -> Context:
+    base: Line = ("Query ", Code(_query(notification)))
+    when = _date(notification.get("created"))
+    lines = [join([base, (when,) if when else (), *extra])]
+    return Context(lines)
+
+
+# ---------------------------------------------------------------- drafts per notification type
+
+
+def _alert_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    safety = notification.get("type") == "safety"
+    label = "Safety signal" if safety else "Integrity notice"
+    emoji = ":rotating_light:" if safety else ":warning:"
+    first = clip(str(items[0].get("title") or ""), 150) if items else ""
+    units: list[list[Element]] = [[item_section(i, changed=True)] for i in items]
+    if not units:
+        units = [[Section([("The item is no longer in the store.",)])]]
+    return Draft(
+        title=f"{emoji} {label} — {_query(notification)}",
+        fallback=(f"{label}: ", first) if first else (label,),
+        head=[_context(notification)],
+        units=units,
+    )
+
+
+def _items_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    summary = notification.get("summary") or {}
+    changed_uids = {str(u) for u in summary.get("changed_uids") or ()}
+    changed = [i for i in items if _is_changed(i, changed_uids)]
+    changed_ids = {id(i) for i in changed}
+    new = [i for i in items if id(i) not in changed_ids]
+    counts = join(
+        [(f"{len(new)} new",) if new else (), (f"{len(changed)} changed",) if changed else ()], ", "
+    )
+    words = plain(counts) or "no items"
+    units: list[list[Element]] = [[item_section(i)] for i in new]
+    units += [[item_section(i, changed=True)] for i in changed]
+    return Draft(
+        title=f"{words} — {_query(notification)}",
+        fallback=(f"litwatch: {words} for {_query(notification)}",),
+        head=[_context(notification, _kind_counts(items))],
+        units=units,
+    )
+
+
+def _kind_counts(items: Iterable[Mapping[str, Any]]) -> Line:
+    counts = Counter(kind_of(i) for i in items)
+    return join([(f"{KIND_PLURAL[k]} {counts[k]}",) for k in KIND_LABEL if counts[k]], ", ")
+
+
+def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    summary = notification.get("summary") or {}
+    total = int(summary.get("count") or summary.get("items") or len(items))
+    lines: list[Line] = [
+        (
+            f"First run: {total} existing items stored as the baseline. ",
+            "From now on only new and changed items are posted.",
+        ),
+    ]
+    by_kind = _kind_counts(items)
+    if by_kind:
+        lines.append(("By kind: ", *by_kind))
+    flagged = sum(
+        1 for i in items if classification(i).get("safety") or classification(i).get("integrity")
+    )
+    if flagged:
+        lines.append(
+            (
+                f"{flagged} carry a safety or integrity flag; run ",
+                Code(f"litwatch export --query {_query(notification)}"),
+                " to review them.",
+            )
+        )
+    return Draft(
+        title=f"Baseline — {_query(notification)}",
+        fallback=(f"litwatch: baseline of {total} items for {_query(notification)}",),
+        head=[_context(notification)],
+        units=[[Section(lines)]],
+    )
+
+
+def _error_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    summary = notification.get("summary") or {}
+    error = clip(
+        str(summary.get("error") or notification.get("last_error") or "unknown error"), 1500
+    )
+    lines: list[Line] = [
+        (":x: The query failed; its watermark is kept and the next run retries. ",),
+        ("Error: ", Code(error)),
+    ]
+    return Draft(
+        title=f"Query failed — {_query(notification)}",
+        fallback=(f"litwatch: query {_query(notification)} failed: ", clip(error, 200)),
+        head=[_context(notification)],
+        units=[[Section(lines)]],
+    )
+
+
+def _flagged(item: Mapping[str, Any]) -> bool:
+    c = classification(item)
+    return bool(c.get("safety") or c.get("integrity"))
+
+
+def _newest_first(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(
+        items,
+        key=lambda i: (str(i.get("published") or ""), str(i.get("first_seen") or "")),
+        reverse=True,
+    )
+
+
+def _bullets(heading: Line, lines: list[Line], more: Line) -> list[Element]:
+    """A heading and bullet lines packed into as few sections as the text limit allows."""
+    sections: list[Element] = []
+    current: list[Line] = [heading]
+    used = len(mrkdwn(heading))
+    for line in [*lines, more] if more else lines:
+        size = len(mrkdwn(line)) + 1
+        if used + size > SECTION_TEXT:
+            sections.append(Section(current))
+            current, used = [], 0
+        current.append(line)
+        used += size
+    sections.append(Section(current))
+    return sections
+
+
+def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    summary = notification.get("summary") or {}
+    period = str(summary.get("period") or "weekly")
+    top = max(1, int(summary.get("top") or 5))
+    since = _date(summary.get("since"))
+    label = PERIOD_LABEL.get(period, period.title())
+    count_words = "1 new item" if len(items) == 1 else f"{len(items)} new items"
+    flagged = _newest_first(i for i in items if _flagged(i))
+    safety = sum(1 for i in flagged if classification(i).get("safety"))
+    counts = join(
+        [
+            (f"since {since}",) if since else (),
+            _kind_counts(items),
+            (f"{safety} safety",) if safety else (),
+            (f"{len(flagged) - safety} integrity",) if len(flagged) > safety else (),
+        ]
+    )
+    units: list[list[Element]] = []
+    hidden = 0
+    if flagged:
+        shown = flagged[:DIGEST_SAFETY_SHOWN]
+        extra = len(flagged) - len(shown)
+        hidden += extra
+        heading: Line = (
+            Emoji("rotating_light"),
+            " ",
+            Strong(f"Safety and integrity ({len(flagged)})"),
+        )
+        units.append(
+            _bullets(heading, [digest_line(i) for i in shown], (f"+{extra} more",) if extra else ())
+        )
+    for kind in KIND_LABEL:
+        rest = _newest_first(i for i in items if kind_of(i) == kind and not _flagged(i))
+        if not rest:
+            continue
+        hidden += max(0, len(rest) - top)
+        heading = (Strong(f"New {KIND_PLURAL[kind]} ({len(rest)})"),)
+        more: Line = (f"+{len(rest) - top} more",) if len(rest) > top else ()
+        units.append(_bullets(heading, [digest_line(i) for i in rest[:top]], more))
+    tail: list[Element] = []
+    if not items:
+        units.append([Section([(f"Nothing new since {since or 'the last digest'}.",)])])
+    else:
+        export = (
+            f"litwatch export --since {since} --format ris"
+            if since
+            else "litwatch export --format ris"
+        )
+        more_line: Line = (
+            (f"{hidden} more not listed — run ", Code(export), " to get them all. ")
+            if hidden
+            else ()
+        )
+        tail = [
+            Divider(),
+            Context(
+                [(*more_line, "All items are attached as a RIS file for your screening tool.")]
+            ),
+        ]
+    return Draft(
+        title=f"{label} digest — {count_words}",
+        fallback=(f"litwatch {label.lower()} digest: {count_words}",),
+        head=[Context([counts])] if counts else [],
+        units=units,
+        tail=tail,
+    )
+
+
+_DRAFTS = {
+    "safety": _alert_draft,
+    "integrity": _alert_draft,
+    "items": _items_draft,
+    "baseline": _baseline_draft,
+    "error": _error_draft,
+    "digest": _digest_draft,
+}
