@@ -198,6 +198,66 @@ def _iso_date(value: str, flag: str) -> str:
         raise LitwatchError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+# ---------------------------------------------------------------- digests and subscriptions (issue 6)
+
+
+def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
+    from bot.digest import run_digests
+
+    settings = load_settings(env.config_path)
+    with Store.open(env.data_dir) as store:
+        if not store.subscriptions():
+            print("no subscribers: add one with `litwatch subscribe CHANNEL_OR_USER`")
+            return EXIT_OK
+        notes, delivered = run_digests(store, settings, make_sink(env), period=args.period)
+        for note in notes:
+            print(f"digest for {note['channel']}: {len(note['uids'])} items since {note['summary']['since']}")
+        if not notes:
+            print("no digest due (pass --period to send one now)")
+        _print_delivery(delivered, store)
+    return EXIT_FAILED if delivered.failed else EXIT_OK
+
+
+def _cmd_subscribe(args: argparse.Namespace, env: Environment) -> int:
+    target = _digest_target(args.target)
+    with Store.open(env.data_dir) as store:
+        added = store.subscribe(target, args.period)
+    print(f"{target}: {'subscribed to' if added else 'now receives'} the {args.period} digest")
+    return EXIT_OK
+
+
+def _cmd_unsubscribe(args: argparse.Namespace, env: Environment) -> int:
+    target = _digest_target(args.target)
+    with Store.open(env.data_dir) as store:
+        removed = store.unsubscribe(target)
+    print(f"{target}: unsubscribed" if removed else f"{target} was not subscribed")
+    return EXIT_OK if removed else EXIT_FAILED
+
+
+def _digest_target(value: str) -> str:
+    target = value.strip()
+    if not target or any(c.isspace() for c in target):
+        raise LitwatchError(f"{value!r} is not a channel (#name or C…) or a user ID (U…)")
+    return target
+
+
+def _add_digest_commands(sub: Any) -> None:
+    periods = ("weekly", "daily")
+    p = sub.add_parser("digest", help="send the digest to its subscribers now, with a RIS attachment")
+    p.add_argument("--period", choices=periods,
+                   help="every subscriber of this period (default: those whose period has passed)")
+    p.set_defaults(func=_cmd_digest)
+
+    p = sub.add_parser("subscribe", help="send a channel or a user (DM) the weekly or daily digest")
+    p.add_argument("target", metavar="TARGET", help="#channel, channel ID (C…) or user ID (U…)")
+    p.add_argument("--period", choices=periods, default="weekly")
+    p.set_defaults(func=_cmd_subscribe)
+
+    p = sub.add_parser("unsubscribe", help="stop a channel's or user's digest")
+    p.add_argument("target", metavar="TARGET")
+    p.set_defaults(func=_cmd_unsubscribe)
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -234,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="query health, pending notifications, store size")
     p.set_defaults(func=_cmd_status)
+
+    _add_digest_commands(sub)
     return parser
 
 

@@ -175,6 +175,6 @@ def test_run_queries_then_console_output(settings: Settings) -> None:
                                      ConsoleSink(out), classify=label)
     assert [r.summary().split(" (")[0] for r in reports] == ["pm: fetched 1, baseline", "ct: FAILED: 400: bad query.term"]
     text = out.getvalue()
-    assert "[baseline] pm -> C111" in text and "baseline: 1 records stored" in text
+    assert "--- to C111\n== Baseline — pm ==" in text and "1 existing item stored as the baseline" in text
     assert "query failed: 400: bad query.term" in text
     assert delivered.delivered == 2 and store.pending() == []

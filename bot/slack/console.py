@@ -1,34 +1,24 @@
-"""The sink used without a Slack token: prints each notification readably to a terminal."""
+"""The sink used without a Slack token: prints each notification as readable plain text."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any, TextIO
 
+from bot.slack.render import messages
+
 
 class ConsoleSink:
-    """Prints what would be posted to Slack; a print cannot fail, so everything is confirmed."""
+    """Prints what would be posted to Slack, part by part; a print cannot fail."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
 
     def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int) -> None:
-        kind = notification.get("type", "items")
-        summary = notification.get("summary") or {}
-        head = f"[{kind}] {notification.get('query', '')} -> {notification.get('channel', '')}"
-        lines = [head]
-        if kind == "baseline":
-            lines.append(f"  baseline: {summary.get('count', len(items))} records stored")
-        if summary.get("message"):
-            lines.append(f"  {summary['message']}")
-        for doc in items if kind != "baseline" else ():
-            label = doc.get("classification") or {}
-            flags = [label.get("kind", "other")]
-            flags += [f for f in ("safety", "integrity") if label.get(f)]
-            lines.append(f"  - {doc.get('title', '')} [{', '.join(flags)}]")
-            lines.append(f"    {doc.get('url', '')}")
-            for reason in label.get("reasons", ())[:3]:
-                lines.append(f"    · {reason}")
-            for change in doc.get("changes", ()):
-                lines.append(f"    Δ {change}")
-        print("\n".join(lines), file=self.stream, flush=True)
+        target = notification.get("channel") or "console"
+        for message in messages(notification, items)[start_part:]:
+            print(f"--- to {target}", file=self.stream)
+            print(message.to_text(), file=self.stream)
+        if notification.get("type") == "digest" and items:
+            print(f"(in Slack, the {len(items)} items also arrive as a RIS file)", file=self.stream)
+        self.stream.flush()

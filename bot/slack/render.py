@@ -196,9 +196,7 @@ def _size(element: Element) -> int:
 # ---------------------------------------------------------------- public API
 
 
-def render(
-    notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def render(notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The Slack messages (`{"text", "blocks"}`) for one notification, in posting order."""
     return [m.to_slack() for m in messages(notification, items)]
 
@@ -224,9 +222,7 @@ def paginate(draft: Draft) -> list[Message]:
         unit_blocks, unit_size = len(unit), sum(_size(e) for e in unit)
         current = chunks[-1]
         if current and (
-            len(current) >= ITEMS_PER_MESSAGE
-            or blocks + unit_blocks > MAX_BLOCKS
-            or size + unit_size > MESSAGE_TEXT
+            len(current) >= ITEMS_PER_MESSAGE or blocks + unit_blocks > MAX_BLOCKS or size + unit_size > MESSAGE_TEXT
         ):
             chunks.append([])
             blocks, size = head_blocks, head_size
@@ -234,11 +230,7 @@ def paginate(draft: Draft) -> list[Message]:
         blocks += unit_blocks
         size += unit_size
     tail_blocks, tail_size = len(draft.tail), sum(_size(e) for e in draft.tail)
-    if (
-        draft.tail
-        and chunks[-1]
-        and (blocks + tail_blocks > MAX_BLOCKS or size + tail_size > MESSAGE_TEXT)
-    ):
+    if draft.tail and chunks[-1] and (blocks + tail_blocks > MAX_BLOCKS or size + tail_size > MESSAGE_TEXT):
         chunks.append([])
     out: list[Message] = []
     for number, chunk in enumerate(chunks, 1):
@@ -392,14 +384,8 @@ def item_section(item: Mapping[str, Any], *, changed: bool = False) -> Section:
 def digest_line(item: Mapping[str, Any]) -> Line:
     """One item as a compact bullet: linked title, venue and date, safety reason."""
     title = clip(str(item.get("title") or uid_of(item)), TITLE_CHARS // 2)
-    venue = (
-        item.get("journal")
-        or item.get("feed_title")
-        or SOURCE_LABEL.get(str(item.get("source")), "")
-    )
-    detail = join(
-        [(clip(str(venue), FIELD_CHARS // 2),), (str(item.get("published") or ""),)], ", "
-    )
+    venue = item.get("journal") or item.get("feed_title") or SOURCE_LABEL.get(str(item.get("source")), "")
+    detail = join([(clip(str(venue), FIELD_CHARS // 2),), (str(item.get("published") or ""),)], ", ")
     line: list[Span] = ["• ", Link(item_url(item), title)]
     if detail:
         line.extend([" — ", *detail])
@@ -456,9 +442,7 @@ def _items_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]
     changed = [i for i in items if _is_changed(i, changed_uids)]
     changed_ids = {id(i) for i in changed}
     new = [i for i in items if id(i) not in changed_ids]
-    counts = join(
-        [(f"{len(new)} new",) if new else (), (f"{len(changed)} changed",) if changed else ()], ", "
-    )
+    counts = join([(f"{len(new)} new",) if new else (), (f"{len(changed)} changed",) if changed else ()], ", ")
     words = plain(counts) or "no items"
     units: list[list[Element]] = [[item_section(i)] for i in new]
     units += [[item_section(i, changed=True)] for i in changed]
@@ -480,16 +464,14 @@ def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, An
     total = int(summary.get("count") or summary.get("items") or len(items))
     lines: list[Line] = [
         (
-            f"First run: {total} existing items stored as the baseline. ",
+            f"First run: {total} existing {'item' if total == 1 else 'items'} stored as the baseline. ",
             "From now on only new and changed items are posted.",
         ),
     ]
     by_kind = _kind_counts(items)
     if by_kind:
         lines.append(("By kind: ", *by_kind))
-    flagged = sum(
-        1 for i in items if classification(i).get("safety") or classification(i).get("integrity")
-    )
+    flagged = sum(1 for i in items if classification(i).get("safety") or classification(i).get("integrity"))
     if flagged:
         lines.append(
             (
@@ -507,17 +489,17 @@ def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, An
 
 
 def _error_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    """A failed query or new source warnings: the message as the pipeline worded it."""
     summary = notification.get("summary") or {}
-    error = clip(
-        str(summary.get("error") or notification.get("last_error") or "unknown error"), 1500
-    )
+    message = summary.get("message") or summary.get("error") or notification.get("last_error")
+    text = clip(str(message or "unknown problem"), 1500)
     lines: list[Line] = [
-        (":x: The query failed; its watermark is kept and the next run retries. ",),
-        ("Error: ", Code(error)),
+        (Emoji("x"), " ", text),
+        ("A failed query keeps its watermark; the next run retries. Details: ", Code("litwatch status")),
     ]
     return Draft(
-        title=f"Query failed — {_query(notification)}",
-        fallback=(f"litwatch: query {_query(notification)} failed: ", clip(error, 200)),
+        title=f"Query problem — {_query(notification)}",
+        fallback=(f"litwatch: {_query(notification)}: ", clip(text, 200)),
         head=[_context(notification)],
         units=[[Section(lines)]],
     )
@@ -580,9 +562,7 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
             " ",
             Strong(f"Safety and integrity ({len(flagged)})"),
         )
-        units.append(
-            _bullets(heading, [digest_line(i) for i in shown], (f"+{extra} more",) if extra else ())
-        )
+        units.append(_bullets(heading, [digest_line(i) for i in shown], (f"+{extra} more",) if extra else ()))
     for kind in KIND_LABEL:
         rest = _newest_first(i for i in items if kind_of(i) == kind and not _flagged(i))
         if not rest:
@@ -594,23 +574,9 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
     tail: list[Element] = []
     if not items:
         units.append([Section([(f"Nothing new since {since or 'the last digest'}.",)])])
-    else:
-        export = (
-            f"litwatch export --since {since} --format ris"
-            if since
-            else "litwatch export --format ris"
-        )
-        more_line: Line = (
-            (f"{hidden} more not listed — run ", Code(export), " to get them all. ")
-            if hidden
-            else ()
-        )
-        tail = [
-            Divider(),
-            Context(
-                [(*more_line, "All items are attached as a RIS file for your screening tool.")]
-            ),
-        ]
+    elif hidden:
+        export = f"litwatch export --since {since} --format ris" if since else "litwatch export --format ris"
+        tail = [Divider(), Context([(f"{hidden} more not listed — run ", Code(export), " to get them all.")])]
     return Draft(
         title=f"{label} digest — {count_words}",
         fallback=(f"litwatch {label.lower()} digest: {count_words}",),

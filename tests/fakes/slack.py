@@ -73,10 +73,11 @@ class UploadedFile:
 
 @dataclass
 class Fault:
-    """Answer `times` calls of `method` ("*": any) with a failure instead of the real answer."""
+    """Answer `times` calls of `method` ("*": any) with a failure, after letting `after` pass."""
 
     method: str
     times: int
+    after: int = 0
     status: int = 200
     error: str = ""
     retry_after: int | None = None
@@ -234,13 +235,14 @@ class FakeSlack:
         method: str = "*",
         *,
         times: int = 1,
+        after: int = 0,
         status: int = 200,
         error: str = "",
         retry_after: int | None = None,
         body: bytes | None = None,
     ) -> Fault:
-        """Make the next `times` calls of `method` fail (500, 429 + Retry-After, or `error`)."""
-        fault = Fault(method, times, status, error, retry_after, body)
+        """Make `times` calls of `method` fail (500, 429 + Retry-After, or `error`), `after` OK ones."""
+        fault = Fault(method, times, after, status, error, retry_after, body)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -291,7 +293,9 @@ class FakeSlack:
             fault = next(
                 (f for f in self.faults if f.times > 0 and f.method in ("*", method)), None
             )
-            if fault:
+            if fault and fault.after > 0:
+                fault.after -= 1
+            elif fault:
                 fault.times -= 1
                 return fault.response()
         call = ApiCall(method, _params(request), request)

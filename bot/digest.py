@@ -1,0 +1,72 @@
+"""Per-subscriber digests: what arrived since each subscriber's last digest, queued and sent.
+
+A digest is an ordinary outbox notification (type "digest"), so it inherits the outbox's
+at-least-once delivery. The subscriber's `last_digest` moves when the digest is queued,
+after the notification is stored: a crash between the two repeats a digest, never skips one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.config import Settings, now
+from bot.outbox import FlushReport, Sink, flush
+from bot.store import Store
+
+PERIODS = {"weekly": timedelta(days=7), "daily": timedelta(days=1)}
+# A digest scheduled at the same hour each week is due even if the last one ran a bit late.
+DUE_SLACK = timedelta(hours=1)
+
+
+def due(subscription: dict[str, Any], moment: datetime) -> bool:
+    """Whether a subscriber's period has passed since its last digest."""
+    last = subscription.get("last_digest")
+    if not last:
+        return True
+    period = PERIODS.get(str(subscription.get("period")), PERIODS["weekly"])
+    return datetime.fromisoformat(str(last)) <= moment - period + DUE_SLACK
+
+
+def build_digests(store: Store, settings: Settings, *, period: str | None = None,
+                  moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One digest notification per subscriber: every subscriber of `period`, or (None) every
+    subscriber whose period has passed."""
+    moment = moment or now()
+    until = moment.isoformat(timespec="seconds")
+    notes = []
+    for sub in store.subscriptions():
+        if period is not None and sub.get("period") != period:
+            continue
+        if period is None and not due(sub, moment):
+            continue
+        sub_period = str(sub.get("period") or "weekly")
+        since = str(sub.get("last_digest") or (moment - PERIODS[sub_period]).isoformat(timespec="seconds"))
+        docs = [d for d in store.items(since=since) if str(d.get("last_changed") or "") <= until]
+        notes.append({
+            "type": "digest",
+            "channel": sub["target"],
+            "query": None,
+            "uids": [d["uid"] for d in docs],
+            "summary": {"period": sub_period, "since": since, "until": until,
+                        "top": settings.digest.top, "count": len(docs)},
+        })  # fmt: skip
+    return notes
+
+
+def queue_digests(store: Store, settings: Settings, *, period: str | None = None,
+                  moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Store the digests in the outbox, then move each subscriber's `last_digest`."""
+    notes = build_digests(store, settings, period=period, moment=moment)
+    if notes:
+        store.add_notifications(notes)
+    for note in notes:
+        store.set_last_digest(note["channel"], note["summary"]["until"])
+    return notes
+
+
+def run_digests(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,
+                moment: datetime | None = None) -> tuple[list[dict[str, Any]], FlushReport]:  # fmt: skip
+    """Queue the digests that are due and deliver everything pending (the scheduled job)."""
+    notes = queue_digests(store, settings, period=period, moment=moment)
+    return notes, flush(store, sink)

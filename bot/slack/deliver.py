@@ -1,0 +1,228 @@
+"""Posting outbox notifications to Slack: bounded retries, pacing, DM targets, RIS uploads.
+
+`SlackSink.send` posts the rendered parts of one notification from `start_part` on and
+returns only when Slack confirmed each; any failure becomes `DeliveryFailed(error,
+parts_done)`, so the outbox keeps the notification pending and the next flush resumes at
+the first unconfirmed part: nothing confirmed is posted twice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryIntervalCalculator,
+    RetryState,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+from bot.config import Environment, now
+from bot.export import to_ris
+from bot.outbox import DeliveryFailed
+from bot.retry import RetryPolicy, parse_retry_after
+from bot.slack.render import render
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+HINTS = {
+    "channel_not_found": "check [slack] channel in the config; a private channel must invite the bot",
+    "not_in_channel": "invite the bot to the channel (/invite @litwatch)",
+    "is_archived": "the channel is archived; point the config at another one",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid for this workspace",
+    "not_authed": "SLACK_BOT_TOKEN is missing",
+    "ratelimited": "Slack kept answering 429 after the retries; the next run continues",
+    "missing_scope": "the app lacks a scope (chat:write, im:write, files:write)",
+}
+
+
+# ---------------------------------------------------------------- the client
+
+
+class _PolicyInterval(RetryIntervalCalculator):
+    """slack_sdk's backoff hook driven by our RetryPolicy (its own adds up to 1 s of jitter)."""
+
+    def __init__(self, policy: RetryPolicy):
+        self.policy = policy
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return self.policy.backoff(current_attempt + 1)
+
+
+class _Pausing(RetryHandler):
+    """Sleeps through an injectable function, so tests can record the pauses."""
+
+    sleep: Sleep = staticmethod(time.sleep)
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None,
+                                 error: Exception | None = None) -> None:  # fmt: skip
+        state.next_attempt_requested = True
+        self.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class _RateLimited(RateLimitErrorRetryHandler):
+    """429: wait what Retry-After asks (capped by the policy), never less.
+
+    slack_sdk's own handler int()s the header (an HTTP date would crash it) and sleeps
+    uncapped; this one parses both forms and keeps the pause within the policy.
+    """
+
+    def __init__(self, policy: RetryPolicy, sleep: Sleep):
+        super().__init__(max_retry_count=max(0, policy.attempts - 1))
+        self.policy, self.sleep = policy, sleep
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None,
+                                 error: Exception | None = None) -> None:  # fmt: skip
+        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
+        value: Any = headers.get("retry-after")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        retry_after = parse_retry_after(None if value is None else str(value))
+        state.next_attempt_requested = True
+        self.sleep(self.policy.backoff(state.current_attempt + 1, retry_after if retry_after is not None else 1.0))
+        state.increment_current_attempt()
+
+
+class _ServerErrors(_Pausing, ServerErrorRetryHandler):
+    """Any 5xx (slack_sdk's handler only knows 500 and 503)."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                   response: HttpResponse | None = None, error: Exception | None = None) -> bool:  # fmt: skip
+        return response is not None and response.status_code >= 500
+
+
+class _ConnectionErrors(_Pausing, ConnectionErrorRetryHandler):
+    """Resets, refused connections and read timeouts."""
+
+
+def retry_handlers(policy: RetryPolicy, sleep: Sleep = time.sleep) -> list[RetryHandler]:
+    """Bounded retries for 429 (Retry-After), 5xx and connection errors, paced by `policy`.
+
+    The handlers share one attempt counter per request, so a request is tried at most
+    `policy.attempts` times whatever mix of failures it meets.
+    """
+    retries = max(0, policy.attempts - 1)
+    interval = _PolicyInterval(policy)
+    server = _ServerErrors(max_retry_count=retries, interval_calculator=interval)
+    connection = _ConnectionErrors(max_retry_count=retries, interval_calculator=interval)
+    connection.error_types_to_do_retries = [*connection.error_types_to_do_retries, TimeoutError]
+    server.sleep = connection.sleep = sleep
+    return [_RateLimited(policy, sleep), server, connection]
+
+
+def make_client(env: Environment, policy: RetryPolicy | None = None, *, sleep: Sleep = time.sleep) -> WebClient:
+    """The one WebClient: base URL and token from the environment, retries from `policy`."""
+    policy = policy or RetryPolicy()
+    return WebClient(
+        base_url=env.slack_api_url,
+        token=env.slack_bot_token,
+        timeout=max(1, round(policy.timeout)),
+        retry_handlers=retry_handlers(policy, sleep),
+    )
+
+
+# ---------------------------------------------------------------- the sink
+
+
+class SlackSink:
+    """Posts notifications; about one message per second per channel (Slack's posting limit)."""
+
+    def __init__(self, client: WebClient, pace: float = 1.0, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:  # fmt: skip
+        self.client = client
+        self.pace = pace
+        self.clock, self.sleep = clock, sleep
+        self._last_post: dict[str, float] = {}  # target -> when its last message went out
+        self._conversations: dict[str, str] = {}  # target as configured -> conversation ID
+
+    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int) -> None:
+        target = str(notification.get("channel") or "")
+        messages = render(notification, items)
+        attach = notification.get("type") == "digest" and bool(items)
+        done = start_part
+        try:
+            if start_part < len(messages):
+                channel = self._destination(target)
+                for index in range(start_part, len(messages)):
+                    self._post(target, channel, messages[index])
+                    done = index + 1
+            if attach and done == len(messages):
+                self._upload_ris(target, notification, items)
+                done += 1
+        except SlackApiError as exc:
+            raise DeliveryFailed(describe(exc), done) from exc
+        except (SlackClientError, OSError, ValueError) as exc:
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}", done) from exc
+
+    def _destination(self, target: str) -> str:
+        """Channel names and IDs go as they are; a user ID is opened as a DM first."""
+        if target in self._conversations:
+            return self._conversations[target]
+        if USER_ID.match(target):
+            response = self.client.conversations_open(users=target)
+            self._conversations[target] = str(response["channel"]["id"])
+            return self._conversations[target]
+        return target
+
+    def _post(self, target: str, channel: str, message: Mapping[str, Any]) -> str:
+        self._wait_turn(target)
+        response = self.client.chat_postMessage(
+            channel=channel,
+            text=message["text"],
+            blocks=message["blocks"],
+            unfurl_links=False,  # twenty link previews would bury the message
+            unfurl_media=False,
+        )
+        self._last_post[target] = self.clock()
+        conversation = str(response.get("channel") or "")
+        if conversation:
+            self._conversations.setdefault(target, conversation)
+        return conversation
+
+    def _wait_turn(self, channel: str) -> None:
+        last = self._last_post.get(channel)
+        if last is not None:
+            wait = last + self.pace - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+
+    def _upload_ris(self, target: str, notification: Mapping[str, Any], items: list[dict[str, Any]]) -> None:
+        """Share the digest's items as a RIS file; upload v2 needs a conversation ID."""
+        channel = self._conversations.get(target) or self._destination(target)
+        if not CONVERSATION_ID.match(channel):
+            # Resuming in a new process after the digest itself went out: a short anchor
+            # message tells us the channel's ID (names are refused by completeUploadExternal).
+            anchor = {"text": "RIS file of the last digest follows.", "blocks": []}
+            channel = self._post(target, channel, anchor) or channel
+        summary = notification.get("summary") or {}
+        day = str(summary.get("until") or notification.get("created") or now().isoformat())[:10]
+        self.client.files_upload_v2(
+            channel=channel,
+            content=to_ris(items),
+            filename=f"litwatch-digest-{day}.ris",
+            title=f"litwatch digest {day}: {len(items)} records (RIS)",
+            initial_comment="All items of this digest as RIS, for Covidence, Rayyan or Zotero.",
+        )
+
+
+def describe(exc: SlackApiError) -> str:
+    """Slack's error code with what to do about it."""
+    response = exc.response
+    data = response.data if isinstance(response.data, dict) else {}
+    code = str(data.get("error") or f"HTTP {response.status_code}")
+    hint = HINTS.get(code)
+    return f"{code} ({hint})" if hint else code

@@ -1,0 +1,222 @@
+"""Rendering notifications to Block Kit: content, escaping, Slack's limits, deterministic parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.models import Classification, Item
+from bot.slack import render as r
+from bot.slack.markup import Link, escape, mrkdwn, safe_url
+from tests.factories import pubmed_item, trial_item
+from tests.fakes.slack import slack_problems
+
+EVIL = "Exosomes <!channel> & <@U123> <!here> <http://evil.example|PubMed> for hair"
+
+
+def doc(item: Item, **extra: Any) -> dict[str, Any]:
+    """A stored item dict as the store hands it to the outbox."""
+    out = item.to_dict()
+    out.update(uid=item.uid, queries=["exo-alopecia"], first_seen="2026-03-10T06:00:00+00:00",
+               last_changed="2026-03-10T06:00:00+00:00", changes=[])  # fmt: skip
+    out.update(extra)
+    return out
+
+
+def labelled(n: int, kind: str = "clinical", safety: bool = False, integrity: bool = False, **kw: Any) -> dict:
+    item = pubmed_item(n, **kw)
+    item.classification = Classification(kind, safety, integrity, ("publication type: Clinical Trial",))  # type: ignore[arg-type]
+    return doc(item)
+
+
+def note(kind: str = "items", **extra: Any) -> dict[str, Any]:
+    base = {"id": "n1", "type": kind, "channel": "C111", "query": "exo-alopecia", "uids": [],
+            "summary": {}, "created": "2026-03-10T06:00:00+00:00", "attempts": 0,
+            "last_error": None, "sent_parts": 0}  # fmt: skip
+    base.update(extra)
+    return base
+
+
+def every_text(message: dict[str, Any]) -> str:
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"]["text"])
+        texts += [e["text"] for e in block.get("elements", ()) if "text" in e]
+    return "\n".join(texts)
+
+
+def assert_valid(messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        assert slack_problems(message) == []
+
+
+def test_escape_touches_only_the_three_control_characters() -> None:
+    """&, < and > are entity-escaped; quotes, asterisks and non-ASCII pass through."""
+    assert escape('a & b < c > d "e" *f* Hôpital') == 'a &amp; b &lt; c &gt; d "e" *f* Hôpital'
+
+
+def test_outside_text_cannot_ping_or_forge_links() -> None:
+    """Mentions and links inside a title arrive as literal text; only our own link is live."""
+    messages = r.render(note(), [labelled(1, title=EVIL)])
+    assert_valid(messages)
+    text = every_text(messages[0])
+    for forged in ("<!channel>", "<!here>", "<@U123>", "<http://evil.example|PubMed>"):
+        assert forged not in text
+    assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in text
+    assert "<https://pubmed.ncbi.nlm.nih.gov/30000001/|Exosomes &lt;!channel&gt;" in text
+    assert all(t.get("verbatim") for b in messages[0]["blocks"] for t in [b.get("text") or {}] if t.get("type") == "mrkdwn")
+    assert "link_names" not in messages[0] and "parse" not in messages[0]
+
+
+def test_fallback_text_is_escaped_too() -> None:
+    """The notification text (push, screen readers) is mrkdwn as well, so it is escaped."""
+    messages = r.render(note("safety"), [labelled(1, safety=True, title=EVIL)])
+    assert "<!channel>" not in messages[0]["text"] and "&lt;!channel&gt;" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://example.org/a?b=1&c=2", "https://example.org/a?b=1&amp;c=2"),
+    ("https://evil.example/x|Click here>", "https://evil.example/x%7CClick%20here%3E"),
+    ("javascript:alert(1)", ""),
+    ("<!channel>", ""),
+])  # fmt: skip
+def test_urls_cannot_break_out_of_a_link(url: str, expected: str) -> None:
+    """A URL from a feed cannot close the link early or carry a non-http scheme."""
+    assert safe_url(url) == expected
+    assert mrkdwn((Link(url, "title"),)) == (f"<{expected}|title>" if expected else "title")
+
+
+def test_item_shows_title_venue_badge_reasons_queries_and_ids() -> None:
+    """One alert carries linked title, source/journal/date, kind badge, reason, queries, IDs."""
+    item = labelled(7, trial_ids=("NCT01234567", "ISRCTN99999999"))
+    item["links"] = ["nct:NCT07654321"]
+    text = r.render(note(), [item])[0]["blocks"][2]["text"]["text"]
+    assert text.startswith("*<https://pubmed.ncbi.nlm.nih.gov/30000007/|Exosome therapy for hair loss, study 7>*")
+    assert "PubMed · Dermatol Surg · 2025-04-01 · `clinical study`" in text
+    assert "*Why*: publication type: Clinical Trial" in text
+    assert "Matched `exo-alopecia`" in text
+    assert "<https://clinicaltrials.gov/study/NCT07654321|NCT07654321>" in text
+    assert "<https://clinicaltrials.gov/study/NCT01234567|NCT01234567>" in text
+    assert "<https://www.isrctn.com/ISRCTN99999999|ISRCTN99999999>" in text
+
+
+def test_changed_trial_shows_its_field_level_diff() -> None:
+    """A changed trial lists its changes; the header counts it as changed, not new."""
+    trial = trial_item("NCT05594173", status="TERMINATED", why_stopped="safety")
+    trial.classification = Classification("clinical")
+    changed = doc(trial, last_changed="2026-03-17T06:00:00+00:00",
+                  changes=["status: RECRUITING → TERMINATED", "why stopped: (none) → safety"])  # fmt: skip
+    message = r.render(note(summary={"new": 1, "changed": 1}), [labelled(1), changed])[0]
+    assert message["blocks"][0]["text"]["text"] == "1 new, 1 changed — exo-alopecia"
+    text = message["blocks"][3]["text"]["text"]
+    assert "ClinicalTrials.gov · terminated" in text
+    assert "*Changed*:\n• status: RECRUITING → TERMINATED\n• why stopped: (none) → safety" in text
+
+
+def test_safety_alert_has_its_own_header_and_reason() -> None:
+    """A safety signal says so in the header and the fallback, with the rule that fired."""
+    message = r.render(note("safety"), [labelled(3, safety=True)])[0]
+    assert message["blocks"][0]["text"]["text"] == ":rotating_light: Safety signal — exo-alopecia"
+    assert message["text"].startswith("Safety signal: Exosome therapy")
+    assert "*Safety*: publication type: Clinical Trial" in message["blocks"][2]["text"]["text"]
+
+
+def test_a_120_item_run_splits_into_numbered_valid_parts() -> None:
+    """120 items become six parts of 20 items, each within Slack's limits, numbered 1/6..6/6."""
+    items = [labelled(n) for n in range(120)]
+    messages = r.render(note(), items)
+    assert_valid(messages)
+    assert len(messages) == 6
+    assert [m["blocks"][0]["text"]["text"] for m in messages][::5] == [
+        "120 new — exo-alopecia (part 1/6)", "120 new — exo-alopecia (part 6/6)"]  # fmt: skip
+    shown = [b["text"]["text"] for m in messages for b in m["blocks"] if b["type"] == "section"]
+    assert len(shown) == 120 and all(len(m["blocks"]) <= r.MAX_BLOCKS for m in messages)
+    assert r.render(note(), items) == messages  # deterministic: a resumed delivery posts the same parts
+
+
+def test_huge_items_are_cut_with_an_ellipsis_and_a_link() -> None:
+    """A section over 3,000 characters is cut at a line with '…' and a link to the record."""
+    big = labelled(5, title="&" * 2000)
+    big["changes"] = [f"field {n}: " + "<" * 290 for n in range(40)]
+    big["last_changed"] = "2026-03-17T06:00:00+00:00"
+    messages = r.render(note(), [big])
+    assert_valid(messages)
+    text = messages[0]["blocks"][2]["text"]["text"]
+    assert len(text) <= r.SECTION_TEXT
+    assert text.endswith("… <https://pubmed.ncbi.nlm.nih.gov/30000005/|more>")
+
+
+def test_text_budget_splits_before_slack_would_truncate() -> None:
+    """Twenty maximal items would pass 40,000 characters; they are spread over more parts."""
+    items = []
+    for n in range(20):
+        item = labelled(n, title="<" * 300)
+        item["changes"] = ["x" * 300] * 8
+        item["last_changed"] = "2026-03-17T06:00:00+00:00"
+        items.append(item)
+    messages = r.render(note(), items)
+    assert_valid(messages)
+    assert len(messages) > 1
+    assert all(len(every_text(m)) <= r.MESSAGE_TEXT for m in messages)
+
+
+def test_baseline_is_one_summary_not_a_flood() -> None:
+    """The baseline notification renders as one message with counts, whatever the item count."""
+    items = [labelled(n, kind="case_report" if n % 3 else "clinical") for n in range(300)]
+    messages = r.render(note("baseline", summary={"count": 300}), items)
+    assert len(messages) == 1
+    text = every_text(messages[0])
+    assert "300 existing items stored as the baseline" in text
+    assert "clinical studies 100, case reports 200" in text
+
+
+def test_error_notification_shows_the_pipeline_message_escaped() -> None:
+    """A failed query's message is shown escaped, with where to look next."""
+    message = r.render(note("error", summary={"message": "query failed: 400: <b>bad</b> term"}), [])[0]
+    text = every_text(message)
+    assert "query failed: 400: &lt;b&gt;bad&lt;/b&gt; term" in text and "`litwatch status`" in text
+
+
+def test_digest_counts_kinds_puts_safety_first_and_says_how_to_get_the_rest() -> None:
+    """A digest shows counts per kind, safety and integrity first, top N per kind, N more."""
+    items = [labelled(n, published=f"2026-03-{n % 28 + 1:02d}") for n in range(30)]
+    items += [labelled(100 + n, kind="case_report") for n in range(3)]
+    items += [labelled(200, safety=True), labelled(201, integrity=True)]
+    summary = {"period": "weekly", "since": "2026-03-03T09:00:00+00:00", "top": 5}
+    messages = r.render(note("digest", query=None, summary=summary), items)
+    assert_valid(messages)
+    assert len(messages) == 1
+    blocks = messages[0]["blocks"]
+    assert blocks[0]["text"]["text"] == "Weekly digest — 35 new items"
+    assert blocks[1]["elements"][0]["text"] == "since 2026-03-03 · clinical studies 32, case reports 3 · 1 safety · 1 integrity"
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert sections[0].startswith(":rotating_light: *Safety and integrity (2)*")
+    assert sections[1].startswith("*New clinical studies (30)*") and sections[1].count("• ") == 5
+    assert "+25 more" in sections[1] and sections[2].startswith("*New case reports (3)*")
+    assert "25 more not listed — run `litwatch export --since 2026-03-03 --format ris`" in every_text(messages[0])
+
+
+def test_digest_of_1000_items_is_one_valid_message() -> None:
+    """A thousand items still make a single digest message within every limit."""
+    items = [labelled(n, safety=n % 40 == 0, kind=("clinical", "case_report", "other")[n % 3]) for n in range(1000)]
+    messages = r.render(note("digest", summary={"period": "daily", "top": 20}), items)
+    assert_valid(messages)
+    assert len(messages) == 1 and len(every_text(messages[0])) <= r.MESSAGE_TEXT
+
+
+def test_empty_digest_says_nothing_is_new() -> None:
+    """With nothing new the digest still arrives, saying so."""
+    message = r.render(note("digest", summary={"period": "weekly", "since": "2026-03-03"}), [])[0]
+    assert "Nothing new since 2026-03-03." in every_text(message)
+
+
+def test_console_text_has_the_same_content_without_markup() -> None:
+    """The console rendering shows the same words and URLs, unescaped and without mrkdwn."""
+    item = labelled(1, title=EVIL)
+    text = r.render_text(note(), [item])
+    assert "== 1 new — exo-alopecia ==" in text
+    assert EVIL + " <https://pubmed.ncbi.nlm.nih.gov/30000001/>" in text
+    assert "PubMed · Dermatol Surg · 2025-04-01 · clinical study" in text
+    assert "&amp;" not in text and "*" not in text
