@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,18 +33,12 @@ class Pauses:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(write_config(tmp_path))
 
 
-def sink_for(fake: FakeSlack, pauses: Pauses | None = None, attempts: int = 3) -> SlackSink:
-    env = Environment(slack_api_url=fake.api_url, slack_bot_token=BOT_TOKEN)
+def sink_for(fake_slack: FakeSlack, pauses: Pauses | None = None, attempts: int = 3) -> SlackSink:
+    env = Environment(slack_api_url=fake_slack.api_url, slack_bot_token=BOT_TOKEN)
     policy = RetryPolicy(timeout=5, attempts=attempts, base_delay=0.001, max_delay=30, jitter=0)
     pauses = pauses or Pauses()
     return SlackSink(make_client(env, policy, sleep=pauses), pace=1.0, sleep=pauses)
@@ -60,129 +53,129 @@ def baseline_then(settings: Settings, store: Store, later: list[Item]) -> None:
     run(settings, store, source)
 
 
-def uids_posted(fake: FakeSlack) -> Counter[str]:
+def uids_posted(fake_slack: FakeSlack) -> Counter[str]:
     """How often each PubMed record was posted (its PMID link appears once per item section)."""
-    return Counter(re.findall(r"\|PMID (\d+)>", posted_text(fake.messages)))
+    return Counter(re.findall(r"\|PMID (\d+)>", posted_text(fake_slack.messages)))
 
 
-def test_routing_safety_and_integrity_apart_items_grouped(fake: FakeSlack, settings: Settings) -> None:
+def test_routing_safety_and_integrity_apart_items_grouped(fake_slack: FakeSlack, settings: Settings) -> None:
     """Safety and integrity go one each to the safety channel; the rest as one grouped message."""
     store = Store.memory()
     baseline_then(settings, store, [retracted(pubmed_item(1)), pubmed_item(2, title="Granuloma safety report"),
                                     pubmed_item(3), pubmed_item(4)])  # fmt: skip
-    report = flush(store, sink_for(fake))
+    report = flush(store, sink_for(fake_slack))
     assert report.delivered == 3 and store.pending() == []
-    safety = fake.messages_in("C999")
+    safety = fake_slack.messages_in("C999")
     assert sorted(m.blocks[0]["text"]["text"] for m in safety) == [
         ":rotating_light: Safety signal — pm", ":warning: Integrity notice — pm"]  # fmt: skip
-    grouped = fake.messages_in("C111")
+    grouped = fake_slack.messages_in("C111")
     assert len(grouped) == 1 and grouped[0].blocks[0]["text"]["text"] == "2 new — pm"
-    assert [c.method for c in fake.calls()] == ["chat.postMessage"] * 3
-    assert fake.rejected == []
+    assert [c.method for c in fake_slack.calls()] == ["chat.postMessage"] * 3
+    assert fake_slack.rejected == []
 
 
-def test_a_120_item_run_arrives_as_six_valid_messages(fake: FakeSlack, settings: Settings) -> None:
+def test_a_120_item_run_arrives_as_six_valid_messages(fake_slack: FakeSlack, settings: Settings) -> None:
     """A 120-item run is split into parts Slack accepts, one API call per message."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(n) for n in range(1, 121)])
-    flush(store, sink_for(fake))
-    assert fake.rejected == []
-    assert len(fake.messages_in("C111")) == 6 and len(fake.calls()) == 6
-    assert set(uids_posted(fake).values()) == {1} and len(uids_posted(fake)) == 120
+    flush(store, sink_for(fake_slack))
+    assert fake_slack.rejected == []
+    assert len(fake_slack.messages_in("C111")) == 6 and len(fake_slack.calls()) == 6
+    assert set(uids_posted(fake_slack).values()) == {1} and len(uids_posted(fake_slack)) == 120
 
 
-def test_titles_with_mentions_and_forged_links_arrive_escaped(fake: FakeSlack, settings: Settings) -> None:
+def test_titles_with_mentions_and_forged_links_arrive_escaped(fake_slack: FakeSlack, settings: Settings) -> None:
     """What Slack receives contains no live mention or forged link from a title."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(1, title=EVIL), pubmed_item(2, title=f"{EVIL} safety")])
-    flush(store, sink_for(fake))
-    received = posted_text(fake.messages)
+    flush(store, sink_for(fake_slack))
+    received = posted_text(fake_slack.messages)
     for forged in ("<!channel>", "<@U0001>", "<http://evil.example|PubMed>"):
         assert forged not in received
     assert received.count("&lt;!channel&gt;") >= 2
-    for call in fake.calls("chat.postMessage"):
+    for call in fake_slack.calls("chat.postMessage"):
         assert "link_names" not in call.params and "parse" not in call.params
 
 
-def test_outage_then_recovery_delivers_every_alert_exactly_once(fake: FakeSlack, settings: Settings) -> None:
+def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: FakeSlack, settings: Settings) -> None:
     """500s and 429s outlast the retries, then Slack recovers: every alert arrives once."""
     store = Store.memory()
     later = [pubmed_item(n, title=f"Exosome safety case {n}") for n in range(1, 4)]
     later += [pubmed_item(n) for n in range(4, 50)]  # 46 grouped items: three parts
     baseline_then(settings, store, later)
     pauses = Pauses()
-    fake.fail("chat.postMessage", status=500, times=2)  # retried away: the first alert goes out
-    fake.fail("chat.postMessage", status=429, retry_after=2, times=3,
+    fake_slack.fail("chat.postMessage", status=500, times=2)  # retried away: the first alert goes out
+    fake_slack.fail("chat.postMessage", status=429, retry_after=2, times=3,
               body=fixture_bytes("slack", "slack_web_ratelimited_429_body.json"))  # fmt: skip
-    sink = sink_for(fake, pauses)
+    sink = sink_for(fake_slack, pauses)
     first = flush(store, sink)
     assert first.delivered >= 1 and first.failed
     assert all(error.startswith("ratelimited") for _, error in first.failed)
     assert any(p >= 2 for p in pauses.seconds)  # Retry-After honoured
     second = flush(store, sink)
     assert not second.failed and store.pending() == []
-    assert len(uids_posted(fake)) == 49 and set(uids_posted(fake).values()) == {1}
+    assert len(uids_posted(fake_slack)) == 49 and set(uids_posted(fake_slack).values()) == {1}
 
 
-def test_half_sent_split_message_resumes_at_the_failed_part(fake: FakeSlack, settings: Settings) -> None:
+def test_half_sent_split_message_resumes_at_the_failed_part(fake_slack: FakeSlack, settings: Settings) -> None:
     """A failure on part 2 of 3 keeps the notification; the next flush posts parts 2 and 3 only."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(n) for n in range(1, 47)])
-    sink = sink_for(fake, attempts=1)
-    fake.fail("chat.postMessage", after=1, error="fatal_error")
+    sink = sink_for(fake_slack, attempts=1)
+    fake_slack.fail("chat.postMessage", after=1, error="fatal_error")
     report = flush(store, sink)
     assert report.failed and store.pending()[0]["sent_parts"] == 1
     flush(store, sink)
-    headers = [m.blocks[0]["text"]["text"] for m in fake.messages_in("C111")]
+    headers = [m.blocks[0]["text"]["text"] for m in fake_slack.messages_in("C111")]
     assert headers == [f"46 new — pm (part {n}/3)" for n in (1, 2, 3)]
     assert store.pending() == []
 
 
 def test_channel_not_found_keeps_items_pending_with_the_error(settings: Settings) -> None:
     """An unknown safety channel keeps its alerts pending with the error; other channels get theirs."""
-    with FakeSlack(channels={"C111"}) as fake:
+    with FakeSlack(channels={"C111"}) as fake_slack:
         store = Store.memory()
         baseline_then(settings, store, [pubmed_item(1, title="Exosome safety case"), pubmed_item(2)])
-        report = flush(store, sink_for(fake))
-        assert report.delivered == 1 and len(fake.messages_in("C111")) == 1
+        report = flush(store, sink_for(fake_slack))
+        assert report.delivered == 1 and len(fake_slack.messages_in("C111")) == 1
         pending = store.pending()
         assert [n["channel"] for n in pending] == ["C999"]
         assert pending[0]["last_error"].startswith("channel_not_found (check [slack] channel")
         assert pending[0]["attempts"] == 1 and pending[0]["sent_parts"] == 0
-        fake.known_channels = {"C111", "C999"}
-        assert flush(store, sink_for(fake)).delivered == 1 and store.pending() == []
+        fake_slack.known_channels = {"C111", "C999"}
+        assert flush(store, sink_for(fake_slack)).delivered == 1 and store.pending() == []
 
 
 def test_not_in_channel_is_kept_pending_with_a_hint(settings: Settings) -> None:
     """A channel the bot was not invited to keeps the alert pending and says how to fix it."""
-    with FakeSlack(not_member={"C111"}) as fake:
+    with FakeSlack(not_member={"C111"}) as fake_slack:
         store = Store.memory()
         baseline_then(settings, store, [pubmed_item(1)])
-        flush(store, sink_for(fake))
+        flush(store, sink_for(fake_slack))
         assert store.pending()[0]["last_error"] == "not_in_channel (invite the bot to the channel (/invite @litwatch))"
 
 
-def test_recorded_slack_error_body_becomes_the_pending_error(fake: FakeSlack) -> None:
+def test_recorded_slack_error_body_becomes_the_pending_error(fake_slack: FakeSlack) -> None:
     """Slack's documented error body (too_many_attachments) is what the outbox records."""
     store = Store.memory()
     store.add_notifications([{"type": "error", "channel": "C111", "query": "pm", "uids": [],
                               "summary": {"message": "x"}}])  # fmt: skip
-    fake.fail("chat.postMessage", body=fixture_bytes("slack", "slack_chat_postMessage_error_openapi_example.json"))
-    flush(store, sink_for(fake))
+    fake_slack.fail("chat.postMessage", body=fixture_bytes("slack", "slack_chat_postMessage_error_openapi_example.json"))
+    flush(store, sink_for(fake_slack))
     assert store.pending()[0]["last_error"] == "too_many_attachments"
 
 
-def test_user_targets_are_opened_as_dms_once(fake: FakeSlack) -> None:
+def test_user_targets_are_opened_as_dms_once(fake_slack: FakeSlack) -> None:
     """A U… target is opened with conversations.open once and then reused."""
     store = Store.memory()
     note = {"type": "error", "channel": "U0ALICE", "query": "pm", "uids": [], "summary": {"message": "x"}}
     store.add_notifications([note, dict(note)])
-    flush(store, sink_for(fake))
-    assert [c.method for c in fake.calls()] == ["conversations.open", "chat.postMessage", "chat.postMessage"]
-    assert len(fake.messages_in("U0ALICE")) == 2
+    flush(store, sink_for(fake_slack))
+    assert [c.method for c in fake_slack.calls()] == ["conversations.open", "chat.postMessage", "chat.postMessage"]
+    assert len(fake_slack.messages_in("U0ALICE")) == 2
 
 
-def test_pacing_is_about_one_message_per_second_per_channel(fake: FakeSlack) -> None:
+def test_pacing_is_about_one_message_per_second_per_channel(fake_slack: FakeSlack) -> None:
     """Consecutive posts to one channel wait out the pace; another channel does not wait."""
     clock = {"t": 100.0}
     pauses: list[float] = []
@@ -191,7 +184,7 @@ def test_pacing_is_about_one_message_per_second_per_channel(fake: FakeSlack) -> 
         pauses.append(seconds)
         clock["t"] += seconds
 
-    env = Environment(slack_api_url=fake.api_url, slack_bot_token=BOT_TOKEN)
+    env = Environment(slack_api_url=fake_slack.api_url, slack_bot_token=BOT_TOKEN)
     sink = SlackSink(make_client(env, RetryPolicy.fast()), pace=1.0, clock=lambda: clock["t"], sleep=sleep)
     for channel in ("C111", "C111", "C222", "C111"):
         clock["t"] += 0.25

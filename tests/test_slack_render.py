@@ -66,7 +66,9 @@ def test_outside_text_cannot_ping_or_forge_links() -> None:
         assert forged not in text
     assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in text
     assert "<https://pubmed.ncbi.nlm.nih.gov/30000001/|Exosomes &lt;!channel&gt;" in text
-    assert all(t.get("verbatim") for b in messages[0]["blocks"] for t in [b.get("text") or {}] if t.get("type") == "mrkdwn")
+    assert all(
+        t.get("verbatim") for b in messages[0]["blocks"] for t in [b.get("text") or {}] if t.get("type") == "mrkdwn"
+    )
     assert "link_names" not in messages[0] and "parse" not in messages[0]
 
 
@@ -190,7 +192,10 @@ def test_digest_counts_kinds_puts_safety_first_and_says_how_to_get_the_rest() ->
     assert len(messages) == 1
     blocks = messages[0]["blocks"]
     assert blocks[0]["text"]["text"] == "Weekly digest — 35 new items"
-    assert blocks[1]["elements"][0]["text"] == "since 2026-03-03 · clinical studies 32, case reports 3 · 1 safety · 1 integrity"
+    assert (
+        blocks[1]["elements"][0]["text"]
+        == "since 2026-03-03 · clinical studies 32, case reports 3 · 1 safety · 1 integrity"
+    )
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     assert sections[0].startswith(":rotating_light: *Safety and integrity (2)*")
     assert sections[1].startswith("*New clinical studies (30)*") and sections[1].count("• ") == 5

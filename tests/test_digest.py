@@ -1,0 +1,150 @@
+"""Digests per subscriber with a RIS attachment, and the digest/subscribe/unsubscribe commands."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import rispy
+
+from bot.cli import main
+from bot.config import Environment, Settings, load_settings
+from bot.digest import build_digests, due, queue_digests, run_digests
+from bot.models import Classification, Item
+from bot.outbox import flush
+from bot.slack.console import ConsoleSink
+from bot.store import Diff, Store
+from tests.factories import pubmed_item, write_config
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.test_slack_deliver import sink_for
+
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(write_config(tmp_path))
+
+
+def labelled(n: int, kind: str = "clinical", safety: bool = False) -> Item:
+    item = pubmed_item(n)
+    item.classification = Classification(kind, safety, False, ("test rule",))  # type: ignore[arg-type]
+    return item
+
+
+def stored(store: Store, items: list[Item], when: datetime) -> None:
+    store.commit("pm", Diff(new=items), now=when)
+
+
+def test_each_subscriber_gets_what_arrived_since_its_last_digest(fake_slack: FakeSlack, settings: Settings) -> None:
+    """A channel and a DM subscriber each get their own digest and a RIS file of its items."""
+    store = Store.memory()
+    stored(store, [labelled(0)], MONDAY - timedelta(days=1))  # before anyone subscribed
+    store.subscribe("#team", "weekly", now=MONDAY)
+    store.subscribe("U0ALICE", "daily", now=MONDAY + timedelta(days=4))
+    stored(store, [labelled(n) for n in range(1, 4)], MONDAY + timedelta(days=1))
+    stored(store, [labelled(4, safety=True), labelled(5, kind="case_report")], MONDAY + timedelta(days=5))
+    notes, report = run_digests(store, settings, sink_for(fake_slack), moment=MONDAY + timedelta(days=7))
+    assert report.delivered == 2 and store.pending() == []
+    by_target = {n["channel"]: n["uids"] for n in notes}
+    assert by_target == {"#team": [f"pmid:3000000{n}" for n in range(1, 6)],
+                         "U0ALICE": ["pmid:30000004", "pmid:30000005"]}  # fmt: skip
+    team, alice = fake_slack.messages_in("#team"), fake_slack.messages_in("U0ALICE")
+    assert team[0].blocks[0]["text"]["text"] == "Weekly digest — 5 new items"
+    assert alice[0].blocks[0]["text"]["text"] == "Daily digest — 2 new items"
+    files = {f.channel: f for f in fake_slack.files}
+    assert set(files) == {team[0].channel, alice[0].channel}  # conversation IDs, as upload v2 requires
+    records = rispy.loads(files[team[0].channel].content.decode())
+    assert [r["accession_number"] for r in records] == [str(30000000 + n) for n in range(1, 6)]
+    assert files[alice[0].channel].filename == "litwatch-digest-2026-03-09.ris"
+    assert fake_slack.rejected == []
+    subs = {s["target"]: s["last_digest"] for s in store.subscriptions()}
+    assert subs == {"#team": "2026-03-09T09:00:00+00:00", "U0ALICE": "2026-03-09T09:00:00+00:00"}
+
+
+def test_a_digest_is_not_due_again_before_its_period(settings: Settings) -> None:
+    """Right after a digest nobody is due; a week later the weekly subscriber is."""
+    store = Store.memory()
+    store.subscribe("#team", "weekly", now=MONDAY)
+    assert build_digests(store, settings, moment=MONDAY + timedelta(days=3)) == []
+    assert len(build_digests(store, settings, moment=MONDAY + timedelta(days=7))) == 1
+    assert len(build_digests(store, settings, period="weekly", moment=MONDAY + timedelta(days=3))) == 1
+
+
+def test_due_allows_a_digest_running_slightly_early() -> None:
+    """A weekly job that fires a few minutes before the full week still counts as due."""
+    sub = {"period": "weekly", "last_digest": MONDAY.isoformat()}
+    assert due(sub, MONDAY + timedelta(days=7) - timedelta(minutes=5))
+    assert not due(sub, MONDAY + timedelta(days=6))
+    assert due({"period": "daily", "last_digest": None}, MONDAY)
+
+
+def test_failed_upload_resumes_with_the_file_only(fake_slack: FakeSlack, settings: Settings) -> None:
+    """If the RIS upload fails, the next flush uploads it without re-posting the digest."""
+    store = Store.memory()
+    store.subscribe("#team", "weekly", now=MONDAY)
+    stored(store, [labelled(1), labelled(2)], MONDAY + timedelta(days=1))
+    queue_digests(store, settings, moment=MONDAY + timedelta(days=7))
+    fake_slack.fail("files.completeUploadExternal", error="internal_error")
+    first = flush(store, sink_for(fake_slack))
+    assert first.failed and store.pending()[0]["sent_parts"] == 1
+    flush(store, sink_for(fake_slack))  # a new sink: as after a restart, the channel ID is unknown
+    texts = [m.text for m in fake_slack.messages_in("#team")]
+    assert texts == ["litwatch weekly digest: 2 new items", "RIS file of the last digest follows."]
+    assert len(fake_slack.files) == 1 and store.pending() == []
+
+
+def test_digest_without_a_token_prints_to_the_console(settings: Settings) -> None:
+    """On the console the digest prints as text and says the RIS file comes with Slack."""
+    store = Store.memory()
+    store.subscribe("#team", "weekly", now=MONDAY)
+    stored(store, [labelled(1)], MONDAY + timedelta(days=1))
+    out = io.StringIO()
+    run_digests(store, settings, ConsoleSink(out), moment=MONDAY + timedelta(days=7))
+    text = out.getvalue()
+    assert "--- to #team\n== Weekly digest — 1 new item ==" in text
+    assert "• Exosome therapy for hair loss, study 1 <https://pubmed.ncbi.nlm.nih.gov/30000001/>" in text
+    assert "(in Slack, the 1 items also arrive as a RIS file)" in text
+
+
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LITWATCH_CONFIG", str(write_config(tmp_path)))
+
+
+def test_subscribe_and_unsubscribe_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """`subscribe` adds or re-periods a subscriber, `unsubscribe` removes it (exit 1 if absent)."""
+    cli_env(monkeypatch, tmp_path)
+    assert main(["subscribe", "#team"]) == 0
+    assert main(["subscribe", "#team", "--period", "daily"]) == 0
+    assert main(["subscribe", "U0ALICE"]) == 0
+    with Store.open(Environment.from_env().data_dir) as store:
+        assert [(s["target"], s["period"]) for s in store.subscriptions()] == [("#team", "daily"),
+                                                                               ("U0ALICE", "weekly")]  # fmt: skip
+    assert main(["unsubscribe", "#team"]) == 0
+    assert main(["unsubscribe", "#team"]) == 1
+    assert main(["subscribe", "not a target"]) == 1
+    out = capsys.readouterr()
+    assert "#team: subscribed to the weekly digest" in out.out and "#team was not subscribed" in out.out
+    assert "is not a channel" in out.err
+
+
+def test_digest_command_posts_to_slack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_slack: FakeSlack,
+                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """`litwatch digest --period weekly` posts each weekly digest and its RIS file via Slack."""
+    cli_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    assert main(["digest"]) == 0
+    assert "no subscribers" in capsys.readouterr().out
+    monkeypatch.setenv("LITWATCH_NOW", (MONDAY + timedelta(days=2)).isoformat())
+    with Store.open(Environment.from_env().data_dir) as store:
+        store.subscribe("#team", "weekly", now=MONDAY)
+        stored(store, [labelled(1)], MONDAY + timedelta(days=1))
+    assert main(["digest"]) == 0
+    assert "no digest due" in capsys.readouterr().out
+    assert main(["digest", "--period", "weekly"]) == 0
+    assert "digest for #team: 1 items since 2026-03-02T09:00:00+00:00" in capsys.readouterr().out
+    assert len(fake_slack.messages_in("#team")) == 1 and len(fake_slack.files) == 1
