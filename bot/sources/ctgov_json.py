@@ -1,0 +1,186 @@
+"""Pure parser for ClinicalTrials.gov API v2 JSON: one study record or one /studies page to Items.
+
+The v2 record nests registry fields by module (`protocolSection.statusModule.overallStatus`);
+`hasResults` sits at the top level, beside `protocolSection`, not inside it. The client asks
+only for the pieces listed in `FIELDS`, so the parser reads nothing outside them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.models import Item, TrialInfo
+
+STUDY_URL = "https://clinicaltrials.gov/study/{}"
+NCT_ID = re.compile(r"^NCT\d{8}$")
+
+# API "piece" name -> where the v2 record carries it. `fields=` sends the keys; the parser
+# reads only these paths (a list step means "every element of this array").
+PIECES: dict[str, tuple[str, ...]] = {
+    "NCTId": ("protocolSection", "identificationModule", "nctId"),
+    "BriefTitle": ("protocolSection", "identificationModule", "briefTitle"),
+    "OfficialTitle": ("protocolSection", "identificationModule", "officialTitle"),
+    "OverallStatus": ("protocolSection", "statusModule", "overallStatus"),
+    "WhyStopped": ("protocolSection", "statusModule", "whyStopped"),
+    "StartDate": ("protocolSection", "statusModule", "startDateStruct", "date"),
+    "PrimaryCompletionDate": (
+        "protocolSection", "statusModule", "primaryCompletionDateStruct", "date"
+    ),
+    "CompletionDate": ("protocolSection", "statusModule", "completionDateStruct", "date"),
+    "StudyFirstPostDate": ("protocolSection", "statusModule", "studyFirstPostDateStruct", "date"),
+    "LastUpdatePostDate": ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date"),
+    "LeadSponsorName": ("protocolSection", "sponsorCollaboratorsModule", "leadSponsor", "name"),
+    "BriefSummary": ("protocolSection", "descriptionModule", "briefSummary"),
+    "Condition": ("protocolSection", "conditionsModule", "conditions"),
+    "Keyword": ("protocolSection", "conditionsModule", "keywords"),
+    "StudyType": ("protocolSection", "designModule", "studyType"),
+    "Phase": ("protocolSection", "designModule", "phases"),
+    "EnrollmentCount": ("protocolSection", "designModule", "enrollmentInfo", "count"),
+    "EnrollmentType": ("protocolSection", "designModule", "enrollmentInfo", "type"),
+    "InterventionName": (
+        "protocolSection", "armsInterventionsModule", "interventions", "[]", "name"
+    ),
+    "LocationCountry": ("protocolSection", "contactsLocationsModule", "locations", "[]", "country"),
+    "ReferencePMID": ("protocolSection", "referencesModule", "references", "[]", "pmid"),
+    "ReferenceType": ("protocolSection", "referencesModule", "references", "[]", "type"),
+    "HasResults": ("hasResults",),
+}  # fmt: skip
+FIELDS = ",".join(PIECES)
+
+# Reference types that are publications *of* this trial (not background reading).
+RESULT_REFERENCES = frozenset({"RESULT", "DERIVED"})
+
+
+class StudyFormatError(ValueError):
+    """The JSON is not a v2 study (or page of studies) the parser understands."""
+
+
+@dataclass(frozen=True)
+class StudyPage:
+    """One /studies page: its items, the token for the next page (None at the end), the total."""
+
+    items: list[Item]
+    next_page_token: str | None
+    total_count: int | None
+
+
+def parse_study(study: Mapping[str, Any]) -> Item:
+    """One v2 study record (as in /studies or /studies/{nct}) as an Item."""
+    if not isinstance(study, Mapping) or not isinstance(study.get("protocolSection"), Mapping):
+        raise StudyFormatError("not a ClinicalTrials.gov v2 study: no protocolSection")
+    nct = _text(study, "NCTId")
+    if not NCT_ID.match(nct):
+        raise StudyFormatError(f"study without a valid NCT ID (got {nct!r})")
+
+    references = _pairs(study, "ReferencePMID", "ReferenceType")
+    result_pmids = tuple(
+        dict.fromkeys(pmid for pmid, kind in references if pmid and kind in RESULT_REFERENCES)
+    )
+    enrollment = _get(study, "EnrollmentCount")
+    if not isinstance(enrollment, int) or isinstance(enrollment, bool):
+        enrollment = None
+    trial = TrialInfo(
+        status=_text(study, "OverallStatus"),
+        why_stopped=_text(study, "WhyStopped"),
+        phases=_texts(study, "Phase"),
+        study_type=_text(study, "StudyType"),
+        enrollment=enrollment,
+        enrollment_type=_text(study, "EnrollmentType"),
+        start_date=_text(study, "StartDate"),
+        primary_completion_date=_text(study, "PrimaryCompletionDate"),
+        completion_date=_text(study, "CompletionDate"),
+        has_results=_get(study, "HasResults") is True,
+        last_update=_text(study, "LastUpdatePostDate"),
+        sponsor=_text(study, "LeadSponsorName"),
+        official_title=_text(study, "OfficialTitle"),
+        conditions=_texts(study, "Condition"),
+        interventions=_texts(study, "InterventionName"),
+        countries=_texts(study, "LocationCountry"),
+    )
+    return Item(
+        source="clinicaltrials",
+        id=nct,
+        title=_text(study, "BriefTitle") or trial.official_title or nct,
+        url=STUDY_URL.format(nct),
+        abstract=_text(study, "BriefSummary"),
+        published=_text(study, "StudyFirstPostDate"),
+        keywords=_texts(study, "Keyword"),
+        trial=trial,
+        links=tuple(f"pmid:{p}" for p in result_pmids),
+    )
+
+
+def parse_page(page: Mapping[str, Any]) -> StudyPage:
+    """A /studies list page `{"studies": [...], "nextPageToken": ..., "totalCount": n}`."""
+    if not isinstance(page, Mapping) or not isinstance(page.get("studies", []), list):
+        raise StudyFormatError("not a ClinicalTrials.gov v2 /studies page: no 'studies' list")
+    token = page.get("nextPageToken")
+    total = page.get("totalCount")
+    return StudyPage(
+        items=[parse_study(s) for s in page.get("studies", [])],
+        next_page_token=token if isinstance(token, str) and token else None,
+        total_count=total if isinstance(total, int) else None,
+    )
+
+
+def parse_page_bytes(body: bytes) -> StudyPage:
+    """`parse_page` on a raw response body."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StudyFormatError(f"not JSON: {exc}") from exc
+    return parse_page(data)
+
+
+# ---------------------------------------------------------------- field access
+
+
+def _walk(value: Any, path: Sequence[str]) -> list[Any]:
+    """Every value at `path` ("[]" fans out over an array); missing steps yield nothing."""
+    if not path:
+        return [value]
+    step, rest = path[0], path[1:]
+    if step == "[]":
+        if not isinstance(value, list):
+            return []
+        return [found for element in value for found in _walk(element, rest)]
+    if not isinstance(value, Mapping) or step not in value:
+        return []
+    return _walk(value[step], rest)
+
+
+def _get(study: Mapping[str, Any], piece: str) -> Any:
+    found = _walk(study, PIECES[piece])
+    return found[0] if found else None
+
+
+def _text(study: Mapping[str, Any], piece: str) -> str:
+    value = _get(study, piece)
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
+def _texts(study: Mapping[str, Any], piece: str) -> tuple[str, ...]:
+    """Non-empty strings at `piece`, flattened, in order, each once."""
+    found: list[Any] = []
+    for value in _walk(study, PIECES[piece]):
+        found.extend(value if isinstance(value, list) else [value])
+    cleaned = (" ".join(v.split()) for v in found if isinstance(v, str))
+    return tuple(dict.fromkeys(v for v in cleaned if v))
+
+
+def _pairs(study: Mapping[str, Any], first: str, second: str) -> list[tuple[str, str]]:
+    """Two pieces of the same array element, side by side (e.g. a reference's PMID and type)."""
+    a, b = PIECES[first], PIECES[second]
+    split = a.index("[]")
+    if a[: split + 1] != b[: split + 1]:
+        raise ValueError(f"{first} and {second} are not in the same array")
+    pairs = []
+    for element in _walk(study, a[:split]):
+        for entry in element if isinstance(element, list) else ():
+            x, y = _walk(entry, a[split + 1 :]), _walk(entry, b[split + 1 :])
+            pairs.append((str(x[0]) if x else "", str(y[0]) if y else ""))
+    return pairs

@@ -1,0 +1,136 @@
+"""ClinicalTrials.gov v2 parser on real recorded study records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.models import Item
+from bot.sources.ctgov_json import (
+    FIELDS,
+    PIECES,
+    StudyFormatError,
+    parse_page,
+    parse_page_bytes,
+    parse_study,
+)
+from tests.conftest import fixture_bytes
+
+NCTS = ("NCT00973089", "NCT04207047", "NCT05594173", "NCT06171568")
+
+
+def study(nct: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(fixture_bytes("clinicaltrials", f"ctgov_v2_study_{nct}.json"))
+    return data
+
+
+def test_withdrawn_study_fields() -> None:
+    """A withdrawn trial yields every registry field the issue lists, from the right module."""
+    item = parse_study(study("NCT00973089"))
+    assert item.source == "clinicaltrials"
+    assert item.uid == "nct:NCT00973089"
+    assert item.url == "https://clinicaltrials.gov/study/NCT00973089"
+    assert item.title == (
+        "Alternative Treatment of Deep Carious Lesions Based on Biological Evidences"
+    )
+    assert item.published == "2009-09-09"
+    assert item.abstract.startswith("The purpose of this study is to evaluate")
+    assert item.keywords == ("Primary tooth", "Caries, Dental", "Alternative treatment")
+    t = item.trial
+    assert t is not None
+    assert t.status == "WITHDRAWN"
+    assert t.why_stopped.startswith("recruiting or enrolling participants has halted")
+    assert t.phases == ("NA",)
+    assert t.study_type == "INTERVENTIONAL"
+    assert (t.enrollment, t.enrollment_type) == (0, "ACTUAL")
+    dates = (t.start_date, t.primary_completion_date, t.completion_date)
+    assert dates == ("2010-05", "2015-03", "2015-03")
+    assert t.has_results is False
+    assert t.last_update == "2015-08-19"
+    assert t.sponsor == "Hadassah Medical Organization"
+    assert t.official_title == item.title
+    assert t.conditions == ("Caries, Dental",)
+    assert t.interventions == ("Incomplete caries removal in primary teeth",)
+    assert t.countries == ("Israel",)
+
+
+def test_has_results_is_read_from_the_top_level() -> None:
+    """`hasResults` sits beside protocolSection in v2, and a true value is kept."""
+    raw = study("NCT05594173")
+    assert "hasResults" not in raw["protocolSection"]
+    item = parse_study(raw)
+    assert item.trial is not None and item.trial.has_results is True
+    assert item.trial.study_type == "OBSERVATIONAL" and item.trial.phases == ()
+    assert item.trial.enrollment == 20
+
+
+def test_unknown_status_and_device_intervention() -> None:
+    """A status of UNKNOWN is kept as the API says, with every device named as intervention."""
+    item = parse_study(study("NCT04207047"))
+    assert item.trial is not None
+    assert item.trial.status == "UNKNOWN"
+    assert item.trial.interventions == ("Genius", "eC02", "PicoPlus", "LaseMD", "LaseMD Flex")
+    assert item.trial.countries == ("United States",)
+    assert item.trial.sponsor == "LUTRONIC Corporation"
+
+
+def test_non_ascii_and_background_references() -> None:
+    """Accented text survives; BACKGROUND references are not taken as the trial's publications."""
+    item = parse_study(study("NCT06171568"))
+    assert item.title.startswith("Lariboisière Cognitive Assessment")
+    assert item.trial is not None
+    assert item.trial.sponsor == "Assistance Publique - Hôpitaux de Paris"
+    assert item.trial.enrollment_type == "ESTIMATED"
+    assert item.links == ()
+
+
+def test_result_reference_becomes_a_publication_link() -> None:
+    """A RESULT or DERIVED reference's PMID is listed as a link to the publication."""
+    raw = study("NCT06171568")
+    refs = raw["protocolSection"]["referencesModule"]["references"]
+    refs[0]["type"] = "RESULT"
+    refs[1]["type"] = "DERIVED"
+    assert parse_study(raw).links == ("pmid:26269030", "pmid:29016402")
+
+
+@pytest.mark.parametrize("nct", NCTS)
+def test_round_trip_through_dict(nct: str) -> None:
+    """Every recorded study survives Item.to_dict / from_dict unchanged (what the store keeps)."""
+    item = parse_study(study(nct))
+    assert Item.from_dict(json.loads(json.dumps(item.to_dict()))) == item
+
+
+def test_requested_fields_name_every_path_read() -> None:
+    """`fields=` lists exactly the pieces the parser reads, so nothing is fetched in vain."""
+    assert FIELDS.split(",") == list(PIECES)
+    assert "HasResults" in PIECES and PIECES["HasResults"] == ("hasResults",)
+
+
+def test_page_with_token_and_empty_page() -> None:
+    """A page yields its studies and token; an empty page with a token is not the end."""
+    page = parse_page({"studies": [study(n) for n in NCTS], "nextPageToken": "NF0g5JGBlPMuwQY",
+                       "totalCount": 9})  # fmt: skip
+    assert [i.id for i in page.items] == list(NCTS)
+    assert (page.next_page_token, page.total_count) == ("NF0g5JGBlPMuwQY", 9)
+    empty = parse_page({"studies": [], "nextPageToken": "abc"})
+    assert empty.items == [] and empty.next_page_token == "abc"
+    last = parse_page_bytes(b'{"studies": []}')
+    assert last.next_page_token is None and last.total_count is None
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"studies": {}}', b'{"studies": [{"hasResults": false}]}', b"[]"]
+)
+def test_malformed_pages_raise(body: bytes) -> None:
+    """Bodies that are not v2 pages raise StudyFormatError instead of yielding half items."""
+    with pytest.raises(StudyFormatError):
+        parse_page_bytes(body)
+
+
+def test_legacy_v1_record_is_refused() -> None:
+    """A retired API v1 FullStudiesResponse is refused with a clear error, not misread."""
+    with pytest.raises(StudyFormatError, match="protocolSection"):
+        legacy = fixture_bytes("clinicaltrials", "ctgov_v1_fullstudies_NCT04780763.json")
+        parse_study(json.loads(legacy))
