@@ -84,22 +84,27 @@ def _generic(label: str) -> Callable[[Any, Any], list[str]]:
     return describe
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, *, quote: bool = True) -> str:
     if value in (None, "", []):
         return "(none)"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
-    if isinstance(value, str):
+    if isinstance(value, str) and quote:
         return f"'{value}'"
     return str(value)
 
 
-def _status(old: Any, new: Any) -> list[str]:
-    return [f"Status {old or '(none)'} -> {new or '(none)'}"]
-
-
 def _why_stopped(old: Any, new: Any) -> list[str]:
     return [f"why stopped: {_show(new)}" if new else f"why stopped cleared (was {_show(old)})"]
+
+
+def _labelled(label: str) -> Callable[[Any, Any], list[str]]:
+    """A trial field as the registry shows it: "enrollment 40 -> 12", no quotes around dates."""
+
+    def describe(old: Any, new: Any) -> list[str]:
+        return [f"{label} {_show(old, quote=False)} -> {_show(new, quote=False)}"]
+
+    return describe
 
 
 def _results(old: Any, new: Any) -> list[str]:
@@ -116,9 +121,12 @@ def _added(label: str) -> Callable[[Any, Any], list[str]]:
 
 
 _DESCRIBERS: dict[str, Callable[[Any, Any], list[str]]] = {
-    "status": _status,
+    "status": _labelled("Status"),
     "why_stopped": _why_stopped,
     "has_results": _results,
+    "enrollment": _labelled("enrollment"),
+    "primary_completion_date": _labelled("primary completion"),
+    "phases": _labelled("phases"),
     "publication_types": _added("publication type"),
     "links": _added("linked notice"),
 }

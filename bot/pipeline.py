@@ -16,14 +16,16 @@ from typing import Any
 
 from bot.config import SavedQuery, Settings, now
 from bot.errors import SourceError
+from bot.links import Links
 from bot.models import Classification, Item, Window
 from bot.sources import Source
 from bot.store import Diff, QueryState, Store
 
 Classify = Callable[[Item], Classification]
-# Cross-source linking: given the run's touched items and the store, set links on the items
-# and return field updates for stored items (uid -> fields). Installed by the CLI/daemon.
-Linker = Callable[[list[Item], Store], Mapping[str, Mapping[str, Any]]]
+# Cross-source linking (bot.links.link_items): given the run's touched items and the store,
+# set links on the items and return field updates for stored items plus the new items folded
+# into a stored one (same DOI). Installed by the CLI/daemon.
+Linker = Callable[[list[Item], Store], Links]
 
 
 @dataclass
@@ -95,7 +97,10 @@ def run_query(
     diff = store.diff(items, query.name)
     for item in diff.touched:
         item.classification = classify(item)
-    updates = link(diff.touched, store) if link and diff.touched else {}
+    linked = link(diff.touched, store) if link and diff.touched else Links()
+    if linked.merged:  # one work already stored from another source: no second item or alert
+        diff.new = [i for i in diff.new if i.uid not in linked.merged]
+    updates = linked.updates
     report.new, report.changed = len(diff.new), len(diff.changed)
     outbox = notifications(query, diff, report, settings, previous=state)
     report.notifications = len(outbox)

@@ -1,0 +1,231 @@
+"""Trials and feeds through the pipeline: field-level trial changes, NCT links, DOI dedupe."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bot.config import SavedQuery, Settings, load_settings
+from bot.links import link_items
+from bot.models import Classification, FetchResult, Item, Window
+from bot.pipeline import RunReport, run_query
+from bot.retry import RetryPolicy
+from bot.sources.clinicaltrials import ClinicalTrialsSource
+from bot.sources.feeds import FeedSource
+from bot.store import Store
+from tests.factories import pubmed_item, write_config
+from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
+from tests.fakes.feeds import FakeFeeds
+
+CONFIG = """
+[slack]
+channel = "C111"
+safety_channel = "C999"
+
+[[queries]]
+name = "pm"
+source = "pubmed"
+term = "exosome alopecia"
+
+[[queries]]
+name = "ct"
+source = "clinicaltrials"
+term = "exosome"
+
+[[queries]]
+name = "journal"
+source = "feed"
+url = "https://journal.example/rss.xml"
+"""
+RSS = """<?xml version="1.0"?>
+<rss version="2.0" xmlns:prism="http://prismstandard.org/namespaces/basic/2.0/"><channel>
+<title>Journal of Hair Research</title>
+<item><title>Exosomes for alopecia: a randomised trial</title>
+<link>https://journal.example/article/77</link><guid>https://journal.example/article/77</guid>
+<prism:doi>10.1000/test.7</prism:doi><pubDate>Mon, 03 Mar 2025 10:00:00 GMT</pubDate></item>
+</channel></rss>"""
+
+
+class Scripted:
+    """A PubMed stand-in returning scripted items (the PubMed client is tested elsewhere)."""
+
+    overlap = timedelta(days=7)
+
+    def __init__(self, *batches: list[Item]):
+        self.batches = list(batches)
+
+    def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
+        return FetchResult(items=self.batches.pop(0))
+
+    def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]:
+        return []
+
+
+def label(item: Item) -> Classification:
+    return Classification(kind="clinical", reasons=("test rule",))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(write_config(tmp_path, CONFIG))
+
+
+@pytest.fixture
+def ctgov() -> Any:
+    with FakeClinicalTrials(recorded_studies()) as fake:
+        yield fake
+
+
+def run(settings: Settings, store: Store, name: str, sources: dict[str, Any],
+        day: str, monkeypatch: pytest.MonkeyPatch, **changes: str) -> RunReport:  # fmt: skip
+    monkeypatch.setenv("LITWATCH_NOW", f"{day}T06:00:00+00:00")
+    query = settings.query(name)
+    assert query is not None
+    query = dataclasses.replace(query, **changes)
+    return run_query(query, store=store, sources=sources, classify=label, settings=settings,
+                     link=link_items)  # fmt: skip
+
+
+def deliver_all(store: Store) -> None:
+    for note in store.pending():
+        store.mark_delivered(note["id"])
+
+
+def trials(fake: FakeClinicalTrials) -> dict[str, Any]:
+    policy = RetryPolicy.fast()
+    source = ClinicalTrialsSource(fake.url, session=requests.Session(), policy=policy)
+    return {"clinicaltrials": source}
+
+
+def test_status_change_to_terminated_is_a_field_level_change(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TERMINATED with a why-stopped text alerts once, worded field by field."""
+    store = Store.memory()
+    assert run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch).baseline
+    deliver_all(store)
+    ctgov.change("NCT04207047", updated="2025-03-02", status="TERMINATED",
+                 why_stopped="safety concerns")  # fmt: skip
+    report = run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+    assert (report.new, report.changed, report.fetched) == (0, 1, 1)
+    window = ctgov.requests[-1].param("filter.advanced")
+    assert window == "AREA[LastUpdatePostDate]RANGE[2025-02-28,MAX]"
+    stored = store.get("nct:NCT04207047")
+    assert stored is not None
+    assert stored["changes"] == ["Status UNKNOWN -> TERMINATED", "why stopped: 'safety concerns'"]
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
+
+
+def test_results_posted_alert(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results posted on the registry for a tracked trial is an alert saying so."""
+    store = Store.memory()
+    run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
+    deliver_all(store)
+    ctgov.change("NCT06171568", updated="2025-03-02", has_results=True, enrollment=380)
+    report = run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+    assert report.changed == 1
+    stored = store.get("nct:NCT06171568")
+    assert stored is not None
+    assert stored["changes"] == ["results posted", "enrollment 400 -> 380"]
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT06171568"])]
+
+
+def test_update_date_alone_is_not_an_alert(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study whose only change is its update date is fetched but neither changed nor alerted."""
+    store = Store.memory()
+    run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
+    deliver_all(store)
+    ctgov.change("NCT00973089", updated="2025-03-02")
+    report = run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+    assert (report.fetched, report.new, report.changed) == (1, 0, 0)
+    assert store.pending() == []
+
+
+def test_failed_trials_fetch_keeps_the_watermark(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 400 from the registry fails the run, names the query, and the watermark stays."""
+    from tests.fakes.http import Response
+
+    store = Store.memory()
+    run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
+    ctgov.fail_next.append(Response(400, "`query.foo` is unknown parameter",
+                                    {"Content-Type": "text/plain"}))  # fmt: skip
+    report = run(settings, store, "ct", trials(ctgov), "2025-03-05", monkeypatch)
+    assert report.failed and "`query.foo` is unknown parameter" in (report.error or "")
+    assert store.query_state("ct").watermark == date(2025, 3, 1)
+
+
+def test_publication_of_tracked_trial(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PubMed record naming a tracked NCT ID is linked both ways and its alert says so."""
+    store = Store.memory()
+    run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
+    pubmed = Scripted([pubmed_item(1)], [pubmed_item(2, trial_ids=("NCT04207047",))])
+    run(settings, store, "pm", {"pubmed": pubmed}, "2025-03-01", monkeypatch)
+    deliver_all(store)
+    report = run(settings, store, "pm", {"pubmed": pubmed}, "2025-03-02", monkeypatch)
+    assert report.new == 1
+    paper, trial = store.get("pmid:30000002"), store.get("nct:NCT04207047")
+    assert paper is not None and trial is not None
+    assert paper["links"] == ["nct:NCT04207047"]
+    assert "publication of tracked trial NCT04207047" in paper["classification"]["reasons"]
+    assert trial["links"] == ["pmid:30000002"]
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["pmid:30000002"])]
+
+    # The trial's next change keeps the link the publication added.
+    ctgov.change("NCT04207047", updated="2025-03-04", status="COMPLETED")
+    run(settings, store, "ct", trials(ctgov), "2025-03-05", monkeypatch)
+    trial = store.get("nct:NCT04207047")
+    assert trial is not None and trial["links"] == ["pmid:30000002"]
+    assert trial["trial"]["status"] == "COMPLETED"
+
+
+def test_doi_dedupe_across_sources(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PubMed record with a stored feed entry's DOI becomes one item with both links, no alert."""
+    store = Store.memory()
+    feeds = {"feed": FeedSource(session=requests.Session(), policy=RetryPolicy.fast())}
+    with FakeFeeds() as host:
+        host.publish("/rss.xml", RSS.encode())
+        url = host.url + "/rss.xml"
+        run(settings, store, "journal", feeds, "2025-03-01", monkeypatch, url=url)
+    entry_uid = "feed:https://journal.example/article/77"
+    pubmed = Scripted([pubmed_item(1)], [pubmed_item(7), pubmed_item(8)])
+    run(settings, store, "pm", {"pubmed": pubmed}, "2025-03-01", monkeypatch)
+    deliver_all(store)
+    report = run(settings, store, "pm", {"pubmed": pubmed}, "2025-03-02", monkeypatch)
+    assert report.new == 1
+    assert store.get("pmid:30000007") is None
+    entry = store.get(entry_uid)
+    assert entry is not None
+    assert entry["alt_urls"] == ["https://pubmed.ncbi.nlm.nih.gov/30000007/"]
+    assert entry["links"] == ["pmid:30000007"]
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["pmid:30000008"])]
+
+
+def test_unchanged_feed_run_is_not_modified_and_keeps_validators(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 304 run stores nothing, alerts nothing, and the next run still sends the ETag."""
+    store = Store.memory()
+    feeds = {"feed": FeedSource(session=requests.Session(), policy=RetryPolicy.fast())}
+    with FakeFeeds() as host:
+        host.publish("/rss.xml", RSS.encode())
+        url = host.url + "/rss.xml"
+        run(settings, store, "journal", feeds, "2025-03-01", monkeypatch, url=url)
+        deliver_all(store)
+        second = run(settings, store, "journal", feeds, "2025-03-02", monkeypatch, url=url)
+        run(settings, store, "journal", feeds, "2025-03-03", monkeypatch, url=url)
+    assert second.not_modified and second.new == 0 and store.pending() == []
+    etag = store.query_state("journal").validators["etag"]
+    assert [r.headers.get("if-none-match") for r in host.requests] == [None, etag, etag]
