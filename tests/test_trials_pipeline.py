@@ -18,25 +18,11 @@ from bot.retry import RetryPolicy
 from bot.sources.clinicaltrials import ClinicalTrialsSource
 from bot.sources.feeds import FeedSource
 from bot.store import Store
-from tests.factories import pubmed_item, write_config
+from tests.factories import MINIMAL_CONFIG, pubmed_item, write_config
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
 from tests.fakes.feeds import FakeFeeds
 
-CONFIG = """
-[slack]
-channel = "C111"
-safety_channel = "C999"
-
-[[queries]]
-name = "pm"
-source = "pubmed"
-term = "exosome alopecia"
-
-[[queries]]
-name = "ct"
-source = "clinicaltrials"
-term = "exosome"
-
+CONFIG = MINIMAL_CONFIG + """
 [[queries]]
 name = "journal"
 source = "feed"
@@ -102,16 +88,23 @@ def trials(fake: FakeClinicalTrials) -> dict[str, Any]:
     return {"clinicaltrials": source}
 
 
+def change_between_runs(settings: Settings, ctgov: FakeClinicalTrials,
+                        monkeypatch: pytest.MonkeyPatch, nct: str,
+                        **edit: Any) -> tuple[Store, RunReport]:  # fmt: skip
+    """Baseline on March 1st, the registry edits `nct` on the 2nd, the query runs on the 3rd."""
+    store = Store.memory()
+    assert run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch).baseline
+    deliver_all(store)
+    ctgov.change(nct, updated="2025-03-02", **edit)
+    return store, run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+
+
 def test_status_change_to_terminated_is_a_field_level_change(
     settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """TERMINATED with a why-stopped text alerts once, worded field by field."""
-    store = Store.memory()
-    assert run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch).baseline
-    deliver_all(store)
-    ctgov.change("NCT04207047", updated="2025-03-02", status="TERMINATED",
-                 why_stopped="safety concerns")  # fmt: skip
-    report = run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+    store, report = change_between_runs(settings, ctgov, monkeypatch, "NCT04207047",
+                                        status="TERMINATED", why_stopped="safety concerns")
     assert (report.new, report.changed, report.fetched) == (0, 1, 1)
     window = ctgov.requests[-1].param("filter.advanced")
     assert window == "AREA[LastUpdatePostDate]RANGE[2025-02-28,MAX]"
@@ -125,11 +118,8 @@ def test_results_posted_alert(
     settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Results posted on the registry for a tracked trial is an alert saying so."""
-    store = Store.memory()
-    run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
-    deliver_all(store)
-    ctgov.change("NCT06171568", updated="2025-03-02", has_results=True, enrollment=380)
-    report = run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+    store, report = change_between_runs(settings, ctgov, monkeypatch, "NCT06171568",
+                                        has_results=True, enrollment=380)
     assert report.changed == 1
     stored = store.get("nct:NCT06171568")
     assert stored is not None
@@ -141,11 +131,7 @@ def test_update_date_alone_is_not_an_alert(
     settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A study whose only change is its update date is fetched but neither changed nor alerted."""
-    store = Store.memory()
-    run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
-    deliver_all(store)
-    ctgov.change("NCT00973089", updated="2025-03-02")
-    report = run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch)
+    store, report = change_between_runs(settings, ctgov, monkeypatch, "NCT00973089")
     assert (report.fetched, report.new, report.changed) == (1, 0, 0)
     assert store.pending() == []
 
