@@ -16,10 +16,10 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.sources.ctgov_json import PIECES
-from tests.conftest import fixture_bytes
 from tests.fakes.http import FakeServer, Request, Response
 
 RECORDED = ("NCT00973089", "NCT04207047", "NCT05594173", "NCT06171568")
@@ -31,16 +31,24 @@ DAY = r"\d{4}-\d{2}-\d{2}"
 ADVANCED = re.compile(rf"^AREA\[LastUpdatePostDate\]RANGE\[({DAY}|MIN),(MAX|{DAY})\]$")
 
 
-def recorded_studies() -> list[dict[str, Any]]:
-    """The four real v2 study records from the shared fixtures."""
-    return [
-        json.loads(fixture_bytes("clinicaltrials", f"ctgov_v2_study_{n}.json")) for n in RECORDED
-    ]
+def recorded_studies(fixtures: Path | None = None) -> list[dict[str, Any]]:
+    """The four real v2 study records from the shared fixtures (`fixtures`: their folder,
+    for benchmarks that run without pytest; tests leave it to conftest)."""
+    if fixtures is None:
+        from tests.conftest import fixture_bytes  # skips, or fails under CI, when missing
+
+        return [json.loads(fixture_bytes("clinicaltrials", _file(n))) for n in RECORDED]
+    return [json.loads((fixtures / "clinicaltrials" / _file(n)).read_bytes()) for n in RECORDED]
 
 
-def synthetic_studies(count: int, *, updated: str = "2024-01-15") -> list[dict[str, Any]]:
+def _file(nct: str) -> str:
+    return f"ctgov_v2_study_{nct}.json"
+
+
+def synthetic_studies(count: int, *, updated: str = "2024-01-15",
+                      fixtures: Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """`count` studies cloned from the real records, each with its own NCT ID and update date."""
-    base = recorded_studies()
+    base = recorded_studies(fixtures)
     studies = []
     for n, template in zip(range(count), itertools.cycle(base), strict=False):
         study = copy.deepcopy(template)
