@@ -18,29 +18,29 @@ import time
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import feedparser  # noqa: E402
-import requests  # noqa: E402
+import feedparser
+import requests
 
-from bot.config import (  # noqa: E402
+from bot.config import (
     ClassifySettings,
     DigestSettings,
     SavedQuery,
     Settings,
     SlackSettings,
 )
-from bot.links import link_items  # noqa: E402
-from bot.models import Classification, Item, Window  # noqa: E402
-from bot.pipeline import run_query  # noqa: E402
-from bot.retry import RetryPolicy  # noqa: E402
-from bot.sources.clinicaltrials import ClinicalTrialsSource  # noqa: E402
-from bot.sources.feeds import FeedSource  # noqa: E402
-from bot.store import Store  # noqa: E402
-from tests.fakes.ctgov import FakeClinicalTrials, synthetic_studies  # noqa: E402
-from tests.fakes.feeds import FakeFeeds  # noqa: E402
+from bot.links import link_items
+from bot.models import Classification, Item, Window
+from bot.pipeline import run_query
+from bot.retry import RetryPolicy
+from bot.sources.clinicaltrials import ClinicalTrialsSource
+from bot.sources.feeds import FeedSource
+from bot.store import Store
+from tests.fakes.ctgov import FakeClinicalTrials, synthetic_studies
+from tests.fakes.feeds import FakeFeeds
 
+ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("LITWATCH_FIXTURES") or ROOT.parent / "shared" / "fixtures")
 STUDIES = 3000
 FEED_ENTRIES = 300
