@@ -215,3 +215,22 @@ def test_unchanged_feed_run_is_not_modified_and_keeps_validators(
     assert second.not_modified and second.new == 0 and store.pending() == []
     etag = store.query_state("journal").validators["etag"]
     assert [r.headers.get("if-none-match") for r in host.requests] == [None, etag, etag]
+
+
+def test_feed_that_empties_keeps_warning_through_the_pipeline(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a feed empties, later runs skip the stored ETag, so they re-check and warn again."""
+    store = Store.memory()
+    feeds = {"feed": FeedSource(session=requests.Session(), policy=RetryPolicy.fast())}
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    with FakeFeeds() as host:
+        host.publish("/rss.xml", RSS.encode())
+        url = host.url + "/rss.xml"
+        run(settings, store, "journal", feeds, "2025-03-01", monkeypatch, url=url)
+        host.publish("/rss.xml", empty)
+        first = run(settings, store, "journal", feeds, "2025-03-02", monkeypatch, url=url)
+        second = run(settings, store, "journal", feeds, "2025-03-03", monkeypatch, url=url)
+    assert "parsed to no entries after having had 1" in first.warnings[0]
+    assert second.warnings == first.warnings and not second.not_modified
+    assert "if-none-match" not in host.requests[2].headers

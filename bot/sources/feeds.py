@@ -84,14 +84,16 @@ class FeedSource:
                 f"feed {query.name} ({url}) parsed to no entries after having had {had}; "
                 "check the feed address"
             )
-            # No ETag kept: the next run fetches in full and warns again until entries return.
-            result.validators = {ENTRIES: str(had)}
+            # Validators blanked: the next run fetches in full and warns again until entries
+            # return. Every key is always returned, as "" when cleared, because the caller
+            # merges these over the stored ones.
+            result.validators = {ENTRIES: str(had), ETAG: "", LAST_MODIFIED: ""}
             return result
-        result.validators = {ENTRIES: str(len(items))}
-        if headers.get("etag"):
-            result.validators[ETAG] = headers["etag"]
-        if headers.get("last-modified"):
-            result.validators[LAST_MODIFIED] = headers["last-modified"]
+        result.validators = {
+            ENTRIES: str(len(items)),
+            ETAG: headers.get("etag", ""),
+            LAST_MODIFIED: headers.get("last-modified", ""),
+        }
         return result
 
     def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]:
