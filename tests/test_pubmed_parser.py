@@ -6,6 +6,7 @@ import pytest
 
 from bot.errors import SourceError
 from bot.models import Correction, Item
+from bot.sources import pubmed_xml
 from bot.sources.pubmed_xml import parse_efetch, parse_esearch
 from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes
 
@@ -275,6 +276,23 @@ def test_truncated_body_is_a_source_error():
     raw = fixture_bytes("pubmed", "ncbi_klortho_efetch.pubmed.xml")
     with pytest.raises(SourceError, match="truncated"):
         parse_efetch(raw[: len(raw) // 2])
+
+
+def test_dropping_reference_lists_changes_no_item():
+    """The byte-level reference-list cut yields exactly the items a full parse would."""
+    for name, raw in all_recorded():
+        full = list(pubmed_xml._items(pubmed_xml._document(raw, "efetch", "PubmedArticleSet")))
+        assert parse_efetch(raw) == full, name
+    raw = fixture_bytes("pubmed", "ncbi_biopython_pubmed7.xml")
+    assert b"<ReferenceList" in raw and b"<ReferenceList" not in pubmed_xml._without_references(raw)
+
+
+def test_truncated_inside_a_reference_list_is_an_error():
+    """A body cut inside the references (which the parser skips) still raises SourceError."""
+    raw = fixture_bytes("pubmed", "ncbi_biopython_pubmed7.xml")
+    start, end = raw.index(b"<ReferenceList"), raw.rindex(b"</ReferenceList>")
+    with pytest.raises(SourceError, match="truncated"):
+        parse_efetch(raw[: (start + end) // 2])
 
 
 def test_truncated_between_records_is_still_an_error():
