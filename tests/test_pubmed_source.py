@@ -11,7 +11,7 @@ import pytest
 from bot import ratelimit
 from bot.config import Environment, SavedQuery
 from bot.errors import QuerySyntaxError, SourceError
-from bot.models import Item, Window
+from bot.models import Classification, Item, Window
 from bot.progress import Silent, on_terminal
 from bot.ratelimit import RateLimiter
 from bot.retry import RetryPolicy
@@ -61,20 +61,15 @@ class Store:
     def apply(self, items: list[Item]) -> tuple[list[str], list[str]]:
         """Store `items`; return (new PMIDs, changed PMIDs)."""
         new = [i.id for i in items if i.id not in self.items]
-        changed = [
-            i.id for i in items if i.id in self.items and i.to_dict() != self.items[i.id].to_dict()
-        ]
+        changed = [i.id for i in items if i.id in self.items and i.to_dict() != self.items[i.id].to_dict()]
         self.items.update((i.id, i) for i in items)
         return new, changed
 
 
-def records(
-    articles: list[bytes], count: int, crdt: date, first: int = 40_000_000
-) -> list[FakeRecord]:
+def records(articles: list[bytes], count: int, crdt: date, first: int = 40_000_000) -> list[FakeRecord]:
     """`count` real records, renumbered from `first`, created on `crdt`."""
     return [
-        FakeRecord(str(first + n), renumbered(articles[n % len(articles)], str(first + n)), crdt)
-        for n in range(count)
+        FakeRecord(str(first + n), renumbered(articles[n % len(articles)], str(first + n)), crdt) for n in range(count)
     ]
 
 
@@ -198,9 +193,7 @@ def test_records_stored_under_the_query_are_not_fetched_again(fake, articles):
 
 def test_query_since_bounds_the_baseline(fake, articles):
     """A baseline of a query with `since` starts its window there."""
-    fake.add(
-        records(articles, 3, date(2023, 1, 1)) + records(articles, 2, date(2025, 1, 1), 45_000_000)
-    )
+    fake.add(records(articles, 3, date(2023, 1, 1)) + records(articles, 2, date(2025, 1, 1), 45_000_000))
     query = SavedQuery(name="q", source="pubmed", term="x", since=date(2024, 6, 1))
     result = source(fake).fetch(query, BASELINE)
     assert sorted(i.id for i in result.items) == ["45000000", "45000001"]
@@ -386,13 +379,8 @@ def test_erratum_notice_brings_back_the_stored_record_it_corrects(fake, articles
     src = source(fake, store)
     notice = recorded_articles_in(fixture_bytes("pubmed", "pubmed_metapub_efetch_38833988.xml"))[0]
     target = "33279609"  # the notice's ErratumFor
-    corrected = recorded_articles_in(fixture_bytes("pubmed", "pubmed_metapub_efetch_35649368.xml"))[
-        0
-    ]
-    old = (
-        corrected.split(b"<CommentsCorrectionsList>")[0]
-        + corrected.split(b"</CommentsCorrectionsList>")[1]
-    )
+    corrected = recorded_articles_in(fixture_bytes("pubmed", "pubmed_metapub_efetch_35649368.xml"))[0]
+    old = corrected.split(b"<CommentsCorrectionsList>")[0] + corrected.split(b"</CommentsCorrectionsList>")[1]
     store.items[target] = records_from(old, target)[0]
     fake.add([
         FakeRecord(article_pmid(notice), notice, TODAY - timedelta(days=20), mdat=TODAY),
@@ -437,9 +425,7 @@ def test_search_returns_the_newest_records_first_without_history(fake, articles)
 def test_search_since_reads_the_one_clock(fake, articles, monkeypatch):
     """`since` restricts by create date up to today as LITWATCH_NOW pins it."""
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T08:00:00+00:00")
-    fake.add(
-        records(articles, 2, date(2026, 1, 1)) + records(articles, 1, date(2026, 3, 1), 47_000_000)
-    )
+    fake.add(records(articles, 2, date(2026, 1, 1)) + records(articles, 1, date(2026, 3, 1), 47_000_000))
     items = source(fake).search("exosome", since=date(2026, 2, 1))
     assert [i.id for i in items] == ["47000000"]
     assert '"2026/02/01"[crdt] : "2026/03/02"[crdt]' in (fake.requests[0].param("term") or "")
@@ -460,10 +446,7 @@ def test_shared_limiter_keeps_concurrent_clients_under_three_per_second(fake, ar
     fake.add(records(articles, 3, TODAY))
     limiter = RateLimiter(ratelimit.NCBI_RATE, ratelimit.SAFETY_MARGIN)
     clients = [source(fake, limiter=limiter) for _ in range(3)]
-    threads = [
-        threading.Thread(target=lambda c=c: [c.search("x", limit=2) for _ in range(2)])
-        for c in clients
-    ]
+    threads = [threading.Thread(target=lambda c=c: [c.search("x", limit=2) for _ in range(2)]) for c in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -565,3 +548,54 @@ def recorded_articles_in(document: bytes) -> list[bytes]:
 
 def records_from(xml: bytes, pmid: str) -> list[Item]:
     return parse_efetch(EFETCH_HEAD + renumbered(xml, pmid) + EFETCH_TAIL)
+
+
+# ---------------------------------------------------------------- with the pipeline
+
+
+def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles, tmp_path, monkeypatch):
+    """Through run_query and a real store: baseline, a retraction alert, then a 429 storm
+    that fails the run and leaves the watermark where it was."""
+    from bot.config import load_settings
+    from bot.pipeline import run_query
+    from bot.sources.pubmed import stored_ids_from
+    from bot.store import Store
+    from tests.factories import write_config
+
+    settings = load_settings(write_config(tmp_path))
+    query = settings.query("pm")
+    assert query is not None
+    store = Store.memory()
+    src = source(fake)
+    src.stored_ids = stored_ids_from(store)
+    pmid = "48000000"
+    fake.add([FakeRecord(pmid, renumbered(articles[0], pmid), date(2025, 6, 1))])
+    fake.add(records(articles, 9, date(2025, 7, 1), first=48_000_001))
+
+    def run() -> object:
+        return run_query(query, store=store, sources={"pubmed": src},
+                         classify=integrity_rule, settings=settings)  # fmt: skip
+
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+    first = run()
+    assert first.baseline and first.new == 10 and not first.failed
+
+    retracted = fixture_bytes("pubmed", "ncbi_neilfws_efetch_993_retracted_publication.xml")
+    xml = renumbered(recorded_articles_in(retracted)[0], pmid)
+    fake.add([FakeRecord(pmid, xml, date(2025, 6, 1), mdat=date(2026, 3, 2))])
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
+    second = run()
+    assert (second.new, second.changed) == (0, 1)
+    assert any(n["type"] == "integrity" for n in store.pending())
+
+    fake.fail(429, 10, retry_after="0", body=fixture_bytes(*RATE_LIMIT_BODY))
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-03T06:00:00+00:00")
+    third = run()
+    assert third.failed and "HTTP 429" in (third.error or "")
+    assert store.query_state("pm").watermark == date(2026, 3, 2)
+
+
+def integrity_rule(item: Item) -> Classification:
+    """Test classifier: a retracted publication is an integrity signal."""
+    retracted = "Retracted Publication" in item.publication_types
+    return Classification(integrity=retracted, reasons=("test rule",))

@@ -25,7 +25,8 @@ day the record was created. CRDT alone misses one more case: a term on MeSH head
 matches a record only once indexers add them, weeks after CRDT and past any overlap. So
 the window is `"start"[crdt] : "end"[crdt] OR "start"[mhda] : "end"[mhda]` (MHDA: the date
 MeSH was added), in the same single esearch. Records the store already holds for this
-query (`stored_ids`) are not fetched again, so a run with nothing new costs one request.
+query (the `stored_ids` hook; `stored_ids_from(store)` builds it) are not fetched again, so
+a run with nothing new costs one request (plus the retraction watch's one).
 
 Volume. esearch runs with the history server (`usehistory=y`) and `retmax=9999`. PubMed
 returns at most 9,999 IDs of a result, so a window with more hits is halved by date until
@@ -47,7 +48,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
@@ -80,11 +81,15 @@ INTEGRITY_FILTER = (
     " OR haserratumin"
 )
 # Notice -> the record it concerns (the notice's own link points back at the original).
-NOTICE_LINKS = frozenset(
-    {"RetractionOf", "PartialRetractionOf", "ErratumFor", "ExpressionOfConcernFor"}
-)
+NOTICE_LINKS = frozenset({"RetractionOf", "PartialRetractionOf", "ErratumFor", "ExpressionOfConcernFor"})
 
 StoredIds = Callable[[SavedQuery], Collection[str]]
+
+
+class StoreView(Protocol):
+    def items(self, query: str | None = None) -> list[dict[str, Any]]: ...
+
+
 T = TypeVar("T")
 
 
@@ -217,9 +222,7 @@ class PubMedSource:
         for message in result.errors + result.warnings:
             run.warn(f"PubMed{context}: {message} (the term ran without it)")
 
-    def _esearch(
-        self, term: str, run: _Run, *, retmax: int, history: bool = False, **extra: str
-    ) -> SearchResult:
+    def _esearch(self, term: str, run: _Run, *, retmax: int, history: bool = False, **extra: str) -> SearchResult:
         params = {"db": "pubmed", "term": term, "retmax": str(retmax), **extra}
         if history:
             params["usehistory"] = "y"
@@ -227,9 +230,7 @@ class PubMedSource:
 
     # ------------------------------------------------------------ fetching
 
-    def _fetch_part(
-        self, result: SearchResult, wanted: list[str], run: _Run, progress: Progress | None
-    ) -> list[Item]:
+    def _fetch_part(self, result: SearchResult, wanted: list[str], run: _Run, progress: Progress | None) -> list[Item]:
         """Fetch `wanted` of one part: through the history when it is all of it, else by ID."""
         if not wanted:
             return []
@@ -250,9 +251,7 @@ class PubMedSource:
             items = self._fetch_ids(wanted, run, advance)
         return items + self._stragglers(wanted, items, run)
 
-    def _fetch_ids(
-        self, pmids: Iterable[str], run: _Run, advance: Callable[[int], None] | None = None
-    ) -> list[Item]:
+    def _fetch_ids(self, pmids: Iterable[str], run: _Run, advance: Callable[[int], None] | None = None) -> list[Item]:
         """efetch by ID list, POSTed, at most 200 IDs a request."""
         pmids = list(pmids)
         items: list[Item] = []
@@ -279,9 +278,7 @@ class PubMedSource:
 
     # ------------------------------------------------------------ retraction watch
 
-    def _retraction_watch(
-        self, query: SavedQuery, start: date, end: date, stored: set[str], run: _Run
-    ) -> list[Item]:
+    def _retraction_watch(self, query: SavedQuery, start: date, end: date, stored: set[str], run: _Run) -> list[Item]:
         """Stored records of this query whose integrity status changed in the window."""
         term = f"({query.term}) AND ({INTEGRITY_FILTER})"
         result = self._esearch(
@@ -298,10 +295,7 @@ class PubMedSource:
             return hits  # nothing to compare with: every hit is a candidate
         changed = [item for item in hits if item.id in stored]
         targets = {
-            link.pmid
-            for item in hits
-            for link in item.corrections
-            if link.type in NOTICE_LINKS and link.pmid in stored
+            link.pmid for item in hits for link in item.corrections if link.type in NOTICE_LINKS and link.pmid in stored
         } - {item.id for item in changed}
         return changed + self._fetch_ids(sorted(targets), run)
 
@@ -349,6 +343,16 @@ class PubMedSource:
             return call_with_retries(attempt, self.policy, sleep=self._sleep)
         except RetriesExhausted as exc:
             raise SourceError(str(exc), query=run.query, retryable=True) from exc
+
+
+def stored_ids_from(store: StoreView) -> StoredIds:
+    """The `stored_ids` hook over a `bot.store.Store`: PMIDs it holds for the saved query."""
+
+    def stored_ids(query: SavedQuery) -> set[str]:
+        docs = store.items(query=query.name)
+        return {doc["id"] for doc in docs if doc.get("source") == "pubmed"}
+
+    return stored_ids
 
 
 def _dated(term: str, start: date, end: date) -> str:
