@@ -94,7 +94,7 @@ def _cmd_once(args: argparse.Namespace, env: Environment) -> int:
         raise LitwatchError(f"no saved query named {args.query!r} (known: {names})")
     with Store.open(env.data_dir) as store:
         reports, delivered = run_queries(
-            settings, store, build_sources(env), make_sink(env),
+            settings, store, build_sources(env, store=store), make_sink(env),
             classify=make_classifier(settings), link=make_linker(), only=args.query,
             progress=lambda r: print(r.summary(), file=sys.stderr if r.failed else sys.stdout),
         )

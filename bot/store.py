@@ -281,6 +281,14 @@ class Store:
         docs.sort(key=lambda d: (d.get("first_seen", ""), d["uid"]))
         return docs
 
+    def ids(self, source: str, query: str | None = None) -> set[str]:
+        """Source ids (PMIDs, NCT IDs) stored for `source`, optionally only those `query` matched."""
+        with self.lock:
+            return {
+                doc["id"] for doc in self._raw("items").values()
+                if doc.get("source") == source and (query is None or query in doc.get("queries", ()))
+            }
+
     def diff(self, items: Iterable[Item], query: str | None = None) -> Diff:
         """Sort fetched items into new / changed / unchanged by content fingerprint (no I/O)."""
         result = Diff()

@@ -8,7 +8,7 @@ from bot.errors import SourceError
 from bot.models import Correction, Item
 from bot.sources import pubmed_xml
 from bot.sources.pubmed_xml import parse_efetch, parse_esearch
-from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes
+from tests.conftest import LOCAL_FIXTURES, fixture_bytes, fixture_path
 
 
 def one(name: str, *folder: str) -> Item:
@@ -18,7 +18,7 @@ def one(name: str, *folder: str) -> Item:
 
 
 def all_recorded() -> list[tuple[str, bytes]]:
-    files = sorted((FIXTURES / "pubmed").rglob("*.xml"))
+    files = sorted(fixture_path("pubmed").rglob("*.xml"))
     return [(f.name, f.read_bytes()) for f in files]
 
 

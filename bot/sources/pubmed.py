@@ -45,10 +45,11 @@ from __future__ import annotations
 
 import http.client
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
@@ -69,6 +70,10 @@ from bot.retry import (
 )
 from bot.sources.pubmed_xml import SearchResult, parse_efetch, parse_esearch
 
+# Biopython warns on stderr when no email is set; this source reports that itself, once per
+# run, as a query warning the user sees in `litwatch once` and `status`.
+warnings.filterwarnings("ignore", message=r"\s*Email address is not specified", module="Bio.Entrez")
+
 TOOL = "litwatch"
 DEFAULT_OVERLAP = timedelta(days=7)
 MAX_IDS = 9999  # PubMed hands out at most this many IDs of one result
@@ -87,7 +92,7 @@ StoredIds = Callable[[SavedQuery], Collection[str]]
 
 
 class StoreView(Protocol):
-    def items(self, query: str | None = None) -> list[dict[str, Any]]: ...
+    def ids(self, source: str, query: str | None = None) -> set[str]: ...
 
 
 T = TypeVar("T")
@@ -349,8 +354,7 @@ def stored_ids_from(store: StoreView) -> StoredIds:
     """The `stored_ids` hook over a `bot.store.Store`: PMIDs it holds for the saved query."""
 
     def stored_ids(query: SavedQuery) -> set[str]:
-        docs = store.items(query=query.name)
-        return {doc["id"] for doc in docs if doc.get("source") == "pubmed"}
+        return store.ids("pubmed", query.name)
 
     return stored_ids
 
