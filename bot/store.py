@@ -204,10 +204,13 @@ class Store:
         self._meta = self._table("meta")
         self._check_schema()
         # uid -> (doc_id, fingerprint); doi -> uid for cross-source merges
-        self._index: dict[str, tuple[int, str]] = {}
-        self._doi: dict[str, str] = {}
-        for doc_id, doc in self._raw("items").items():
-            self._index_doc(int(doc_id), doc)
+        raw_items = self._raw("items")
+        self._index: dict[str, tuple[int, str]] = {
+            doc["uid"]: (int(doc_id), doc.get("fingerprint", "")) for doc_id, doc in raw_items.items()
+        }
+        self._doi: dict[str, str] = {
+            str(doc["doi"]).lower(): doc["uid"] for doc in raw_items.values() if doc.get("doi")
+        }
 
     # -- opening
 
