@@ -53,6 +53,13 @@ class Recorder:
         self.done.set()
 
 
+def never_run(settings: Settings, job: Any) -> Scheduler:
+    """A scheduler (no digest job) over queries that have never succeeded."""
+    return Scheduler(
+        settings, run_query=job, run_digest=None, last_success=lambda name: None, clock=lambda: NOW
+    )
+
+
 def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,13 +85,7 @@ def test_one_job_per_enabled_query_plus_digest() -> None:
 def test_jobs_coalesce_single_instance_and_daily_grace() -> None:
     """Jobs coalesce, never overlap, use the config's time zone; a daily job may start 12 h late."""
     settings = make_settings(pubmed("a"), pubmed("hourly", "5 * * * *"), timezone="Europe/Berlin")
-    sched = Scheduler(
-        settings,
-        run_query=Recorder(),
-        run_digest=None,
-        last_success=lambda name: None,
-        clock=lambda: NOW,
-    )
+    sched = never_run(settings, Recorder())
     jobs = {job.id: job for job in sched._scheduler.get_jobs()}
     daily = jobs["query:a"]
     assert daily.coalesce is True and daily.max_instances == 1
@@ -155,13 +156,7 @@ def test_start_catches_up_stale_queries_only_in_config_order() -> None:
 def test_start_without_catch_up_runs_nothing_now() -> None:
     """With catch-up off, nothing runs until a fire time."""
     recorder = Recorder()
-    sched = Scheduler(
-        make_settings(pubmed("a")),
-        run_query=recorder,
-        run_digest=None,
-        last_success=lambda name: None,
-        clock=lambda: NOW,
-    )
+    sched = never_run(make_settings(pubmed("a")), recorder)
     try:
         assert sched.start(catch_up=False) == []
         time.sleep(0.3)
@@ -173,13 +168,7 @@ def test_start_without_catch_up_runs_nothing_now() -> None:
 def test_stop_waits_for_the_running_job() -> None:
     """stop() lets the running job finish when it ends within the timeout."""
     recorder = Recorder(hold=0.5)
-    sched = Scheduler(
-        make_settings(pubmed("slow")),
-        run_query=recorder,
-        run_digest=None,
-        last_success=lambda name: None,
-        clock=lambda: NOW,
-    )
+    sched = never_run(make_settings(pubmed("slow")), recorder)
     sched.start()
     assert recorder.started.wait(5)
     assert sched.running == ["query:slow"]
@@ -196,13 +185,7 @@ def test_stop_gives_up_on_a_job_past_the_timeout_and_starts_no_queued_one() -> N
         ran.append(query.name)
         release.wait(10)
 
-    sched = Scheduler(
-        make_settings(pubmed("first"), pubmed("second")),
-        run_query=job,
-        run_digest=None,
-        last_success=lambda name: None,
-        clock=lambda: NOW,
-    )
+    sched = never_run(make_settings(pubmed("first"), pubmed("second")), job)
     sched.start()
     assert wait_for(lambda: ran == ["first"])
     assert sched.stop(timeout=0.2) is False
@@ -220,13 +203,7 @@ def test_a_failing_job_is_recorded_and_the_next_still_runs() -> None:
         if query.name == "broken":
             raise RuntimeError("boom")
 
-    sched = Scheduler(
-        make_settings(pubmed("broken"), pubmed("fine")),
-        run_query=job,
-        run_digest=None,
-        last_success=lambda name: None,
-        clock=lambda: NOW,
-    )
+    sched = never_run(make_settings(pubmed("broken"), pubmed("fine")), job)
     try:
         sched.start()
         assert wait_for(lambda: ran == ["broken", "fine"])
