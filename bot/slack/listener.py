@@ -71,9 +71,7 @@ class CommandDispatcher:
         self.pending: set[Future[None]] = set()
         self._lock = threading.Lock()
 
-    def acknowledge(
-        self, payload: Mapping[str, Any]
-    ) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
+    def acknowledge(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
         """Pure and fast: the ack payload, and the work to start once the ack is sent."""
         if self._closed.is_set():
             return reply("litwatch is restarting; please try again in a minute."), None
@@ -81,9 +79,7 @@ class CommandDispatcher:
         ack = ack_payload(command)
         if command.verb == "help":
             return ack, None  # answered in full by the ack
-        caller = Caller(
-            user_id=str(payload.get("user_id", "")), channel_id=str(payload.get("channel_id", ""))
-        )
+        caller = Caller(user_id=str(payload.get("user_id", "")), channel_id=str(payload.get("channel_id", "")))
         url = str(payload.get("response_url", ""))
         if not self._url_allowed(url):
             log.warning("ignoring a command whose response_url is not Slack's: %r", url[:100])
@@ -130,6 +126,8 @@ class CommandDispatcher:
 class SocketModeListener:
     """Receives slash commands over Socket Mode (`SLACK_APP_TOKEN`, no public URL needed)."""
 
+    description = "listening for /litwatch over Socket Mode"
+
     def __init__(self, app_token: str, dispatcher: CommandDispatcher, *, api_url: str):
         self.dispatcher = dispatcher
         self.client = SocketModeClient(
@@ -149,9 +147,7 @@ class SocketModeListener:
             client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
             return
         ack, work = self.dispatcher.acknowledge(request.payload)
-        client.send_socket_mode_response(
-            SocketModeResponse(envelope_id=request.envelope_id, payload=ack)
-        )
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=ack))
         if work is not None:
             self.dispatcher.start(work)
 
@@ -182,6 +178,7 @@ class SignedCommandServer:
         self.verifier = SignatureVerifier(signing_secret)
         self.path = path
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.description = f"listening for signed /litwatch requests on port {self.port}{path}"
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -194,13 +191,12 @@ class SignedCommandServer:
         return int(self.httpd.server_address[1])
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, daemon=True, name="litwatch-http"
-        )
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="litwatch-http")
         self._thread.start()
 
     def close(self) -> None:
-        self.httpd.shutdown()
+        if self._thread is not None:
+            self.httpd.shutdown()
         self.httpd.server_close()
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
