@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.commands import HELP, Command, ack_payload, escape, parse, unescape
+from bot.slack.commands import Command, ack_payload, parse, unescape
+from bot.slack.markup import escape
 
 
 def test_search_with_all_options() -> None:
@@ -74,9 +75,10 @@ def test_help_ack_carries_the_problem_escaped() -> None:
     """Help is answered in the ack itself and shows the bad input escaped."""
     payload = ack_payload(parse("<!channel>"))
     assert payload is not None and payload["response_type"] == "ephemeral"
-    assert "unknown command `&lt;!channel&gt;`" in payload["text"]
-    assert "<!channel>" not in payload["text"]
-    assert HELP in payload["text"]
+    shown = payload["blocks"][0]["text"]["text"]
+    assert "unknown command `&lt;!channel&gt;`" in payload["text"] + shown
+    assert "<!channel>" not in payload["text"] + shown
+    assert "`/litwatch search &lt;terms&gt; [source:pubmed|trials|all]" in shown
 
 
 def test_search_ack_echoes_terms_escaped() -> None:
@@ -84,6 +86,7 @@ def test_search_ack_echoes_terms_escaped() -> None:
     payload = ack_payload(parse("search <@U123> hair source:trials"))
     assert payload is not None
     assert payload["text"] == "Searching ClinicalTrials.gov for “&lt;@U123&gt; hair”…"
+    assert payload["blocks"][0]["text"]["text"] == payload["text"]
 
 
 def test_store_commands_ack_empty() -> None:

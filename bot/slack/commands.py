@@ -10,7 +10,7 @@ for mrkdwn: it never reaches a shell, a file path or the store.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from bot.config import SLUG, SavedQuery, Settings, today
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import Classification, Item
+from bot.slack.markup import Code, Emoji, Line, Strong, clip
+from bot.slack.render import SOURCE_LABEL, Context, Element, Message, Section, item_section
 
 SEARCH_LIMIT = 10
 MAX_TERMS = 500  # characters; PubMed rejects very long GET terms and nobody types more
@@ -27,7 +29,6 @@ SEARCH_SOURCES = {
     "trials": ("clinicaltrials",),
     "all": ("pubmed", "clinicaltrials"),
 }
-SOURCE_NAMES = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "feeds"}
 VERBS = ("search", "subscribe", "unsubscribe", "queries", "status", "run", "help")
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
@@ -63,11 +64,6 @@ class Command:
 def unescape(text: str) -> str:
     """Undo Slack's escaping of `&`, `<`, `>` in command text (`&amp;` last, as Slack does)."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def escape(text: str) -> str:
-    """Escape text for mrkdwn so it can neither ping nor forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def parse(text: str, *, this_year: int | None = None) -> Command:
@@ -165,30 +161,16 @@ class Services:
 # ---------------------------------------------------------------- replies
 
 
-def reply(
-    text: str, blocks: Sequence[Mapping[str, Any]] = (), *, share: bool = False
-) -> dict[str, Any]:
-    """A response_url payload; ephemeral unless shared. `text` is the notification fallback."""
-    payload: dict[str, Any] = {
-        "response_type": "in_channel" if share else "ephemeral",
-        "replace_original": False,
-        "text": text,
-    }
-    if blocks:
-        payload["blocks"] = list(blocks)
-    return payload
+def reply(message: Message | str, *, share: bool = False) -> dict[str, Any]:
+    """A response_url payload (ephemeral unless shared) from a rendered message or one line."""
+    if isinstance(message, str):
+        message = Message((message,), [Section([(message,)])])
+    return {"response_type": "in_channel" if share else "ephemeral", "replace_original": False, **message.to_slack()}
 
 
-def section(markdown: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(markdown, 3000)}}
-
-
-def context(markdown: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(markdown, 3000)}]}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def lines_reply(lines: list[Line], *, share: bool = False) -> dict[str, Any]:
+    """A reply whose first line is also the notification text."""
+    return reply(Message(lines[0], [Section(lines)]), share=share)
 
 
 def ack_payload(command: Command) -> dict[str, Any] | None:
@@ -196,16 +178,18 @@ def ack_payload(command: Command) -> dict[str, Any] | None:
     if command.verb == "help":
         return help_reply(command.problem)
     if command.verb == "search":
-        where = " and ".join(SOURCE_NAMES[s] for s in SEARCH_SOURCES[command.source])
-        return reply(f"Searching {where} for “{escape(command.terms)}”…")
+        where = " and ".join(SOURCE_LABEL[s] for s in SEARCH_SOURCES[command.source])
+        return lines_reply([(f"Searching {where} for “", command.terms, "”…")])
     if command.verb == "run":
-        return reply(f"Running `{command.query}` now; I will report here when it is done.")
+        return lines_reply([("Running ", Code(command.query), " now; I will report here when done.")])
     return None
 
 
 def help_reply(problem: str = "") -> dict[str, Any]:
-    text = f"Sorry: {escape(problem)}\n\n{HELP}" if problem else HELP
-    return reply(text, [section(text)])
+    lines: list[Line] = [(line,) for line in HELP.splitlines()]
+    if problem:
+        lines = [("Sorry: ", problem), (), *lines]
+    return lines_reply(lines)
 
 
 def handle(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
@@ -222,7 +206,7 @@ def _search(command: Command, caller: Caller, services: Services) -> dict[str, A
     problems: list[str] = []
     names = [s for s in SEARCH_SOURCES[command.source] if s in services.sources]
     for name in names:
-        label = SOURCE_NAMES[name]
+        label = SOURCE_LABEL[name]
         try:
             found += services.sources[name].search(command.terms, limit=SEARCH_LIMIT, since=since)
         except QuerySyntaxError as exc:
@@ -235,49 +219,27 @@ def _search(command: Command, caller: Caller, services: Services) -> dict[str, A
     shown = found[:SEARCH_LIMIT]
     for item in shown:
         item.classification = services.classify(item)
-    head = f"*{len(shown)}* result{'s' if len(shown) != 1 else ''} for “{escape(command.terms)}”"
-    if command.since:
-        head += f" since {command.since}"
-    blocks = [section(head)]
-    blocks += [section(result_markdown(item)) for item in shown]
-    for problem in problems:
-        blocks.append(context(f":warning: {escape(problem)}"))
+    head: Line = (
+        Strong(str(len(shown))),
+        f" result{'s' if len(shown) != 1 else ''} for “",
+        command.terms,
+        "”" + (f" since {command.since}" if command.since else ""),
+    )
+    elements: list[Element] = [Section([head])]
+    elements += [item_section({**item.to_dict(), "uid": item.uid}) for item in shown]
+    notes: list[Line] = [(Emoji("warning"), " ", problem) for problem in problems]
     if not shown and not problems:
-        blocks.append(context("Nothing found. Try fewer or broader terms."))
-    fallback = f"{len(shown)} results for {command.terms}" if shown else "; ".join(problems) or head
-    return reply(escape(fallback), blocks, share=command.share)
-
-
-BADGES = {
-    "clinical": ":microscope: clinical study",
-    "case_report": ":memo: case report",
-    "other": ":page_facing_up: other",
-}
-
-
-def result_markdown(item: Item) -> str:
-    """One search result: linked title, source line, kind badge and the first reason."""
-    title = escape(_clip(item.title or item.uid, 300))
-    line = f"*<{escape(item.url)}|{title}>*" if item.url else f"*{title}*"
-    meta = [SOURCE_NAMES.get(item.source, item.source), item.journal, item.published, item.uid]
-    label = item.classification or Classification()
-    badges = [BADGES[label.kind]]
-    if label.safety:
-        badges.insert(0, ":rotating_light: safety signal")
-    if label.integrity:
-        badges.insert(0, ":warning: integrity notice")
-    parts = [line, escape(" · ".join(m for m in meta if m)), " · ".join(badges)]
-    if label.reasons:
-        parts.append("_" + escape(_clip(label.reasons[0], 200)) + "_")
-    return "\n".join(parts)
+        notes.append(("Nothing found. Try fewer or broader terms.",))
+    if notes:
+        elements.append(Context(notes))
+    fallback = head if shown or not problems else (problems[0],)
+    return reply(Message(fallback, elements), share=command.share)
 
 
 def _subscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
-    target = caller.digest_target
-    fresh = services.store.subscribe(target, command.period)
+    fresh = services.store.subscribe(caller.digest_target, command.period)
     who = "You are" if caller.in_dm else "This channel is"
-    verb = "now subscribed to" if fresh else "now on"
-    return reply(f"{who} {verb} the {command.period} digest.")
+    return reply(f"{who} {'now subscribed to' if fresh else 'now on'} the {command.period} digest.")
 
 
 def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
@@ -287,7 +249,7 @@ def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[s
 
 
 def _when(stamp: str | datetime | None) -> str:
-    if stamp is None or stamp == "":
+    if not stamp:
         return "never"
     moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
     return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
@@ -297,22 +259,24 @@ def _queries(command: Command, caller: Caller, services: Services) -> dict[str, 
     settings = services.settings
     if not settings.queries:
         return reply("No saved queries are configured.")
-    lines = []
-    for query in settings.queries:
+    sections: list[Element] = []
+    for query in settings.queries[:45]:
         state = services.store.query_state(query.name)
-        schedule = (
-            f"`{query.schedule}` ({settings.digest.timezone})" if query.enabled else "disabled"
-        )
-        line = (
-            f"*{query.name}* · {SOURCE_NAMES[query.source]} · {schedule}\n"
-            f"last success {_when(state.last_success)} · next run "
-            f"{_when(services.next_run(query.name)) if query.enabled else '-'}"
-        )
+        schedule: Line = (Code(query.schedule), f" ({settings.digest.timezone})")
+        next_run = _when(services.next_run(query.name)) if query.enabled else "-"
+        lines: list[Line] = [
+            (
+                Strong(query.name),
+                f" · {SOURCE_LABEL[query.source]} · ",
+                *(schedule if query.enabled else ("disabled",)),
+            ),
+            (f"last success {_when(state.last_success)} · next run {next_run}",),
+        ]
         if state.last_error:
-            line += f"\n:x: last error: {escape(_clip(state.last_error, 300))}"
-        lines.append(line)
-    text = f"{len(settings.queries)} saved queries"
-    return reply(text, [section(text), *(section(line) for line in lines[:45])])
+            lines.append((Emoji("x"), " last error: ", clip(state.last_error, 300)))
+        sections.append(Section(lines))
+    head = f"{len(settings.queries)} saved queries"
+    return reply(Message((head,), [Section([(head,)]), *sections]))
 
 
 def _status(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
@@ -322,37 +286,36 @@ def _status(command: Command, caller: Caller, services: Services) -> dict[str, A
     pending = store.pending()
     undelivered = [n for n in pending if n.get("last_error")]
     healthy = not failing and not undelivered
-    lines = [
-        (":white_check_mark: healthy" if healthy else ":warning: needs attention"),
-        f"store: {len(store)} records · {len(settings.enabled_queries)} active queries · "
-        f"{len(store.subscriptions())} digest subscribers",
-        f"outbox: {len(pending)} pending"
-        + (f", {len(undelivered)} failed to deliver" if undelivered else ""),
+    lines: list[Line] = [
+        (Emoji("white_check_mark"), " healthy") if healthy else (Emoji("warning"), " needs attention"),
+        (
+            f"store: {len(store)} records · {len(settings.enabled_queries)} active queries · "
+            f"{len(store.subscriptions())} digest subscribers",
+        ),
+        (f"outbox: {len(pending)} pending" + (f", {len(undelivered)} failed to deliver" if undelivered else ""),),
     ]
     for name, error in failing:
-        lines.append(f":x: *{name}*: {escape(_clip(str(error), 300))}")
+        lines.append((Emoji("x"), " ", Strong(name), ": ", clip(str(error), 300)))
     for note in undelivered[:5]:
         lines.append(
-            f":x: {note.get('type')} for {note.get('channel')}: "
-            f"{escape(_clip(str(note.get('last_error')), 200))}"
+            (Emoji("x"), f" {note.get('type')} for {note.get('channel')}: ", clip(str(note.get("last_error")), 200))
         )
-    text = "\n".join(lines)
-    return reply(lines[0], [section(text)])
+    return lines_reply(lines)
 
 
 def _run(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
     query = services.settings.query(command.query)
     if query is None:
-        names = ", ".join(f"`{q.name}`" for q in services.settings.queries) or "none"
-        return reply(f"There is no saved query `{escape(command.query)}`. Saved queries: {names}")
+        names = ", ".join(q.name for q in services.settings.queries) or "none"
+        return lines_reply([("There is no saved query ", Code(command.query), ". Saved: ", names)])
     if services.run_query is None:
         return reply("Running queries from Slack is not enabled in this process.")
     report = services.run_query(query)
     if report is None:
-        return reply(f"`{query.name}` is already running; its results will be posted as usual.")
+        return lines_reply([(Code(query.name), " is already running; its alerts post as usual.")])
     if report.failed:
-        return reply(f":x: `{query.name}` failed: {escape(str(report.error))}")
-    return reply(f":white_check_mark: {escape(report.summary())}")
+        return lines_reply([(Emoji("x"), " ", Code(query.name), " failed: ", str(report.error))])
+    return lines_reply([(Emoji("white_check_mark"), " ", report.summary())])
 
 
 _HANDLERS: dict[str, Callable[[Command, Caller, Services], dict[str, Any]]] = {
