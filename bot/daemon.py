@@ -146,13 +146,13 @@ class Daemon:
         self.listener = listen(self.dispatcher) if listen else None
         self._held_store_lock = False
 
-    def start(self) -> list[str]:
+    def start(self, *, catch_up: bool = True) -> list[str]:
         """Connect the listener, deliver leftovers, start the clock; return caught-up queries."""
         if self.listener is not None:
             self.listener.start()  # commands work during the catch-up runs too
         # What a previous process committed but could not deliver goes out first.
         threading.Thread(target=self.runner.deliver, name="litwatch-deliver", daemon=True).start()
-        return self.scheduler.start()
+        return self.scheduler.start(catch_up=catch_up)
 
     def stop(self, drain: float = DRAIN, lock_wait: float = LOCK_WAIT) -> bool:
         """Stop taking work, let the running job finish within `drain` s; True if it did.

@@ -151,8 +151,16 @@ class SocketModeListener:
         if work is not None:
             self.dispatcher.start(work)
 
-    def close(self) -> None:
-        self.client.close()
+    def close(self, wait: float = 0.5) -> None:
+        """Close the websocket at once; the client's own threads wind down in the background.
+
+        `SocketModeClient.close()` disconnects first, then joins three polling threads that
+        each take up to a second to notice; they are daemon threads, so the shutdown budget
+        is not spent waiting for them.
+        """
+        closer = threading.Thread(target=self.client.close, name="litwatch-socket-close", daemon=True)
+        closer.start()
+        closer.join(wait)
 
 
 # ---------------------------------------------------------------- HTTP mode

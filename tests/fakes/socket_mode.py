@@ -29,6 +29,7 @@ class Ack:
     envelope_id: str
     payload: dict[str, Any] | None
     latency: float  # seconds from sending the envelope to receiving this ack
+    at: float  # time.monotonic() when it arrived
 
 
 class FakeSocketMode:
@@ -88,7 +89,7 @@ class FakeSocketMode:
                     envelope_id = str(message.get("envelope_id", ""))
                     if envelope_id in self._sent_at and envelope_id not in self.acks:
                         latency = now - self._sent_at[envelope_id]
-                        self.acks[envelope_id] = Ack(envelope_id, message.get("payload"), latency)
+                        self.acks[envelope_id] = Ack(envelope_id, message.get("payload"), latency, now)
                     self._lock.notify_all()
         except ConnectionClosed:
             pass
@@ -118,10 +119,11 @@ class FakeSocketMode:
         connection.send(json.dumps(message))
 
     def slash_command(self, text: str, *, response_url: str, command: str = "/litwatch",
-                      user_id: str = "U111", channel_id: str = "C111") -> str:  # fmt: skip
+                      user_id: str = "U111", channel_id: str = "C111",
+                      envelope_id: str | None = None) -> str:  # fmt: skip
         """Send a slash_commands envelope (the recorded one, re-addressed); return its id."""
         envelope = copy.deepcopy(self.slash_envelope)
-        envelope_id = f"{uuid.uuid4()}"
+        envelope_id = envelope_id or str(uuid.uuid4())
         envelope["envelope_id"] = envelope_id
         payload = envelope["payload"]
         payload.update(command=command, text=text, user_id=user_id, channel_id=channel_id,
