@@ -105,7 +105,7 @@ class CommandDispatcher:
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
             self.pending.discard(future)
-        if future.exception() is not None:
+        if not future.cancelled() and future.exception() is not None:
             log.error("command reply failed: %r", future.exception())
 
     def _url_allowed(self, url: str) -> bool:
