@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -80,14 +81,49 @@ def bench_acks() -> None:
     print(f"  during a scheduled run, store locked   {summary(busy)}   (running: {running})")
 
 
+def search_round_trips(limiter: object, count: int) -> list[float]:
+    """`/litwatch search` sent -> results arrive at response_url, PubMed via fake E-utilities."""
+    from datetime import date
+
+    from bot.retry import RetryPolicy
+    from bot.sources.pubmed import PubMedSource
+    from tests.conftest import FIXTURES
+    from tests.fakes.eutils import FakeEutils, FakeRecord, article_pmid, recorded_articles
+
+    articles = recorded_articles(FIXTURES)
+    if not articles:
+        raise SystemExit(f"recorded PubMed fixtures not found under {FIXTURES}")
+    with FakeEutils() as eutils, tempfile.TemporaryDirectory() as tmp:
+        eutils.add(FakeRecord(article_pmid(xml), xml, date(2024, 1, 1)) for xml in articles)
+        pubmed = PubMedSource(eutils.url, email="bench@example.org", policy=RetryPolicy.fast(),
+                              limiter=limiter)
+        sources = {"pubmed": pubmed, "clinicaltrials": ScriptedSource()}
+        with daemon_rig(Path(tmp), sources=sources) as rig:
+            trips = []
+            for n in range(count):
+                before = len(rig.slack.responses)
+                sent = time.monotonic()
+                rig.command("search exosome alopecia source:pubmed")
+                replies = rig.slack.wait_responses(before + 1, timeout=30)
+                if len(replies) <= before or "results" not in replies[-1].payload["text"]:
+                    raise SystemExit(f"search {n} got no results reply")
+                trips.append((replies[-1].at - sent) * 1000)
+    return trips
+
+
 def bench_search() -> None:
     try:
-        from bot.sources.pubmed import PubMedSource  # noqa: F401
-        from tests.fakes.eutils import FakeEutils  # noqa: F401
+        from bot import ratelimit
+        from bot.ratelimit import RateLimiter
     except ImportError:
-        print("search round trip: not measured (the PubMed source and fake E-utilities are "
-              "not on this branch yet)")  # fmt: skip
+        print("search round trip: not measured (the PubMed source is not on this branch yet)")
         return
+    unpaced = search_round_trips(RateLimiter(1000), SEARCHES)
+    paced = search_round_trips(ratelimit.ncbi(api_key=False), SEARCHES)
+    print(f"search round trip, /litwatch search -> 10 results at response_url, PubMed via the fake "
+          f"E-utilities (esearch + efetch of real records), {SEARCHES} searches one after another (ms):")
+    print(f"  limiter off (litwatch's own cost)      {summary(unpaced)}")
+    print(f"  NCBI pacing, no API key (3 req/s)      {summary(paced)}")
 
 
 def main() -> None:
