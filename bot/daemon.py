@@ -97,6 +97,14 @@ class Runner:
             log.warning("delivery to %s failed, kept pending: %s", note.get("channel"), error)
         return report
 
+    def digest(self) -> list[dict[str, Any]]:
+        """The scheduled digest job: queue what is due for each subscriber, then deliver."""
+        from bot.digest import queue_digests
+
+        notes = queue_digests(self.store, self.settings)
+        self.deliver()
+        return notes
+
     def last_success(self, name: str) -> datetime | None:
         stamp = self.store.query_state(name).last_success
         return datetime.fromisoformat(stamp) if stamp else None
@@ -123,7 +131,6 @@ class Daemon:
         *,
         sources: Mapping[str, Searchable],
         classify: Classify,
-        digest: Callable[[], object] | None = None,
         listen: Callable[[CommandDispatcher], Listener] | None = None,
         slack_api_url: str = "",
         post: Callable[[str, dict[str, Any]], None] | None = None,
@@ -131,7 +138,12 @@ class Daemon:
         self.settings = settings
         self.store = store
         self.runner = runner
-        self.scheduler = Scheduler(settings, run_query=runner.run, run_digest=digest, last_success=runner.last_success)
+        self.scheduler = Scheduler(
+            settings,
+            run_query=runner.run,
+            run_digest=runner.digest,
+            last_success=runner.last_success,
+        )
         services = Services(
             settings=settings,
             store=store,
@@ -227,7 +239,6 @@ def build_daemon(
     sink: Sink,
     classify: Classify,
     link: Linker | None = None,
-    digest: Callable[[], object] | None = None,
     http_port: int | None = None,
 ) -> Daemon:
     """Wire the production daemon: Socket Mode iff SLACK_APP_TOKEN is set, or with
@@ -247,16 +258,14 @@ def build_daemon(
         def listen(dispatcher: CommandDispatcher) -> Listener:
             return SocketModeListener(token, dispatcher, api_url=api_url)
 
-    runner = Runner(
-        settings, store, sources, sink, classify=classify, link=link, on_report=lambda r: print(r.summary(), flush=True)
-    )
+    runner = Runner(settings, store, sources, sink, classify=classify, link=link,
+                    on_report=lambda r: print(r.summary(), flush=True))  # fmt: skip
     return Daemon(
         settings,
         store,
         runner,
         sources=sources,
         classify=classify,
-        digest=digest,
         listen=listen,
         slack_api_url=env.slack_api_url,
     )

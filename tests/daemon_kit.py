@@ -18,6 +18,7 @@ from bot.daemon import Daemon, Runner
 from bot.errors import SourceError
 from bot.models import Classification, FetchResult, Item, Window
 from bot.slack.console import ConsoleSink
+from bot.slack.deliver import SlackSink
 from bot.slack.listener import CommandDispatcher, SocketModeListener
 from bot.store import Store
 from tests.conftest import FIXTURES
@@ -122,9 +123,10 @@ class Rig:
 
 @contextmanager
 def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
-               digest: Callable[[], object] | None = None,
-               sources: dict[str, ScriptedSource] | None = None) -> Iterator[Rig]:  # fmt: skip
-    """A Daemon on a real store in `tmp_path`, with Socket Mode through the fakes."""
+               sources: dict[str, ScriptedSource] | None = None,
+               slack_sink: bool = False) -> Iterator[Rig]:  # fmt: skip
+    """A Daemon on a real store in `tmp_path`, with Socket Mode through the fakes; alerts go
+    to the console, or with `slack_sink` through the real SlackSink to the fake Slack."""
     config_path = tmp_path / "litwatch.toml"
     config_path.write_text(config, encoding="utf-8")
     settings = load_settings(config_path)
@@ -133,12 +135,13 @@ def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
     store = Store.open(tmp_path / "data")
     with FakeSlack() as slack, fake_socket_mode() as socket:
         slack.route("apps.connections.open", socket.connections_open)
-        runner = Runner(settings, store, sources, ConsoleSink(console), classify=label)
+        sink = SlackSink(slack.client(), pace=0) if slack_sink else ConsoleSink(console)
+        runner = Runner(settings, store, sources, sink, classify=label)
 
         def listen(dispatcher: CommandDispatcher) -> SocketModeListener:
             return SocketModeListener(APP_TOKEN, dispatcher, api_url=slack.api_url)
 
-        daemon = Daemon(settings, store, runner, sources=sources, classify=label, digest=digest,
+        daemon = Daemon(settings, store, runner, sources=sources, classify=label,
                         listen=listen, slack_api_url=slack.api_url)  # fmt: skip
         daemon.start(catch_up=catch_up)
         assert socket.wait_connected(10), "the Socket Mode client never connected"

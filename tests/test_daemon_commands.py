@@ -7,6 +7,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from bot.errors import QuerySyntaxError, SourceError
 from tests.daemon_kit import Rig, ScriptedSource, daemon_rig
 from tests.factories import pubmed_item, trial_item
@@ -116,7 +118,7 @@ def test_run_then_queries_and_status(tmp_path: Path) -> None:
         assert ack is not None and "Running `pm` now" in ack["text"]
         assert "pm: fetched 2, baseline" in reply["text"]
         assert len(rig.store) == 2 and rig.store.query_state("pm").last_success
-        assert "[baseline] pm" in rig.console.getvalue()  # delivered through the sink
+        assert "Baseline — pm" in rig.console.getvalue()  # delivered through the sink
 
         _, reply = ack_and_reply(rig, "run nope")
         assert "There is no saved query `nope`" in reply["text"]
@@ -188,3 +190,28 @@ def test_run_command_does_not_overlap_the_scheduled_run(tmp_path: Path) -> None:
         while rig.store.query_state("pm").last_success is None and time.monotonic() < deadline:
             time.sleep(0.05)
     assert len(pubmed.fetches) == 1
+
+
+def test_subscribe_then_the_scheduled_digest_reaches_the_subscriber(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel that subscribed by slash command gets the next digest, with its RIS file."""
+    monkeypatch.setenv("LITWATCH_NOW", "2025-03-10T08:00:00+00:00")
+    pubmed = ScriptedSource(items=[pubmed_item(1), pubmed_item(2, title="Safety of exosomes")])
+    sources = {"pubmed": pubmed, "clinicaltrials": ScriptedSource()}
+    with daemon_rig(tmp_path, sources=sources, slack_sink=True) as rig:
+        _, reply = ack_and_reply(rig, "subscribe daily", channel_id="C0TEAM001")
+        assert "daily digest" in reply["text"]
+        monkeypatch.setenv("LITWATCH_NOW", "2025-03-10T12:00:00+00:00")
+        ack_and_reply(rig, "run pm")
+        assert rig.slack.messages_in("C0TEAM001") == []  # alerts go to the alert channel
+        monkeypatch.setenv("LITWATCH_NOW", "2025-03-11T09:00:00+00:00")
+        rig.daemon.runner.digest()  # what the scheduler's digest job calls
+        digests = rig.slack.messages_in("C0TEAM001")
+        files = [f for f in rig.slack.files if f.channel == "C0TEAM001"]
+    assert len(digests) >= 1
+    text = "\n".join(m.all_text() for m in digests)
+    assert "Safety of exosomes" in text
+    assert len(files) == 1 and files[0].filename.endswith(".ris")
+    assert b"Safety of exosomes" in files[0].content
+    assert rig.store.pending() == []
