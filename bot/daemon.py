@@ -210,7 +210,7 @@ def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
             pass
         started = time.monotonic()
         name = signal.Signals(received[0]).name if received else "signal"
-        print(f"{name}: stopping (finishing the running job for up to {DRAIN:.0f} s)", file=out, flush=True)
+        print(f"{name}: stopping (finishing the running job for up to {DRAIN:.1f} s)", file=out, flush=True)
         finished = daemon.stop()
         print(
             f"stopped in {time.monotonic() - started:.1f} s"
