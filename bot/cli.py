@@ -258,6 +258,41 @@ def _add_digest_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_unsubscribe)
 
 
+# ---------------------------------------------------------------- daemon: run and serve
+
+
+def _cmd_run(args: argparse.Namespace, env: Environment) -> int:
+    return _run_daemon(env, http_port=None)
+
+
+def _cmd_serve(args: argparse.Namespace, env: Environment) -> int:
+    return _run_daemon(env, http_port=args.port)
+
+
+def _run_daemon(env: Environment, *, http_port: int | None) -> int:
+    from bot.daemon import build_daemon, run_until_signalled
+
+    settings = load_settings(env.config_path)
+    store = Store.open(env.data_dir)  # the daemon closes it on the way out
+    try:
+        daemon = build_daemon(
+            env, settings, store, sources=build_sources(env), sink=make_sink(env),
+            classify=make_classifier(settings), link=make_linker(), http_port=http_port,
+        )
+    except BaseException:
+        store.close()
+        raise
+    return run_until_signalled(daemon)
+
+
+def _add_daemon_commands(sub: Any) -> None:
+    p = sub.add_parser("run", help="the daemon: scheduled runs, digests, Slack slash commands")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("serve", help="like run, but slash commands arrive as signed HTTP requests")
+    p.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    p.set_defaults(func=_cmd_serve)
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -296,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_status)
 
     _add_digest_commands(sub)
+    _add_daemon_commands(sub)
     return parser
 
 

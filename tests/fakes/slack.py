@@ -2,7 +2,8 @@
 
 The real `slack_sdk.WebClient` talks to it over HTTP (`base_url=fake.api_url`). It implements
 chat.postMessage, conversations.open, the three steps of files upload v2 and auth.test; any
-other method (apps.connections.open for Socket Mode, ...) is plugged in with `route()`.
+other method (apps.connections.open for Socket Mode, ...) is plugged in with `route()`;
+replies POSTed to a slash command's `response_url()` are checked and kept in `responses`.
 `fail()` makes a method answer 500, 429 with Retry-After, or a Slack error for a while.
 """
 
@@ -56,6 +57,22 @@ class Posted:
     def all_text(self) -> str:
         """The fallback and every text in the blocks, joined: what a reader could see."""
         return "\n".join([self.text, *_texts(self.blocks)])
+
+
+@dataclass
+class CommandResponse:
+    """A reply POSTed to a slash command's response_url (checked like a message)."""
+
+    path: str
+    payload: dict[str, Any]
+    at: float  # time.monotonic() on arrival
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.payload.get("response_type", "ephemeral") == "ephemeral"
+
+    def all_text(self) -> str:
+        return "\n".join([str(self.payload.get("text", "")), *_texts(self.payload.get("blocks") or [])])
 
 
 @dataclass
@@ -195,6 +212,8 @@ class FakeSlack:
         self._dms: dict[str, str] = {}
         self._uploads: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count(1)
+        self.responses: list[CommandResponse] = []
+        self._responded = threading.Condition(self._lock)
         self._routes: dict[str, ApiHandler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -286,6 +305,8 @@ class FakeSlack:
     def _handle(self, request: Request) -> Response:
         if request.path.startswith("/upload/"):
             return self._receive_upload(request)
+        if request.path.startswith("/commands/"):
+            return self._receive_response(request)
         if not request.path.startswith("/api/"):
             return Response(404, b"not found")
         method = request.path[5:]
@@ -312,6 +333,32 @@ class FakeSlack:
         with self._lock:
             answer = handler(call)
         return answer if isinstance(answer, Response) else _json(answer)
+
+    # ------------------------------------------------------------ response_url (slash commands)
+
+    def response_url(self, tag: str = "") -> str:
+        """A response_url on this fake, as Slack puts in every slash-command payload."""
+        return f"{self.url}/commands/T111/{next(self._counter)}{tag}/xxx"
+
+    def wait_responses(self, count: int, timeout: float = 10.0) -> list[CommandResponse]:
+        """Wait until `count` replies arrived at response_urls; return all of them."""
+        with self._responded:
+            self._responded.wait_for(lambda: len(self.responses) >= count, timeout)
+            return list(self.responses)
+
+    def _receive_response(self, request: Request) -> Response:
+        try:
+            payload = json.loads(request.body or b"{}")
+        except ValueError:
+            return Response(400, b"invalid_payload")
+        problems = slack_problems(payload)
+        if problems:
+            self.rejected.append(("response_url", problems))
+            return Response(400, problems[0].encode())
+        with self._responded:
+            self.responses.append(CommandResponse(request.path, payload, request.at))
+            self._responded.notify_all()
+        return Response(200, b"ok")
 
     def _refuse(self, method: str, problems: list[str]) -> dict[str, Any]:
         self.rejected.append((method, problems))

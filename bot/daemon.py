@@ -1,0 +1,271 @@
+"""`litwatch run`: the scheduler and the slash-command listener in one process, one store.
+
+One process writes the store (DESIGN.md, "Store"): scheduled runs, `/litwatch run`,
+subscriptions and deliveries all go through the same `Store`, whose lock serialises them.
+On SIGTERM or SIGINT (what a platform sends on deploy) the daemon stops taking work,
+gives the running fetch a few seconds to finish, then takes the store lock for good, so an
+abandoned run can never commit: its watermark stays where it was and the next start runs
+it again. Every commit is already on disk (one atomic write each), so exit is immediate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import FrameType
+from typing import Any, Protocol
+
+from bot.config import Environment, SavedQuery, Settings
+from bot.errors import LitwatchError
+from bot.outbox import FlushReport, Sink, flush
+from bot.pipeline import Classify, Linker, RunReport, run_query
+from bot.scheduler import Scheduler
+from bot.slack.commands import Searchable, Services
+from bot.slack.listener import CommandDispatcher, SignedCommandServer, SocketModeListener
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+STOP_BUDGET = 10.0  # seconds from the signal to exit (platforms kill at ~10 s)
+DRAIN = 6.5  # of which the running job may use this much to finish
+LOCK_WAIT = 2.0  # and a commit in progress this much to complete
+
+
+class Runner:
+    """Runs saved queries and delivers the outbox for the scheduler and for chat commands.
+
+    One run per query at a time (a per-query lock: a `/litwatch run` and the scheduled
+    run of the same query never overlap, which would diff against the same state twice and
+    alert twice), and one delivery at a time (two concurrent flushes would both send the
+    same pending notification).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        sources: Mapping[str, Any],
+        sink: Sink,
+        *,
+        classify: Classify,
+        link: Linker | None = None,
+        on_report: Callable[[RunReport], None] | None = None,
+    ):
+        self.settings = settings
+        self.store = store
+        self.sources = sources
+        self.sink = sink
+        self.classify = classify
+        self.link = link
+        self.on_report = on_report
+        self._query_locks: dict[str, threading.Lock] = {q.name: threading.Lock() for q in settings.queries}
+        self._deliver_lock = threading.Lock()
+        self.reports: list[RunReport] = []
+
+    def run(self, query: SavedQuery) -> RunReport | None:
+        """Run `query` and deliver; None if that query is already running."""
+        lock = self._query_locks.setdefault(query.name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            report = run_query(
+                query,
+                store=self.store,
+                sources=self.sources,
+                classify=self.classify,
+                settings=self.settings,
+                link=self.link,
+            )
+        finally:
+            lock.release()
+        self.reports.append(report)
+        if self.on_report:
+            self.on_report(report)
+        self.deliver()
+        return report
+
+    def deliver(self) -> FlushReport:
+        with self._deliver_lock:
+            report = flush(self.store, self.sink)
+        for note, error in report.failed:
+            log.warning("delivery to %s failed, kept pending: %s", note.get("channel"), error)
+        return report
+
+    def digest(self) -> list[dict[str, Any]]:
+        """The scheduled digest job: queue what is due for each subscriber, then deliver."""
+        from bot.digest import queue_digests
+
+        notes = queue_digests(self.store, self.settings)
+        self.deliver()
+        return notes
+
+    def last_success(self, name: str) -> datetime | None:
+        stamp = self.store.query_state(name).last_success
+        return datetime.fromisoformat(stamp) if stamp else None
+
+
+class Listener(Protocol):
+    """A slash-command transport: Socket Mode or the signed HTTP endpoint."""
+
+    description: str
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Daemon:
+    """The long-running process: scheduler, optional Socket Mode listener, shared store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        runner: Runner,
+        *,
+        sources: Mapping[str, Searchable],
+        classify: Classify,
+        listen: Callable[[CommandDispatcher], Listener] | None = None,
+        slack_api_url: str = "",
+        post: Callable[[str, dict[str, Any]], None] | None = None,
+    ):
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.scheduler = Scheduler(
+            settings,
+            run_query=runner.run,
+            run_digest=runner.digest,
+            last_success=runner.last_success,
+        )
+        services = Services(
+            settings=settings,
+            store=store,
+            sources=sources,
+            classify=classify,
+            run_query=runner.run,
+            next_run=self.scheduler.next_run,
+        )
+        host = slack_api_url.split("//", 1)[-1].split("/", 1)[0] if slack_api_url else ""
+        extra: dict[str, Any] = {"post": post} if post else {}
+        self.dispatcher = CommandDispatcher(services, allowed_hosts=(host,) if host else (), **extra)
+        self.listener = listen(self.dispatcher) if listen else None
+        self._held_store_lock = False
+
+    def start(self, *, catch_up: bool = True) -> list[str]:
+        """Connect the listener, deliver leftovers, start the clock; return caught-up queries."""
+        if self.listener is not None:
+            self.listener.start()  # commands work during the catch-up runs too
+        # What a previous process committed but could not deliver goes out first.
+        threading.Thread(target=self.runner.deliver, name="litwatch-deliver", daemon=True).start()
+        return self.scheduler.start(catch_up=catch_up)
+
+    def stop(self, drain: float = DRAIN, lock_wait: float = LOCK_WAIT) -> bool:
+        """Stop taking work, let the running job finish within `drain` s; True if it did.
+
+        When a job is still running, the store lock is then taken and kept, so the
+        abandoned run cannot commit before the process exits.
+        """
+        self.dispatcher.close()
+        if self.listener is not None:
+            self.listener.close()
+        finished = self.scheduler.stop(timeout=drain)
+        if not finished:
+            self._held_store_lock = self.store.lock.acquire(timeout=lock_wait)
+            log.warning(
+                "abandoning a run still in progress: %s (its watermark is unchanged)", ", ".join(self.scheduler.running)
+            )
+        self.store.close()
+        return finished
+
+
+def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
+    """Start `daemon`, block until SIGTERM/SIGINT, stop within the budget; exit code 0."""
+    out = out or sys.stdout
+    stop = threading.Event()
+    finished = True
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        due = daemon.start()
+        listening = daemon.listener.description if daemon.listener else ("slash commands off (no SLACK_APP_TOKEN)")
+        print(
+            f"litwatch running: {len(daemon.settings.enabled_queries)} queries scheduled, "
+            f"{listening}; catching up: {', '.join(due) or 'nothing'}",
+            file=out,
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+        started = time.monotonic()
+        name = signal.Signals(received[0]).name if received else "signal"
+        print(f"{name}: stopping (finishing the running job for up to {DRAIN:.1f} s)", file=out, flush=True)
+        finished = daemon.stop()
+        print(
+            f"stopped in {time.monotonic() - started:.1f} s"
+            + ("" if finished else "; abandoned the running fetch (watermark unchanged)"),
+            file=out,
+            flush=True,
+        )
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not finished:
+        # Worker threads are not daemonic and the one left is blocked on the store lock we
+        # hold: leave without joining it. Everything committed is already on disk.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+def build_daemon(
+    env: Environment,
+    settings: Settings,
+    store: Store,
+    *,
+    sources: Mapping[str, Any],
+    sink: Sink,
+    classify: Classify,
+    link: Linker | None = None,
+    http_port: int | None = None,
+) -> Daemon:
+    """Wire the production daemon: Socket Mode iff SLACK_APP_TOKEN is set, or with
+    `http_port` the signed HTTP endpoint (needs SLACK_SIGNING_SECRET) instead."""
+    listen: Callable[[CommandDispatcher], Listener] | None = None
+    if http_port is not None:
+        if not env.slack_signing_secret:
+            raise LitwatchError("litwatch serve needs SLACK_SIGNING_SECRET to verify requests")
+        secret = env.slack_signing_secret
+
+        def listen(dispatcher: CommandDispatcher) -> Listener:
+            return SignedCommandServer(dispatcher, secret, port=http_port)
+
+    elif env.slack_app_token:
+        token, api_url = env.slack_app_token, env.slack_api_url
+
+        def listen(dispatcher: CommandDispatcher) -> Listener:
+            return SocketModeListener(token, dispatcher, api_url=api_url)
+
+    runner = Runner(settings, store, sources, sink, classify=classify, link=link,
+                    on_report=lambda r: print(r.summary(), flush=True))  # fmt: skip
+    return Daemon(
+        settings,
+        store,
+        runner,
+        sources=sources,
+        classify=classify,
+        listen=listen,
+        slack_api_url=env.slack_api_url,
+    )

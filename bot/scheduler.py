@@ -1,0 +1,248 @@
+"""The daemon's clock: one APScheduler cron job per enabled saved query, plus the digest job.
+
+APScheduler 3.x, a `BackgroundScheduler` with an explicit time zone (the config's
+`digest.timezone`) and one worker thread: runs are serialised (one fetch at a time is polite
+to NCBI, and each commit is one store write anyway). Every job has `coalesce=True` (after a
+stall, one run, not a burst), `max_instances=1` and a misfire grace of half its period, so a
+daily run delayed behind a slow neighbour still happens the same day instead of being
+dropped after APScheduler's default of one second.
+
+The job functions are injected (the daemon passes its runner around `pipeline.run_query`),
+so tests drive real schedules with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.config import SavedQuery, Settings, now
+
+log = logging.getLogger(__name__)
+
+DIGEST_JOB = "digest"
+QUERY_JOB_PREFIX = "query:"
+MIN_GRACE = 60  # seconds: a job late by less than a minute always runs
+# How far back to look for the two previous fire times: short spans first, so a
+# minutely crontab costs a few dozen trigger steps and a monthly one a few hundred.
+_LOOKBACK = (
+    timedelta(hours=2),
+    timedelta(days=2),
+    timedelta(days=16),
+    timedelta(days=64),
+    timedelta(days=400),
+)
+
+QueryJob = Callable[[SavedQuery], object]
+DigestJob = Callable[[], object]
+LastSuccess = Callable[[str], datetime | None]
+
+
+def trigger_for(crontab: str, timezone: str) -> CronTrigger:
+    """The cron trigger for a validated crontab (day names only: see config.crontab_problem)."""
+    return CronTrigger.from_crontab(crontab, timezone=ZoneInfo(timezone))
+
+
+def previous_fire_times(trigger: CronTrigger, moment: datetime, count: int = 2) -> list[datetime]:
+    """The last `count` fire times at or before `moment`, oldest first (fewer if none exist)."""
+    for span in _LOOKBACK:
+        fired: list[datetime] = []
+        fire = trigger.get_next_fire_time(None, moment - span)
+        while fire is not None and fire <= moment:
+            fired.append(fire)
+            fire = trigger.get_next_fire_time(fire, fire)
+        if len(fired) >= count:
+            return fired[-count:]
+    return fired[-count:]
+
+
+def schedule_period(crontab: str, timezone: str, moment: datetime | None = None) -> timedelta:
+    """How often a crontab fires, measured between its two previous fire times."""
+    moment = moment or now()
+    fired = previous_fire_times(trigger_for(crontab, timezone), moment)
+    if len(fired) < 2:
+        return _LOOKBACK[-1]  # fires less than once a year: treat as yearly
+    return fired[-1] - fired[-2]
+
+
+def misfire_grace(period: timedelta) -> int:
+    """Seconds a run may start late: half a period (a daily job: 12 h), at least a minute."""
+    return max(MIN_GRACE, int(period.total_seconds() // 2))
+
+
+def catch_up_due(
+    crontab: str, timezone: str, last_success: datetime | None, moment: datetime | None = None
+) -> bool:
+    """Whether a query must run at start: never succeeded, or its last success is older
+    than its schedule period.
+
+    The period is measured between the crontab's two previous fire times, so for a
+    weekday-only crontab on a Monday it is the weekend gap, not one day.
+    """
+    if last_success is None:
+        return True
+    moment = moment or now()
+    return moment - last_success > schedule_period(crontab, timezone, moment)
+
+
+class Scheduler:
+    """The query and digest jobs of one daemon. `start()` catches up, `stop()` drains."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run_query: QueryJob,
+        run_digest: DigestJob | None,
+        last_success: LastSuccess,
+        clock: Callable[[], datetime] = now,
+    ):
+        self.settings = settings
+        self.timezone = settings.digest.timezone
+        self._run_query = run_query
+        self._run_digest = run_digest
+        self._last_success = last_success
+        self._clock = clock
+        self._running: dict[str, float] = {}  # job id -> monotonic start
+        self._running_lock = threading.Lock()
+        self._idle = threading.Condition(self._running_lock)
+        self.failures: list[tuple[str, str]] = []  # (job id, error) of jobs that raised
+        self.missed: list[str] = []  # job ids whose run came later than their grace time
+        self._stopping = threading.Event()
+        self._scheduler = BackgroundScheduler(
+            timezone=ZoneInfo(self.timezone),
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        moment = clock()
+        for query in settings.enabled_queries:
+            self._add(
+                QUERY_JOB_PREFIX + query.name,
+                query.schedule,
+                moment,
+                self._guarded,
+                (QUERY_JOB_PREFIX + query.name, self._run_query, query),
+            )
+        if run_digest is not None:
+            self._add(
+                DIGEST_JOB,
+                settings.digest.schedule,
+                moment,
+                self._guarded,
+                (DIGEST_JOB, run_digest),
+            )
+
+    def _add(
+        self,
+        job_id: str,
+        crontab: str,
+        moment: datetime,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        period = schedule_period(crontab, self.timezone, moment)
+        self._scheduler.add_job(
+            func,
+            trigger_for(crontab, self.timezone),
+            args=args,
+            id=job_id,
+            name=job_id,
+            misfire_grace_time=misfire_grace(period),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    # -- running
+
+    def _guarded(self, job_id: str, func: Callable[..., object], *args: Any) -> None:
+        with self._running_lock:
+            # Jobs already queued in the worker pool when stop() came must not start.
+            if self._stopping.is_set():
+                return
+            self._running[job_id] = time.monotonic()
+        try:
+            func(*args)
+        finally:
+            with self._running_lock:
+                self._running.pop(job_id, None)
+                self._idle.notify_all()
+
+    def _on_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            self.missed.append(event.job_id)
+        elif event.exception is not None:
+            self.failures.append((event.job_id, repr(event.exception)))
+            log.error("job %s failed: %r", event.job_id, event.exception)
+
+    def catch_up(self) -> list[str]:
+        """Queue, in config order, every query whose last success is older than its period.
+
+        They run through their own jobs (same worker, same `max_instances=1`), so a catch-up
+        run and a scheduled run of one query can never overlap.
+        """
+        moment = self._clock()
+        due: list[str] = []
+        for query in self.settings.enabled_queries:
+            if catch_up_due(query.schedule, self.timezone, self._last_success(query.name), moment):
+                due.append(query.name)
+        # Stagger by a millisecond each so the worker takes them in config order.
+        start = datetime.now(ZoneInfo(self.timezone))
+        for offset, name in enumerate(due):
+            self._scheduler.modify_job(
+                QUERY_JOB_PREFIX + name, next_run_time=start + timedelta(milliseconds=offset)
+            )
+        return due
+
+    def start(self, *, catch_up: bool = True) -> list[str]:
+        """Start the clock; return the names of the queries queued for catch-up."""
+        self._scheduler.start(paused=True)
+        due = self.catch_up() if catch_up else []
+        self._scheduler.resume()
+        return due
+
+    # -- inspecting
+
+    def next_run(self, query_name: str) -> datetime | None:
+        job = self._scheduler.get_job(QUERY_JOB_PREFIX + query_name)
+        return job.next_run_time if job is not None else None
+
+    @property
+    def running(self) -> list[str]:
+        """Job ids running right now (`query:<name>` or `digest`)."""
+        with self._running_lock:
+            return list(self._running)
+
+    def job_ids(self) -> list[str]:
+        return sorted(job.id for job in self._scheduler.get_jobs())
+
+    # -- stopping
+
+    def stop(self, timeout: float = 7.0) -> bool:
+        """Take no more work, wait up to `timeout` s for the running job; True if none is left.
+
+        A job still running after that is abandoned, not killed: the pipeline commits a run
+        in one write at its end, so a run cut off by process exit never moves its watermark.
+        """
+        with self._running_lock:
+            self._stopping.set()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + timeout
+        with self._running_lock:
+            while self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True

@@ -1,0 +1,328 @@
+"""`/litwatch …` slash commands: pure parsing, and handlers that turn a command into a reply.
+
+Parsing never touches I/O. Handlers get everything injected (`Services`: settings, store,
+sources, classifier, the daemon's runner) and return a reply payload for the command's
+`response_url`. What a user typed is only ever used as a search term handed to a source
+client (which URL-encodes it), compared against saved-query names, or shown back escaped
+for mrkdwn: it never reaches a shell, a file path or the store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from bot.config import SLUG, SavedQuery, Settings, today
+from bot.errors import QuerySyntaxError, SourceError
+from bot.models import Classification, Item
+from bot.slack.markup import Code, Emoji, Line, Strong, clip
+from bot.slack.render import SOURCE_LABEL, Context, Element, Message, Section, item_section
+
+SEARCH_LIMIT = 10
+MAX_TERMS = 500  # characters; PubMed rejects very long GET terms and nobody types more
+PERIODS = ("weekly", "daily")
+SEARCH_SOURCES = {
+    "pubmed": ("pubmed",),
+    "trials": ("clinicaltrials",),
+    "all": ("pubmed", "clinicaltrials"),
+}
+VERBS = ("search", "subscribe", "unsubscribe", "queries", "status", "run", "help")
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+HELP = """\
+*litwatch* watches the literature for this team. Commands:
+`/litwatch search <terms> [source:pubmed|trials|all] [since:YYYY] [share]` search now \
+(only you see the results unless you add `share`)
+`/litwatch subscribe [weekly|daily]` send this channel (or you, in a DM) the digest
+`/litwatch unsubscribe` stop the digest here
+`/litwatch queries` saved queries: schedule, last success, last error, next run
+`/litwatch status` health: failures, pending alerts, store size
+`/litwatch run <query>` run one saved query now and report when done
+`/litwatch help` this text"""
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed `/litwatch` command. `verb == "help"` with a `problem` for bad input."""
+
+    verb: str
+    terms: str = ""
+    source: str = "all"
+    since: int | None = None
+    share: bool = False
+    period: str = "weekly"
+    query: str = ""
+    problem: str = ""
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of `&`, `<`, `>` in command text (`&amp;` last, as Slack does)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def parse(text: str, *, this_year: int | None = None) -> Command:
+    """Parse the text after `/litwatch`; anything unrecognised becomes help with a problem."""
+    words = unescape(text).translate(_SMART_QUOTES).split()
+    if not words:
+        return Command("help")
+    verb, args = words[0].lower(), words[1:]
+    if verb == "search":
+        return _parse_search(args, this_year or today().year)
+    if verb == "subscribe":
+        if len(args) > 1 or (args and args[0].lower() not in PERIODS):
+            return _bad(f"`subscribe` takes `weekly` or `daily`, not `{' '.join(args)}`")
+        return Command("subscribe", period=args[0].lower() if args else "weekly")
+    if verb == "run":
+        if len(args) != 1 or not SLUG.match(args[0]):
+            return _bad("`run` takes the name of one saved query (see `/litwatch queries`)")
+        return Command("run", query=args[0])
+    if verb in ("unsubscribe", "queries", "status", "help"):
+        if args:
+            return _bad(f"`{verb}` takes no arguments")
+        return Command(verb)
+    return _bad(f"unknown command `{words[0]}`")
+
+
+def _bad(problem: str) -> Command:
+    return Command("help", problem=problem)
+
+
+def _parse_search(args: list[str], this_year: int) -> Command:
+    source, since, share = "all", None, False
+    # Options may come anywhere except `share`, which only counts as the last word:
+    # "share decision making" is a search for shared decision making.
+    if args and args[-1].lower() == "share":
+        share, args = True, args[:-1]
+    terms: list[str] = []
+    for word in args:
+        key, sep, value = word.partition(":")
+        if sep and key.lower() == "source":
+            if value.lower() not in SEARCH_SOURCES:
+                return _bad(f"unknown source `{value}` (use pubmed, trials or all)")
+            source = value.lower()
+        elif sep and key.lower() == "since":
+            if not re.fullmatch(r"\d{4}", value) or not 1800 <= int(value) <= this_year:
+                return _bad(f"`since:` takes a year such as 2020, not `{value}`")
+            since = int(value)
+        else:
+            terms.append(word)
+    joined = " ".join(terms)
+    if not joined:
+        return _bad("`search` needs search terms")
+    if len(joined) > MAX_TERMS:
+        return _bad(f"search terms are limited to {MAX_TERMS} characters")
+    return Command("search", terms=joined, source=source, since=since, share=share)
+
+
+# ---------------------------------------------------------------- context
+
+
+class Searchable(Protocol):
+    """The one thing commands need of a source (bot.sources.Source has it): ad hoc search."""
+
+    def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the command and from where (ids from the Slack payload)."""
+
+    user_id: str
+    channel_id: str
+
+    @property
+    def in_dm(self) -> bool:
+        return self.channel_id.startswith("D")
+
+    @property
+    def digest_target(self) -> str:
+        """A DM subscribes the person (the digest opens a DM); elsewhere the channel."""
+        return self.user_id if self.in_dm else self.channel_id
+
+
+@dataclass
+class Services:
+    """What the handlers may use; built once by the daemon, fakes in tests."""
+
+    settings: Settings
+    store: Any  # bot.store.Store
+    sources: Mapping[str, Searchable]
+    classify: Callable[[Item], Classification]
+    run_query: Callable[[SavedQuery], Any] | None = None  # returns a pipeline RunReport
+    next_run: Callable[[str], datetime | None] = field(default=lambda name: None)
+
+
+# ---------------------------------------------------------------- replies
+
+
+def reply(message: Message | str, *, share: bool = False) -> dict[str, Any]:
+    """A response_url payload (ephemeral unless shared) from a rendered message or one line."""
+    if isinstance(message, str):
+        message = Message((message,), [Section([(message,)])])
+    return {"response_type": "in_channel" if share else "ephemeral", "replace_original": False, **message.to_slack()}
+
+
+def lines_reply(lines: list[Line], *, share: bool = False) -> dict[str, Any]:
+    """A reply whose first line is also the notification text."""
+    return reply(Message(lines[0], [Section(lines)]), share=share)
+
+
+def ack_payload(command: Command) -> dict[str, Any] | None:
+    """What Slack shows at once, sent with the acknowledgement (None: an empty ack)."""
+    if command.verb == "help":
+        return help_reply(command.problem)
+    if command.verb == "search":
+        where = " and ".join(SOURCE_LABEL[s] for s in SEARCH_SOURCES[command.source])
+        return lines_reply([(f"Searching {where} for “", command.terms, "”…")])
+    if command.verb == "run":
+        return lines_reply([("Running ", Code(command.query), " now; I will report here when done.")])
+    return None
+
+
+def help_reply(problem: str = "") -> dict[str, Any]:
+    lines: list[Line] = [(line,) for line in HELP.splitlines()]
+    if problem:
+        lines = [("Sorry: ", problem), (), *lines]
+    return lines_reply(lines)
+
+
+def handle(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    """Carry out a parsed command; every outcome, failures included, is a readable reply."""
+    handler = _HANDLERS.get(command.verb)
+    if handler is None:
+        return help_reply(command.problem)
+    return handler(command, caller, services)
+
+
+def _search(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    since = date(command.since, 1, 1) if command.since else None
+    found: list[Item] = []
+    problems: list[str] = []
+    names = [s for s in SEARCH_SOURCES[command.source] if s in services.sources]
+    for name in names:
+        label = SOURCE_LABEL[name]
+        try:
+            found += services.sources[name].search(command.terms, limit=SEARCH_LIMIT, since=since)
+        except QuerySyntaxError as exc:
+            problems.append(f"{label} could not read the search: {exc.args[0]}")
+        except SourceError as exc:
+            problems.append(f"{label} is not answering right now ({exc.args[0]}); try again later")
+    if not names:
+        problems.append("no source is configured for this search")
+    found.sort(key=lambda item: item.published, reverse=True)  # ISO prefixes sort by date
+    shown = found[:SEARCH_LIMIT]
+    for item in shown:
+        item.classification = services.classify(item)
+    head: Line = (
+        Strong(str(len(shown))),
+        f" result{'s' if len(shown) != 1 else ''} for “",
+        command.terms,
+        "”" + (f" since {command.since}" if command.since else ""),
+    )
+    elements: list[Element] = [Section([head])]
+    elements += [item_section({**item.to_dict(), "uid": item.uid}) for item in shown]
+    notes: list[Line] = [(Emoji("warning"), " ", problem) for problem in problems]
+    if not shown and not problems:
+        notes.append(("Nothing found. Try fewer or broader terms.",))
+    if notes:
+        elements.append(Context(notes))
+    fallback = head if shown or not problems else (problems[0],)
+    return reply(Message(fallback, elements), share=command.share)
+
+
+def _subscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    fresh = services.store.subscribe(caller.digest_target, command.period)
+    who = "You are" if caller.in_dm else "This channel is"
+    return reply(f"{who} {'now subscribed to' if fresh else 'now on'} the {command.period} digest.")
+
+
+def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    if services.store.unsubscribe(caller.digest_target):
+        return reply("Unsubscribed: no more digests here.")
+    return reply("There was no digest subscription here.")
+
+
+def _when(stamp: str | datetime | None) -> str:
+    if not stamp:
+        return "never"
+    moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _queries(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    settings = services.settings
+    if not settings.queries:
+        return reply("No saved queries are configured.")
+    sections: list[Element] = []
+    for query in settings.queries[:45]:
+        state = services.store.query_state(query.name)
+        schedule: Line = (Code(query.schedule), f" ({settings.digest.timezone})")
+        next_run = _when(services.next_run(query.name)) if query.enabled else "-"
+        lines: list[Line] = [
+            (
+                Strong(query.name),
+                f" · {SOURCE_LABEL[query.source]} · ",
+                *(schedule if query.enabled else ("disabled",)),
+            ),
+            (f"last success {_when(state.last_success)} · next run {next_run}",),
+        ]
+        if state.last_error:
+            lines.append((Emoji("x"), " last error: ", clip(state.last_error, 300)))
+        sections.append(Section(lines))
+    head = f"{len(settings.queries)} saved queries"
+    return reply(Message((head,), [Section([(head,)]), *sections]))
+
+
+def _status(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    store, settings = services.store, services.settings
+    failing = [(q.name, store.query_state(q.name).last_error) for q in settings.enabled_queries]
+    failing = [(name, error) for name, error in failing if error]
+    pending = store.pending()
+    undelivered = [n for n in pending if n.get("last_error")]
+    healthy = not failing and not undelivered
+    lines: list[Line] = [
+        (Emoji("white_check_mark"), " healthy") if healthy else (Emoji("warning"), " needs attention"),
+        (
+            f"store: {len(store)} records · {len(settings.enabled_queries)} active queries · "
+            f"{len(store.subscriptions())} digest subscribers",
+        ),
+        (f"outbox: {len(pending)} pending" + (f", {len(undelivered)} failed to deliver" if undelivered else ""),),
+    ]
+    for name, error in failing:
+        lines.append((Emoji("x"), " ", Strong(name), ": ", clip(str(error), 300)))
+    for note in undelivered[:5]:
+        lines.append(
+            (Emoji("x"), f" {note.get('type')} for {note.get('channel')}: ", clip(str(note.get("last_error")), 200))
+        )
+    return lines_reply(lines)
+
+
+def _run(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    query = services.settings.query(command.query)
+    if query is None:
+        names = ", ".join(q.name for q in services.settings.queries) or "none"
+        return lines_reply([("There is no saved query ", Code(command.query), ". Saved: ", names)])
+    if services.run_query is None:
+        return reply("Running queries from Slack is not enabled in this process.")
+    report = services.run_query(query)
+    if report is None:
+        return lines_reply([(Code(query.name), " is already running; its alerts post as usual.")])
+    if report.failed:
+        return lines_reply([(Emoji("x"), " ", Code(query.name), " failed: ", str(report.error))])
+    return lines_reply([(Emoji("white_check_mark"), " ", report.summary())])
+
+
+_HANDLERS: dict[str, Callable[[Command, Caller, Services], dict[str, Any]]] = {
+    "search": _search,
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "queries": _queries,
+    "status": _status,
+    "run": _run,
+}

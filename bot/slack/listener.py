@@ -1,0 +1,261 @@
+"""Slash commands in, replies out: acknowledge first, work after, answer via `response_url`.
+
+Transport: `slack_sdk.socket_mode` (its built-in websocket client), not slack-bolt.
+litwatch has exactly one entry point (one slash command); what it needs is an ack within
+3 s and a worker thread, which is a dozen lines on top of `SocketModeClient`. The built-in
+client needs no dependency beyond `slack_sdk`, which litwatch already uses for delivery;
+bolt would add a framework (listener middleware, lazy listeners, its own `App` with an
+`app.py` of ~1,500 lines) for features we would not use, and would hide the ack ordering
+this module exists to guarantee. The optional HTTP mode (`litwatch serve`) is a stdlib
+server on the same `CommandDispatcher`, with `slack_sdk.signature.SignatureVerifier`.
+
+The ack never touches the store, the network or a lock that a scheduled run may hold:
+parsing is pure, so a command is acknowledged in milliseconds even while a long run is
+writing. The work then runs on a small thread pool and its reply is POSTed to the
+command's `response_url` (ephemeral unless the user asked to `share`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from bot.slack.commands import Caller, Services, ack_payload, handle, parse, reply
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[str, dict[str, Any]], None]
+MAX_BODY = 64 * 1024  # a slash-command form is a few hundred bytes
+
+
+def post_to_response_url(url: str, payload: dict[str, Any]) -> None:
+    """POST a reply to a command's response_url (retries connection errors once)."""
+    response = WebhookClient(url, timeout=15).send_dict(payload)
+    if response.status_code != 200:
+        log.warning("response_url answered %s: %r", response.status_code, response.body[:200])
+
+
+class CommandDispatcher:
+    """Turns a slash-command payload into an immediate ack plus work on a worker thread."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        post: Post = post_to_response_url,
+        allowed_hosts: tuple[str, ...] = (),
+        workers: int = 4,
+    ):
+        self.services = services
+        self.post = post
+        # response_url must be https (Slack's hooks host), or a host the operator configured
+        # (SLACK_API_URL's, for GovSlack, proxies and tests): a forged payload cannot make us
+        # POST anywhere else.
+        self.allowed_hosts = allowed_hosts
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="litwatch-command")
+        self._closed = threading.Event()
+        self.pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def acknowledge(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
+        """Pure and fast: the ack payload, and the work to start once the ack is sent."""
+        if self._closed.is_set():
+            return reply("litwatch is restarting; please try again in a minute."), None
+        command = parse(str(payload.get("text", "")))
+        ack = ack_payload(command)
+        if command.verb == "help":
+            return ack, None  # answered in full by the ack
+        caller = Caller(user_id=str(payload.get("user_id", "")), channel_id=str(payload.get("channel_id", "")))
+        url = str(payload.get("response_url", ""))
+        if not self._url_allowed(url):
+            log.warning("ignoring a command whose response_url is not Slack's: %r", url[:100])
+            return reply("This command came without a usable response_url."), None
+
+        def work() -> None:
+            try:
+                answer = handle(command, caller, self.services)
+            except Exception as exc:  # a bug must still answer the person who asked
+                log.exception("command %r failed", command.verb)
+                answer = reply(f"Sorry, that failed inside litwatch ({type(exc).__name__}).")
+            self.post(url, answer)
+
+        return ack, work
+
+    def start(self, work: Callable[[], None]) -> None:
+        """Run `work` on a worker thread (after the ack went out)."""
+        with self._lock:
+            future = self._pool.submit(work)
+            self.pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self.pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("command reply failed: %r", future.exception())
+
+    def _url_allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.netloc:
+            return True
+        return bool(parts.netloc) and parts.netloc in self.allowed_hosts
+
+    def close(self, wait: bool = False) -> None:
+        """Take no new commands; with `wait`, let replies in progress finish."""
+        self._closed.set()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+# ---------------------------------------------------------------- Socket Mode
+
+
+class SocketModeListener:
+    """Receives slash commands over Socket Mode (`SLACK_APP_TOKEN`, no public URL needed)."""
+
+    description = "listening for /litwatch over Socket Mode"
+
+    def __init__(self, app_token: str, dispatcher: CommandDispatcher, *, api_url: str):
+        self.dispatcher = dispatcher
+        self.client = SocketModeClient(
+            app_token=app_token,
+            web_client=WebClient(base_url=api_url),
+            auto_reconnect_enabled=True,
+        )
+        self.client.socket_mode_request_listeners.append(self._on_request)
+
+    def start(self) -> None:
+        """Open the connection (apps.connections.open, then the websocket); returns at once."""
+        self.client.connect()
+
+    def _on_request(self, client: BaseSocketModeClient, request: SocketModeRequest) -> None:
+        if request.type != "slash_commands":
+            # Nothing else is subscribed; ack so Slack does not redeliver it.
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+            return
+        ack, work = self.dispatcher.acknowledge(request.payload)
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=ack))
+        if work is not None:
+            self.dispatcher.start(work)
+
+    def close(self, wait: float = 0.5) -> None:
+        """Close the websocket at once; the client's own threads wind down in the background.
+
+        `SocketModeClient.close()` disconnects first, then joins three polling threads that
+        each take up to a second to notice; they are daemon threads, so the shutdown budget
+        is not spent waiting for them.
+        """
+        closer = threading.Thread(target=self.client.close, name="litwatch-socket-close", daemon=True)
+        closer.start()
+        closer.join(wait)
+
+
+# ---------------------------------------------------------------- HTTP mode
+
+
+class SignedCommandServer:
+    """`litwatch serve`: slash commands as signed HTTP POSTs, for platforms with a web process.
+
+    Every request must carry a valid `X-Slack-Signature` for its body and an
+    `X-Slack-Request-Timestamp` at most 5 minutes off (replays are refused).
+    """
+
+    def __init__(
+        self,
+        dispatcher: CommandDispatcher,
+        signing_secret: str,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        path: str = "/slack/commands",
+    ):
+        self.dispatcher = dispatcher
+        self.verifier = SignatureVerifier(signing_secret)
+        self.path = path
+        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.description = f"listening for signed /litwatch requests on port {self.port}{path}"
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="litwatch-http")
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        try:
+            return self.verifier.is_valid_request(body, dict(headers))
+        except ValueError:  # a timestamp that is not a number
+            return False
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                if self.path == "/healthz":
+                    self._send(200, b"ok", "text/plain")
+                else:
+                    self._send(404, b"not found", "text/plain")
+
+            def do_POST(self) -> None:
+                if urlsplit(self.path).path != server.path:
+                    self._send(404, b"not found", "text/plain")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    self._send(413, b"too large", "text/plain")
+                    return
+                body = self.rfile.read(length)
+                if not server.verify(body, {k: v for k, v in self.headers.items()}):
+                    self._send(401, b"invalid signature", "text/plain")
+                    return
+                form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                payload = {k: v[0] for k, v in form.items()}
+                ack, work = server.dispatcher.acknowledge(payload)
+                if ack is None:
+                    self._send(200, b"", "text/plain")
+                else:
+                    self._send(200, json.dumps(ack).encode(), "application/json")
+                if work is not None:
+                    server.dispatcher.start(work)
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: object) -> None:
+                log.debug("http: " + format, *args)
+
+        return Handler

@@ -1,0 +1,151 @@
+"""Shared set-up for daemon tests and the commands benchmark: fakes wired to a real Daemon."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import SavedQuery, Settings, load_settings
+from bot.daemon import Daemon, Runner
+from bot.errors import SourceError
+from bot.models import Classification, FetchResult, Item, Window
+from bot.slack.console import ConsoleSink
+from bot.slack.deliver import SlackSink
+from bot.slack.listener import CommandDispatcher, SocketModeListener
+from bot.store import Store
+from tests.conftest import FIXTURES
+from tests.fakes.slack import APP_TOKEN, FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
+
+CONFIG = """
+[slack]
+channel = "C0ALERTS1"
+
+[digest]
+schedule = "0 9 * * mon"
+timezone = "Europe/Berlin"
+
+[[queries]]
+name = "pm"
+source = "pubmed"
+term = "exosome alopecia"
+schedule = "0 6 * * *"
+
+[[queries]]
+name = "ct"
+source = "clinicaltrials"
+term = "exosome"
+schedule = "30 6 * * mon-fri"
+"""
+
+
+def recorded(name: str) -> dict[str, Any]:
+    """A recorded Socket Mode message from the shared fixtures (read in place)."""
+    return json.loads((FIXTURES / "slack" / name).read_text(encoding="utf-8"))
+
+
+def fake_socket_mode() -> FakeSocketMode:
+    return FakeSocketMode(
+        recorded("slack_socketmode_hello.json"),
+        recorded("slack_socketmode_envelope_slash_commands.json"),
+    )
+
+
+def label(item: Item) -> Classification:
+    """Test classifier: 'safety' in the title is a safety signal, everything else clinical."""
+    return Classification(kind="clinical", safety="safety" in item.title.lower(),
+                          reasons=("test rule: title",))  # fmt: skip
+
+
+@dataclass
+class ScriptedSource:
+    """A source whose fetches and searches return what the test set, optionally slowly.
+
+    `gate`, when set, makes fetch wait for it (a long scheduled run); `started` is set
+    when a fetch begins; `search_started` records when each search began.
+    """
+
+    items: list[Item] = field(default_factory=list)
+    search_items: list[Item] = field(default_factory=list)
+    search_error: Exception | None = None
+    search_delay: float = 0.0
+    before_search: Callable[[], None] | None = None
+    gate: threading.Event | None = None
+    overlap: timedelta = timedelta(days=7)
+    started: threading.Event = field(default_factory=threading.Event)
+    fetches: list[Window] = field(default_factory=list)
+    searches: list[tuple[str, int, date | None, float]] = field(default_factory=list)
+
+    def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
+        self.fetches.append(window)
+        self.started.set()
+        if self.gate is not None and not self.gate.wait(30):
+            raise SourceError("gate never opened", query=query.name, retryable=True)
+        return FetchResult(items=[Item.from_dict(i.to_dict()) for i in self.items])
+
+    def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]:
+        self.searches.append((terms, limit, since, time.monotonic()))
+        if self.before_search is not None:
+            self.before_search()
+        time.sleep(self.search_delay)
+        if self.search_error is not None:
+            raise self.search_error
+        return [Item.from_dict(i.to_dict()) for i in self.search_items][:limit]
+
+
+@dataclass
+class Rig:
+    """A running daemon with its fakes."""
+
+    daemon: Daemon
+    slack: FakeSlack
+    socket: FakeSocketMode
+    store: Store
+    settings: Settings
+    sources: dict[str, ScriptedSource]
+    console: io.StringIO
+
+    def command(self, text: str, *, user_id: str = "U111", channel_id: str = "C111",
+                envelope_id: str | None = None) -> str:  # fmt: skip
+        """Send `/litwatch <text>` from Slack; return the envelope id."""
+        return self.socket.slash_command(text, response_url=self.slack.response_url(),
+                                         user_id=user_id, channel_id=channel_id,
+                                         envelope_id=envelope_id)  # fmt: skip
+
+
+@contextmanager
+def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
+               sources: dict[str, ScriptedSource] | None = None,
+               slack_sink: bool = False) -> Iterator[Rig]:  # fmt: skip
+    """A Daemon on a real store in `tmp_path`, with Socket Mode through the fakes; alerts go
+    to the console, or with `slack_sink` through the real SlackSink to the fake Slack."""
+    config_path = tmp_path / "litwatch.toml"
+    config_path.write_text(config, encoding="utf-8")
+    settings = load_settings(config_path)
+    sources = sources or {"pubmed": ScriptedSource(), "clinicaltrials": ScriptedSource()}
+    console = io.StringIO()
+    store = Store.open(tmp_path / "data")
+    with FakeSlack() as slack, fake_socket_mode() as socket:
+        slack.route("apps.connections.open", socket.connections_open)
+        sink = SlackSink(slack.client(), pace=0) if slack_sink else ConsoleSink(console)
+        runner = Runner(settings, store, sources, sink, classify=label)
+
+        def listen(dispatcher: CommandDispatcher) -> SocketModeListener:
+            return SocketModeListener(APP_TOKEN, dispatcher, api_url=slack.api_url)
+
+        daemon = Daemon(settings, store, runner, sources=sources, classify=label,
+                        listen=listen, slack_api_url=slack.api_url)  # fmt: skip
+        daemon.start(catch_up=catch_up)
+        assert socket.wait_connected(10), "the Socket Mode client never connected"
+        try:
+            yield Rig(daemon, slack, socket, store, settings, sources, console)
+        finally:
+            daemon.stop(drain=5)

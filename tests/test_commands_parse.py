@@ -1,0 +1,102 @@
+"""Parsing `/litwatch` command text: every verb, every option, and help for bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.commands import Command, ack_payload, parse, unescape
+from bot.slack.markup import escape
+
+
+def test_search_with_all_options() -> None:
+    """Terms, source, since and a trailing share are all read."""
+    cmd = parse("search exosome alopecia source:pubmed since:2020 share", this_year=2025)
+    assert cmd == Command(
+        "search", terms="exosome alopecia", source="pubmed", since=2020, share=True
+    )
+
+
+def test_search_defaults_and_options_anywhere() -> None:
+    """Without options a search covers all sources, ephemerally; source: may come first."""
+    assert parse("search exosome") == Command("search", terms="exosome")
+    cmd = parse("SEARCH source:Trials exosome hair")
+    assert (cmd.verb, cmd.source, cmd.terms) == ("search", "trials", "exosome hair")
+
+
+def test_share_counts_only_as_the_last_word() -> None:
+    """`share` inside the terms is a search word, not the share flag."""
+    cmd = parse("search share decision making")
+    assert (cmd.terms, cmd.share) == ("share decision making", False)
+
+
+def test_search_terms_are_unescaped_and_quotes_straightened() -> None:
+    """Slack's &amp;/&lt;/&gt; escaping and smart quotes become what the user typed."""
+    cmd = parse("search “hair loss” &amp; exosome &lt;2&gt;")
+    assert cmd.terms == '"hair loss" & exosome <2>'
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("search", "needs search terms"),
+        ("search source:pubmed", "needs search terms"),
+        ("search x source:embase", "unknown source `embase`"),
+        ("search x since:20", "takes a year"),
+        ("search x since:2999", "takes a year"),
+        ("search x since:1700", "takes a year"),
+        ("search " + "a" * 501, "limited to 500"),
+        ("subscribe monthly", "`weekly` or `daily`"),
+        ("subscribe weekly daily", "`weekly` or `daily`"),
+        ("unsubscribe now", "takes no arguments"),
+        ("queries all", "takes no arguments"),
+        ("run", "name of one saved query"),
+        ("run ../../etc/passwd", "name of one saved query"),
+        ("run a b", "name of one saved query"),
+        ("frobnicate", "unknown command `frobnicate`"),
+    ],
+)
+def test_bad_input_becomes_help_with_the_problem(text: str, problem: str) -> None:
+    """An unknown command or a bad argument yields help, saying what was wrong."""
+    cmd = parse(text, this_year=2025)
+    assert cmd.verb == "help" and problem in cmd.problem
+
+
+def test_simple_verbs() -> None:
+    """subscribe defaults to weekly; the argument-free verbs parse; empty text is help."""
+    assert parse("subscribe") == Command("subscribe", period="weekly")
+    assert parse("subscribe DAILY") == Command("subscribe", period="daily")
+    assert parse("run pubmed-exosomes-hair") == Command("run", query="pubmed-exosomes-hair")
+    for verb in ("unsubscribe", "queries", "status", "help"):
+        assert parse(f"  {verb} ") == Command(verb)
+    assert parse("") == Command("help")
+
+
+def test_help_ack_carries_the_problem_escaped() -> None:
+    """Help is answered in the ack itself and shows the bad input escaped."""
+    payload = ack_payload(parse("<!channel>"))
+    assert payload is not None and payload["response_type"] == "ephemeral"
+    shown = payload["blocks"][0]["text"]["text"]
+    assert "unknown command `&lt;!channel&gt;`" in payload["text"] + shown
+    assert "<!channel>" not in payload["text"] + shown
+    assert "`/litwatch search &lt;terms&gt; [source:pubmed|trials|all]" in shown
+
+
+def test_search_ack_echoes_terms_escaped() -> None:
+    """The search ack names the sources and echoes the terms without letting them ping."""
+    payload = ack_payload(parse("search <@U123> hair source:trials"))
+    assert payload is not None
+    assert payload["text"] == "Searching ClinicalTrials.gov for “&lt;@U123&gt; hair”…"
+    assert payload["blocks"][0]["text"]["text"] == payload["text"]
+
+
+def test_store_commands_ack_empty() -> None:
+    """Commands that read the store ack empty: their work happens after the ack."""
+    for text in ("queries", "status", "subscribe", "unsubscribe"):
+        assert ack_payload(parse(text)) is None
+
+
+def test_escape_round_trip() -> None:
+    """escape and unescape are inverse for the three mrkdwn control characters."""
+    raw = "a & b < c > d &amp;"
+    assert unescape(escape(raw)) == raw
+    assert escape("<!here>") == "&lt;!here&gt;"

@@ -1,0 +1,121 @@
+"""`litwatch serve`: signed slash-command requests are acked at once; forged or stale ones refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+from bot.config import load_settings
+from bot.slack.commands import Services
+from bot.slack.listener import CommandDispatcher, SignedCommandServer
+from bot.store import Store
+from tests.daemon_kit import CONFIG, ScriptedSource, label
+from tests.factories import pubmed_item
+from tests.fakes.slack import FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def sign(body: bytes, timestamp: int, secret: str = SECRET) -> str:
+    """Slack's v0 request signature, computed independently of slack_sdk."""
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@contextmanager
+def serving(tmp_path: Path) -> Iterator[tuple[SignedCommandServer, FakeSlack, Store]]:
+    config = tmp_path / "litwatch.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    settings = load_settings(config)
+    source = ScriptedSource(search_items=[pubmed_item(7, title="Signed search result")])
+    with FakeSlack() as slack, Store.open(tmp_path / "data") as store:
+        services = Services(settings=settings, store=store, classify=label,
+                            sources={"pubmed": source, "clinicaltrials": ScriptedSource()})  # fmt: skip
+        host = slack.url.split("//", 1)[1]
+        dispatcher = CommandDispatcher(services, allowed_hosts=(host,))
+        server = SignedCommandServer(dispatcher, SECRET, host="127.0.0.1", port=0)
+        server.start()
+        try:
+            yield server, slack, store
+        finally:
+            server.close()
+            dispatcher.close()
+
+
+def post(server: SignedCommandServer, form: dict[str, str], *, timestamp: int | None = None,
+         signature: str | None = None) -> tuple[int, bytes]:  # fmt: skip
+    body = urlencode(form).encode()
+    stamp = int(time.time()) if timestamp is None else timestamp
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Slack-Request-Timestamp": str(stamp),
+               "X-Slack-Signature": signature or sign(body, stamp)}  # fmt: skip
+    try:
+        with urlopen(Request(server.url, data=body, headers=headers), timeout=5) as response:
+            return response.status, response.read()
+    except HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def command(slack: FakeSlack, text: str, channel_id: str = "C0TEAM001") -> dict[str, str]:
+    return {"command": "/litwatch", "text": text, "user_id": "U111", "channel_id": channel_id,
+            "team_id": "T111", "response_url": slack.response_url()}  # fmt: skip
+
+
+def test_signed_search_is_acked_then_answered_via_response_url(tmp_path: Path) -> None:
+    """A correctly signed command gets its ack in the HTTP response and results at response_url."""
+    with serving(tmp_path) as (server, slack, _):
+        status, body = post(server, command(slack, "search exosome source:pubmed"))
+        assert status == 200
+        assert json.loads(body)["text"].startswith("Searching PubMed for")
+        reply = slack.wait_responses(1)[0]
+    assert "Signed search result" in reply.all_text() and reply.ephemeral
+
+
+def test_signed_subscribe_writes_the_store(tmp_path: Path) -> None:
+    """A store command is acked empty and its effect and reply follow."""
+    with serving(tmp_path) as (server, slack, store):
+        status, body = post(server, command(slack, "subscribe daily"))
+        assert (status, body) == (200, b"")
+        assert "daily digest" in slack.wait_responses(1)[0].payload["text"]
+        assert [s["target"] for s in store.subscriptions()] == ["C0TEAM001"]
+
+
+def test_forged_stale_and_unsigned_requests_are_refused(tmp_path: Path) -> None:
+    """A wrong signature, a timestamp over 5 minutes old, or a garbage timestamp gets 401."""
+    with serving(tmp_path) as (server, slack, store):
+        form = command(slack, "subscribe")
+        old = int(time.time()) - 6 * 60
+        assert post(server, form, signature=sign(b"other body", int(time.time())))[0] == 401
+        assert post(server, form, signature=sign(urlencode(form).encode(), int(time.time()),
+                                                 secret="not-the-secret"))[0] == 401  # fmt: skip
+        assert post(server, form, timestamp=old)[0] == 401
+        assert post(server, form, timestamp=old, signature="v0=" + "0" * 64)[0] == 401
+        body = urlencode(form).encode()
+        headers = {"X-Slack-Request-Timestamp": "yesterday", "X-Slack-Signature": sign(body, 0)}
+        try:
+            urlopen(Request(server.url, data=body, headers=headers), timeout=5)
+            refused = False
+        except HTTPError as exc:
+            refused = exc.code == 401
+        assert refused
+        time.sleep(0.2)
+        assert store.subscriptions() == [] and slack.responses == []
+
+
+def test_response_url_outside_slack_is_never_called(tmp_path: Path) -> None:
+    """A payload pointing response_url at some other http host gets no POST from us."""
+    with serving(tmp_path) as (server, slack, store):
+        form = command(slack, "subscribe")
+        form["response_url"] = "http://169.254.169.254/latest/meta-data"
+        status, body = post(server, form)
+        assert status == 200 and b"without a usable response_url" in body
+        time.sleep(0.2)
+        assert store.subscriptions() == []
