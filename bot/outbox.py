@@ -3,6 +3,7 @@ after its sink confirms every part of it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,10 +19,18 @@ class DeliveryFailed(Exception):
         self.parts_done = parts_done
 
 
-class Sink(Protocol):
-    """Slack or the console. `send` returns only once every part from `start_part` on is confirmed."""
+PartConfirmed = Callable[[int, Sequence[str]], None]
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int) -> None: ...
+
+class Sink(Protocol):
+    """Slack or the console: `send` returns once every part from `start_part` on is confirmed.
+
+    After each confirmed part it calls `on_part(parts_done, uids_in_that_part)`, so a
+    delivery cut off mid-way (error, kill, restart) resumes after the last confirmed part.
+    """
+
+    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
+             on_part: PartConfirmed | None = None) -> None: ...
 
 
 @dataclass
@@ -32,7 +41,13 @@ class FlushReport:
 
 
 def flush(store: Store, sink: Sink) -> FlushReport:
-    """Send every pending notification, oldest first; failures stay pending with their error."""
+    """Send every pending notification, oldest first; failures stay pending with their error.
+
+    Parts already confirmed are never sent again. Where messages carry items, progress is
+    kept by uid rather than by part number: a resumed delivery renders only the items not
+    yet posted, so an item that changed in between cannot shift the split and be lost or
+    posted twice.
+    """
     report = FlushReport()
     broken: set[str] = set()
     for note in store.pending():
@@ -41,11 +56,26 @@ def flush(store: Store, sink: Sink) -> FlushReport:
             report.skipped += 1
             continue
         items = [doc for uid in note.get("uids", ()) if (doc := store.get(uid)) is not None]
+        sent_uids = list(note.get("sent_uids") or ())
         start = int(note.get("sent_parts") or 0)
+        if sent_uids:
+            items = [doc for doc in items if doc["uid"] not in set(sent_uids)]
+            start = 0
+            if not items:  # every item went out before the last attempt was cut off
+                store.mark_delivered(note["id"])
+                report.delivered += 1
+                continue
+
+        def confirmed(parts_done: int, uids: Sequence[str], note_id: str = note["id"],
+                      sent: list[str] = sent_uids) -> None:
+            sent.extend(uids)
+            store.record_progress(note_id, parts_done, sent)
+
         try:
-            sink.send(note, items, start)
+            sink.send(note, items, start, confirmed)
         except DeliveryFailed as exc:
-            store.record_failure(note["id"], exc.error, sent_parts=max(start, exc.parts_done))
+            store.record_failure(note["id"], exc.error, sent_parts=max(start, exc.parts_done),
+                                 sent_uids=sent_uids)
             report.failed.append((note, exc.error))
             broken.add(channel)
             continue

@@ -35,6 +35,9 @@ from bot.models import Item
 SCHEMA_VERSION = 1
 STORE_FILE = "litwatch.json"
 LOCK_FILE = "litwatch.lock"
+# Delivery outcomes (sent, failed, part confirmed) between commits: a small append-only file,
+# fsynced per record, folded into the store file by the next commit.
+JOURNAL_FILE = "outbox.journal"
 
 # Migrations upgrade the raw file contents from version N to N+1, in order.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -53,9 +56,11 @@ class AtomicJSONStorage(Storage):
 
     def __init__(self, path: Path):
         self.path = path
+        self.journal_path = path.with_name(JOURNAL_FILE)
         self._data: dict[str, dict[str, Any]] | None = None
         self.dirty = False
         self.writes = 0  # file writes so far: benchmarks and tests count them
+        self.journal_writes = 0
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self._data is None:
@@ -81,13 +86,41 @@ class AtomicJSONStorage(Storage):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(directory)
         self.dirty = False
         self.writes += 1
+        # The file now holds everything the journal recorded; a crash before this truncate
+        # only replays records that are already applied (each is idempotent).
+        if self.journal_path.exists() and self.journal_path.stat().st_size:
+            with open(self.journal_path, "wb") as handle:
+                os.fsync(handle.fileno())
+
+    def append_journal(self, record: Mapping[str, Any]) -> None:
+        """Durably note one delivery outcome without rewriting the whole store file."""
+        with open(self.journal_path, "ab") as handle:
+            handle.write(orjson.dumps(record) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.journal_writes += 1
+
+    def read_journal(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.journal_path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in lines:
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue  # a line torn by a crash was never acknowledged
+        return records
+
+    def remove_stale_temp_files(self) -> None:
+        """Temp files left by a crash mid-write (only the lock holder calls this)."""
+        for stale in self.path.parent.glob(".litwatch-*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     def close(self) -> None:
         pass
@@ -99,9 +132,16 @@ class BufferedMemoryStorage(MemoryStorage):
     def __init__(self) -> None:
         super().__init__()
         self.writes = 0
+        self.journal_writes = 0
 
     def flush(self) -> None:
         self.writes += 1
+
+    def append_journal(self, record: Mapping[str, Any]) -> None:
+        self.journal_writes += 1
+
+    def read_journal(self) -> list[dict[str, Any]]:
+        return []
 
 
 def _load_file(path: Path) -> dict[str, dict[str, Any]] | None:
@@ -203,6 +243,10 @@ class Store:
         self._runs = self._table("runs")
         self._meta = self._table("meta")
         self._check_schema()
+        for record in storage.read_journal():
+            self._apply_journal(record)
+        if not readonly and isinstance(storage, AtomicJSONStorage):
+            storage.remove_stale_temp_files()
         # uid -> (doc_id, fingerprint); doi -> uid for cross-source merges
         raw_items = self._raw("items")
         self._index: dict[str, tuple[int, str]] = {
@@ -250,6 +294,10 @@ class Store:
     @property
     def file_writes(self) -> int:
         return self._storage.writes
+
+    @property
+    def journal_writes(self) -> int:
+        return self._storage.journal_writes
 
     # -- items
 
@@ -368,6 +416,7 @@ class Store:
                 note.setdefault("attempts", 0)
                 note.setdefault("last_error", None)
                 note.setdefault("sent_parts", 0)
+                note.setdefault("sent_uids", [])
                 self._outbox.insert(note)
             if state is not None:
                 self._put_state(query, state)
@@ -425,28 +474,48 @@ class Store:
         self.commit("", outbox=notes)
 
     def mark_delivered(self, note_id: str) -> None:
-        self._writable()
-        with self.lock:
-            doc_ids = self._outbox_ids(note_id)
-            if doc_ids:
-                self._outbox.remove(doc_ids=doc_ids)
-                self._storage.flush()
+        """Slack confirmed it: the notification leaves the outbox (journalled, not a rewrite)."""
+        self._journal({"op": "delivered", "id": note_id})
 
-    def record_failure(self, note_id: str, error: str, sent_parts: int | None = None) -> None:
-        self._writable()
+    def record_failure(self, note_id: str, error: str, sent_parts: int | None = None,
+                       sent_uids: Sequence[str] | None = None) -> None:
+        """Keep the notification pending with its error, attempt count and progress."""
         with self.lock:
-            doc_ids = self._outbox_ids(note_id)
-            if not doc_ids:
+            note = self._note(note_id)
+            if note is None:
                 return
+            record: dict[str, Any] = {"op": "progress", "id": note_id,
+                                      "attempts": int(note.get("attempts", 0)) + 1, "last_error": error}
+            if sent_parts is not None:
+                record["sent_parts"] = sent_parts
+            if sent_uids is not None:
+                record["sent_uids"] = list(sent_uids)
+            self._journal(record)
 
-            def bump(doc: MutableMapping[str, Any]) -> None:
-                doc["attempts"] = int(doc.get("attempts", 0)) + 1
-                doc["last_error"] = error
-                if sent_parts is not None:
-                    doc["sent_parts"] = sent_parts
+    def record_progress(self, note_id: str, sent_parts: int, sent_uids: Sequence[str] = ()) -> None:
+        """One part of a split notification is confirmed: a resumed delivery skips it."""
+        self._journal({"op": "progress", "id": note_id, "sent_parts": sent_parts, "sent_uids": list(sent_uids)})
 
-            self._outbox.update(bump, doc_ids=doc_ids)
-            self._storage.flush()
+    def _journal(self, record: dict[str, Any]) -> None:
+        self._writable()
+        with self.lock:
+            if self._apply_journal(record):
+                self._storage.append_journal(record)
+
+    def _apply_journal(self, record: Mapping[str, Any]) -> bool:
+        """Apply one journal record to memory; False when its notification is already gone."""
+        doc_ids = self._outbox_ids(str(record.get("id")))
+        if not doc_ids:
+            return False
+        if record.get("op") == "delivered":
+            self._outbox.remove(doc_ids=doc_ids)
+            return True
+        fields = {k: v for k, v in record.items() if k in ("attempts", "last_error", "sent_parts", "sent_uids")}
+        self._outbox.update(fields, doc_ids=doc_ids)
+        return True
+
+    def _note(self, note_id: str) -> dict[str, Any] | None:
+        return next((dict(v) for v in self._raw("outbox").values() if v.get("id") == note_id), None)
 
     # -- subscriptions
 
@@ -541,6 +610,14 @@ class Store:
     def _writable(self) -> None:
         if self.readonly:
             raise StoreError("the store was opened read-only (another process is writing)")
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _take_dir_lock(data_dir: Path) -> Any:

@@ -52,7 +52,8 @@ class RecordingSink:
         self.sent: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.fail_channels = fail_channels or set()
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int) -> None:
+    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
+             on_part: object = None) -> None:
         if notification["channel"] in self.fail_channels:
             raise DeliveryFailed("channel_not_found")
         self.sent.append((notification, items))

@@ -117,18 +117,36 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: Fake
     assert len(uids_posted(fake_slack)) == 49 and set(uids_posted(fake_slack).values()) == {1}
 
 
-def test_half_sent_split_message_resumes_at_the_failed_part(fake_slack: FakeSlack, settings: Settings) -> None:
-    """A failure on part 2 of 3 keeps the notification; the next flush posts parts 2 and 3 only."""
+def test_half_sent_split_message_resumes_after_the_confirmed_part(fake_slack: FakeSlack, settings: Settings) -> None:
+    """A failure on part 2 of 3 keeps the notification; the next flush posts only the items not yet posted."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(n) for n in range(1, 47)])
     sink = sink_for(fake_slack, attempts=1)
     fake_slack.fail("chat.postMessage", after=1, error="fatal_error")
     report = flush(store, sink)
-    assert report.failed and store.pending()[0]["sent_parts"] == 1
+    note = store.pending()[0]
+    assert report.failed and note["sent_parts"] == 1 and len(note["sent_uids"]) == 20
     flush(store, sink)
     headers = [m.blocks[0]["text"]["text"] for m in fake_slack.messages_in("C111")]
-    assert headers == [f"46 new — pm (part {n}/3)" for n in (1, 2, 3)]
+    assert headers == ["46 new — pm (part 1/3)", "26 new — pm (part 1/2)", "26 new — pm (part 2/2)"]
+    assert len(uids_posted(fake_slack)) == 46 and set(uids_posted(fake_slack).values()) == {1}
     assert store.pending() == []
+
+
+def test_an_item_changing_between_attempts_is_neither_lost_nor_doubled(fake_slack: FakeSlack,
+                                                                       settings: Settings) -> None:
+    """Regression (review finding 2): progress is kept by uid, so a re-render after a change cannot shift parts."""
+    store = Store.memory()
+    baseline_then(settings, store, [pubmed_item(n) for n in range(1, 47)])
+    sink = sink_for(fake_slack, attempts=1)
+    fake_slack.fail("chat.postMessage", after=1, error="fatal_error")
+    flush(store, sink)
+    # An item posted in part 1 is retracted before the retry: it would now render as "changed".
+    store.commit("pm", store.diff([retracted(pubmed_item(3))], "pm"))
+    flush(store, sink)
+    counts = uids_posted(fake_slack)
+    assert set(counts) == {str(30000000 + n) for n in range(1, 47)}
+    assert set(counts.values()) == {1}
 
 
 def test_channel_not_found_keeps_items_pending_with_the_error(settings: Settings) -> None:

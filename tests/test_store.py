@@ -257,3 +257,53 @@ def test_sigkill_at_random_moments_never_tears_or_loses_acknowledged_batches(dat
         assert len(extra) <= 1 and all(b == max(sizes) for b in extra)
         acked |= extra
     assert len(acked) > 20  # the children really committed between kills
+
+
+def test_delivery_marks_are_journalled_not_rewrites(data_dir: Path) -> None:
+    """Regression (review finding 9): marking a notification sent appends to a small journal; the store file is untouched."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "items", "channel": "C1", "uids": []} for _ in range(30)])
+        writes, before = store.file_writes, (data_dir / STORE_FILE).read_bytes()
+        for note in store.pending():
+            store.mark_delivered(note["id"])
+        assert store.file_writes == writes and store.journal_writes == 30
+        assert (data_dir / STORE_FILE).read_bytes() == before
+        assert store.pending() == []
+    with Store.open(data_dir) as again:  # replayed from the journal after a restart
+        assert again.pending() == []
+
+
+def test_journal_replays_progress_and_ignores_a_torn_last_line(data_dir: Path) -> None:
+    """Progress and failures survive a crash; a half-written journal line (never acknowledged) is skipped."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "items", "channel": "C1", "uids": ["pmid:1", "pmid:2"]}])
+        note_id = store.pending()[0]["id"]
+        store.record_progress(note_id, 1, ["pmid:1"])
+        store.record_failure(note_id, "ratelimited", sent_parts=1, sent_uids=["pmid:1"])
+    with open(data_dir / "outbox.journal", "ab") as journal:
+        journal.write(b'{"op":"delivered","id":"' + note_id.encode())
+    with Store.open(data_dir, readonly=True) as reader:
+        note = reader.pending()[0]
+        assert (note["sent_uids"], note["attempts"], note["last_error"]) == (["pmid:1"], 1, "ratelimited")
+
+
+def test_commit_folds_the_journal_into_the_file(data_dir: Path) -> None:
+    """The next commit writes the journalled outcomes into the store file and empties the journal."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "items", "channel": "C1", "uids": []}])
+        store.mark_delivered(store.pending()[0]["id"])
+        assert (data_dir / "outbox.journal").stat().st_size > 0
+        store.commit("q", store.diff([pubmed_item(1)], "q"))
+        assert (data_dir / "outbox.journal").stat().st_size == 0
+        assert json.loads((data_dir / STORE_FILE).read_text())["outbox"] == {}
+
+
+def test_stale_temp_files_are_removed_by_the_next_writer(data_dir: Path) -> None:
+    """Regression (review finding 11): temp files a crash left behind are deleted when a writer opens the store."""
+    with Store.open(data_dir) as store:
+        store.commit("q", store.diff([pubmed_item(1)], "q"))
+    (data_dir / ".litwatch-abc123.tmp").write_bytes(b"x" * 100)
+    with Store.open(data_dir, readonly=True):
+        assert (data_dir / ".litwatch-abc123.tmp").exists()  # readers never delete
+    with Store.open(data_dir):
+        assert not list(data_dir.glob(".litwatch-*.tmp"))

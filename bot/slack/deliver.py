@@ -28,9 +28,9 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.config import Environment, now
 from bot.export import to_ris
-from bot.outbox import DeliveryFailed
+from bot.outbox import DeliveryFailed, PartConfirmed
 from bot.retry import RetryPolicy, parse_retry_after
-from bot.slack.render import render
+from bot.slack.render import messages
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -149,18 +149,21 @@ class SlackSink:
         self._last_post: dict[str, float] = {}  # target -> when its last message went out
         self._conversations: dict[str, str] = {}  # target as configured -> conversation ID
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int) -> None:
+    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
+             on_part: PartConfirmed | None = None) -> None:
         target = str(notification.get("channel") or "")
-        messages = render(notification, items)
+        parts = messages(notification, items)
         attach = notification.get("type") == "digest" and bool(items)
         done = start_part
         try:
-            if start_part < len(messages):
+            if start_part < len(parts):
                 channel = self._destination(target)
-                for index in range(start_part, len(messages)):
-                    self._post(target, channel, messages[index])
+                for index in range(start_part, len(parts)):
+                    self._post(target, channel, parts[index].to_slack())
                     done = index + 1
-            if attach and done == len(messages):
+                    if on_part:
+                        on_part(done, parts[index].uids)
+            if attach and done == len(parts):
                 self._upload_ris(target, notification, items)
                 done += 1
         except SlackApiError as exc:

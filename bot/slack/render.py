@@ -145,6 +145,7 @@ class Draft:
     head: list[Element]  # repeated at the top of every part
     units: list[list[Element]]  # items (or digest sections); never split across parts
     tail: list[Element] = field(default_factory=list)  # only on the last part
+    unit_uids: list[str] = field(default_factory=list)  # the item of each unit, when units are items
 
 
 @dataclass
@@ -153,6 +154,7 @@ class Message:
 
     fallback: Line
     elements: list[Element]
+    uids: tuple[str, ...] = ()  # the items this message carries (progress is kept by uid)
 
     def to_slack(self) -> dict[str, Any]:
         blocks = [_block(e).to_dict() for e in self.elements]
@@ -217,16 +219,20 @@ def paginate(draft: Draft) -> list[Message]:
     head_blocks = 1 + len(draft.head)
     head_size = HEADER_TEXT + sum(_size(e) for e in draft.head) + FALLBACK_TEXT
     chunks: list[list[list[Element]]] = [[]]
+    chunk_uids: list[list[str]] = [[]]
     blocks, size = head_blocks, head_size
-    for unit in draft.units:
+    for index, unit in enumerate(draft.units):
         unit_blocks, unit_size = len(unit), sum(_size(e) for e in unit)
         current = chunks[-1]
         if current and (
             len(current) >= ITEMS_PER_MESSAGE or blocks + unit_blocks > MAX_BLOCKS or size + unit_size > MESSAGE_TEXT
         ):
             chunks.append([])
+            chunk_uids.append([])
             blocks, size = head_blocks, head_size
         chunks[-1].append(unit)
+        if index < len(draft.unit_uids):
+            chunk_uids[-1].append(draft.unit_uids[index])
         blocks += unit_blocks
         size += unit_size
     tail_blocks, tail_size = len(draft.tail), sum(_size(e) for e in draft.tail)
@@ -241,7 +247,7 @@ def paginate(draft: Draft) -> list[Message]:
             elements.extend(unit)
         if number == len(chunks):
             elements.extend(draft.tail)
-        out.append(Message((*draft.fallback, suffix), elements))
+        out.append(Message((*draft.fallback, suffix), elements, tuple(chunk_uids[number - 1])))
     return out
 
 
@@ -433,6 +439,7 @@ def _alert_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]
         fallback=(f"{label}: ", first) if first else (label,),
         head=[_context(notification)],
         units=units,
+        unit_uids=[uid_of(i) for i in items],
     )
 
 
@@ -451,6 +458,7 @@ def _items_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]
         fallback=(f"litwatch: {words} for {_query(notification)}",),
         head=[_context(notification, _kind_counts(items))],
         units=units,
+        unit_uids=[uid_of(i) for i in new + changed],
     )
 
 
