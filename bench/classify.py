@@ -166,16 +166,18 @@ def evaluate(records: Sequence[Labelled], label: Callable[[Item], Classification
 
 
 def throughput(items: Sequence[Item], label: Callable[[Item], Classification],
-               seconds: float = 2.0) -> float:
-    """Records per second on one core, over whole passes through the set."""
-    done, start = 0, time.perf_counter()
+               seconds: float = 2.0) -> tuple[float, float]:
+    """Records per CPU second of this process (one core; other processes on the machine do
+    not count against it) and per wall-clock second, over whole passes through the set."""
+    done = 0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     while True:
         for item in items:
             label(item)
         done += len(items)
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done / elapsed
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        if cpu >= seconds:
+            return done / cpu, done / wall
 
 
 def print_report(report: Report, out: Callable[[str], None] = print, *,
@@ -238,9 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         topic = evaluate(records, Classifier(settings).classify)
         print(f"\n== with [classify] terms from {args.config}")
         print_report(topic, wrong=not args.quiet)
-    rate = throughput([r.item for r in records], builtin.classify)
-    print(f"\nthroughput: {rate:,.0f} records/s on one core "
-          f"({'met' if rate >= 2000 else 'MISSED'}: >= 2,000)")
+    rate, wall = throughput([r.item for r in records], builtin.classify)
+    print(f"\nthroughput: {rate:,.0f} records per CPU second on one core "
+          f"({'met' if rate >= 2000 else 'MISSED'}: >= 2,000); {wall:,.0f} per wall-clock second")
     return 0
 
 

@@ -48,6 +48,11 @@ OTHER_TYPES = frozenset({
 # "Review" is also put on chart reviews and "case report and review of the literature";
 # the text may overrule it. Letters are decided by their text.
 SOFT_OTHER_TYPES = frozenset({"Review", "Letter"})
+# Reviews that report a series of their own ("we enrolled", "the study group consisted of")
+# are clinical whatever the tag.
+REVIEW_TYPES = frozenset({
+    "Review", "Systematic Review", "Meta-Analysis", "Network Meta-Analysis", "Scoping Review",
+})  # fmt: skip
 INTEGRITY_TYPES = frozenset({
     "Retracted Publication", "Retraction of Publication", "Published Erratum",
     "Expression of Concern", "Corrected and Republished Article",
@@ -121,7 +126,7 @@ _SECTION_KINDS = {
     "objective": _AIM, "objectives": _AIM, "aim": _AIM, "aims": _AIM, "purpose": _AIM,
     "study objective": _AIM, "hypothesis": _AIM,
 }  # fmt: skip
-_SPACES = re.compile(r"[^\S\n]+")
+_SPACES = re.compile(r"[^\S\n]{2,}|[\t\r\f\v]")
 _CLAUSE_BREAK = re.compile(
     r"[;:]|,\s*(?:and|but|while|whereas|although|though)\b|\b(?:but|however|although|though|"
     r"whereas|while|except|yet|in contrast)\b")
@@ -130,16 +135,18 @@ _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present
 _CASE_TEXT = _led(
     'acehoprtw',
     r"\b(?:we|here,? we|authors|this (?:report|paper|article))\s+(?:\w+\s+)?"
-    r"(?:report|describe|present|discuss|document)\s+(?:herein\s+)?(?:the\s+)?"
+    r"(?:report|describe|present|discuss|document|highlight)\s+(?:herein\s+)?(?:the\s+)?"
     r"(?:an?|one|two|three|first|unique|unusual|rare|novel|interesting|single|\d)\b[^.]{0,60}?"
     r"\b(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
     r"gentleman|lady|siblings|brothers|sisters|twins)s?\b"
-    r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b"
+    r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
     r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
     r"|\b(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
     r"aged\s+\d"
-    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b")
+    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b"
+    r"|\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
+    r"recipient)\s*(?:with\b|[.:]|$)")
 _SERIES_COUNT = _led(
     f"cstw{_NUMBER_LEAD}",
     rf"\b(?:we\s+(?:\w+\s+)?(?:report|describe|present|review|reviewed|analy[sz]ed|included|"
@@ -148,7 +155,7 @@ _SERIES_COUNT = _led(
     rf"{_PERSONS}\b"
     rf"|\b({_NUMBER})\s+(?:consecutive|adult|pediatric|paediatric)\s+{_PERSONS}\b")
 _CLINICAL_TEXT = _led(
-    'cdfhilmoprsw',
+    "cdfhilmoprstw",
     r"\brandomi[sz]ed\b|\brandomly (?:assigned|allocated)\b|\bdouble[- ]blind(?:ed)?\b"
     r"|\bplacebo[- ]controlled\b|\bopen[- ]label\b|\bsingle[- ]arm\b|\bfirst[- ]in[- ]human\b"
     r"|\bphase (?:i{1,3}v?|[1-4])[ab]?(?:/(?:i{1,3}|[1-4]))? (?:trial|study)\b"
@@ -161,28 +168,72 @@ _CLINICAL_TEXT = _led(
     r"|\b(?:were|was) (?:enrolled|recruited|randomi[sz]ed)\b"
     r"|\bwe (?:enrolled|recruited|randomi[sz]ed)\b"
     r"|\bclinical trial\b|\bpilot (?:study|trial)\b|\bsplit[- ](?:face|scalp|body)\b"
-    r"|\bhealthy volunteers\b|\binclusion criteria\b|\bmedian follow-up\b")
+    r"|\bhealthy (?:volunteers|controls|subjects|individuals|donors)\b|\binclusion criteria\b"
+    r"|\bmedian follow-up\b|\btwin (?:design|study|sample|cohort|registry)\b"
+    r"|\bmixed[- ]methods? (?:study|analysis|project|design|approach)\b"
+    r"|\b(?:focus groups?|semi-structured interviews?|in-depth interviews?)\b")
 # Counted people ("679 men enrolled", "participants (n = 31)"): primary data on humans.
 _SAMPLE = _led(
     f"({_NUMBER_LEAD}",
     rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?{_PERSONS}\b"
-    rf"|\(\s*n\s*=\s*\d[\d,]*\s*\)\s+(?:[\w-]+\s+){{0,3}}?{_PERSONS}\b")
+    rf"|\(\s*n\s*=\s*\d[\d,]*\s*\)\s+(?:[\w-]+\s+){{0,4}}?{_PERSONS}\b")
 _SAMPLE_N = re.compile(rf"\b{_PERSONS}\s*\(\s*n\s*=\s*\d")  # "participants (n = 31)"
 # First-person primary data collection: outweighs a "Review" tag.
 _PRIMARY_DATA = _led(
-    'w',
+    "otw",
     r"\bwe (?:retrospectively |prospectively )?(?:enrolled|recruited|abstracted|randomi[sz]ed|"
     r"reviewed (?:the )?(?:medical |electronic |clinical )?(?:charts|records)|"
     r"reviewed charts|(?:conducted|performed|carried out) a (?:retrospective|prospective|"
-    r"cross-sectional|cohort|case-control|randomi[sz]ed|multicenter|single-center))\b")
+    r"cross-sectional|cohort|case-control|randomi[sz]ed|multicenter|single-center))\b"
+    r"|\b(?:the|our) study (?:group|population|cohort|sample) (?:consisted of|comprised|"
+    r"included)\b")
 _REVIEW_TEXT = _led(
     'acgimorstw',
-    r"\b(?:this|our|the present|a|we) (?:\w+ )?(?:narrative |systematic |scoping |literature |"
+    r"\b(?:this|our|the present|we) (?:\w+ )?(?:narrative |systematic |scoping |literature |"
     r"mini-?|comprehensive |critical |state-of-the-art )?review\b|\bwe review\b|"
     r"\breview(?:s|ed)? (?:of )?the (?:current |recent |available )?literature\b|"
     r"\bmeta-analys[ie]s\b|\bsystematic review\b|\bguidelines? (?:for|on)\b|\bconsensus\b|"
     r"\bstudy protocol\b|\bthis protocol\b|\bwe (?:propose|discuss|summari[sz]e|highlight|"
     r"outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b")
+# A survey of clinicians' or other professionals' views: not patient data.
+_PROFESSIONAL_SURVEY = _led(
+    "adhimnpqrs",
+    r"\b(?:surveys?|questionnaires?|interviews?)\b[^.]{0,80}?\b(?:physicians|providers|"
+    r"clinicians|nurses|pharmacists|dentists|doctors|practitioners|surgeons|residents|"
+    r"health ?care workers|(?:health|medical|healthcare) professionals|staff|experts|"
+    r"stakeholders)\b"
+    r"|\b(?:physicians|providers|clinicians|nurses|pharmacists|dentists|doctors|practitioners|"
+    r"surgeons|residents|staff|experts)\b[^.]{0,60}?\b(?:completed|answered|responded to|"
+    r"were surveyed)\b")
+_PROFESSIONALS = _led(
+    "cdehmnprs",
+    r"\b(?:physicians?|providers?|clinicians?|nurses?|pharmacists?|dentists?|doctors?|"
+    r"practitioners?|surgeons?|residents|health ?care workers|professionals|staff|experts|"
+    r"stakeholders)\b")
+# Software, databases and data portals: methods papers even when they count people.
+_SOFTWARE = _led(
+    "aefgioprstw",
+    r"\bopen[- ]source\b|\bweb[- ]?(?:application|portal|server|tool|interface|app)\b|"
+    r"\binteractive (?:visuali[sz]ation|tool|platform)\b|\bgithub\b|\btoolkit\b|"
+    r"\b(?:r|python) package\b|\bfreely available at\b|\bsoftware (?:tool|package)\b")
+# Text-only evidence of people studied must concern health, not e.g. cultural surveys.
+_HEALTH_WORDS = frozenset({
+    "health", "healthy", "disease", "diseases", "patient", "patients", "clinical", "symptom",
+    "symptoms", "treatment", "treated", "therapy", "diagnosis", "diagnosed", "blood", "serum",
+    "plasma", "genetic", "gene", "genotype", "polymorphism", "cancer", "tumor", "tumour",
+    "infection", "hiv", "mental", "depression", "anxiety", "physiological", "oxygen", "lactate",
+    "hormone", "mri", "imaging", "cognitive", "medical", "hospital", "drug", "drugs", "vaccine",
+    "vaccinated", "vaccination", "pregnancy", "pregnant", "surgery", "mortality", "morbidity",
+    "injury", "pain", "obesity", "diabetes", "cardiovascular", "nutrition", "dietary", "biomarker",
+    "biomarkers", "death", "deaths", "dementia", "impairment", "disorder", "disorders",
+    "alopecia", "hair", "skin", "scalp", "dermatitis",
+})  # fmt: skip
+_PERSON_WORDS = frozenset({
+    "patient", "patients", "participants", "participant", "subjects", "volunteers", "women",
+    "men", "children", "adults", "infants", "people", "individuals", "persons", "adolescents",
+    "athletes", "runners", "students", "survivors", "donors", "recipients", "girls", "boys",
+    "males", "females", "users", "smokers", "veterans", "mothers", "youths",
+})  # fmt: skip
 _NONHUMAN_WORDS = frozenset({
     "mice", "mouse", "murine", "rat", "rats", "rodent", "rodents", "rabbit", "rabbits",
     "zebrafish", "pig", "pigs", "porcine", "dog", "dogs", "canine", "monkeys", "macaques",
@@ -221,7 +272,6 @@ _HARM_TRIGGERS = (
     "stevens", "foreign", "iatrogen", "contamin", "adulter", "counterfeit", "recall",
     "withdrawal", "safety", "warning", "warns", "unapproved",
 )
-_AE_ABBREVIATIONS = frozenset({"ae", "aes", "sae", "saes", "teae", "teaes"})
 _HARM_ABBREV = re.compile(r"\b(?:s|te)?aes?\b")
 _HARM_NOUNS = (
     r"(?:toxicity|toxicities|injury|injuries|hepatitis|reactions?|eruptions?|rash|adverse|"
@@ -244,7 +294,8 @@ _CAUSE_WORD = re.compile(
     r"radiation|radiotherapy|chemotherapy|immunotherapy|steroid|corticosteroid|medication|"
     r"product|opioid|alcohol|exosome|\w+mab|\w+nib|\w+cillin|\w+mycin|\w+statin|\w+pril|"
     r"\w+sartan|\w+olol|\w+azole|\w+floxacin)$")
-_HARM_LINKED = re.compile(
+_HARM_LINKED = _led(
+    "abcdghinps",
     rf"\b(?:post-?operative|post-?procedur\w*|post-?injection|post-?surgical|surgical[- ]site|"
     rf"injection[- ]site|procedure[- ]related|device[- ]related|catheter[- ]related|"
     rf"implant[- ]related|procedural|perioperative|intraoperative)\s+(?:\w+\s+){{0,2}}?"
@@ -257,13 +308,23 @@ _HARM_LINKED = re.compile(
     rf"{_INTERVENTIONS}\b"
     rf"|\bcomplication rates?\b|\bcomplications? (?:occurred|developed|included|were (?:observed|"
     rf"noted|reported|seen))")
+_EXPOSURE_TRIGGERS = (
+    "exposure", "exposed", "use of", "user", "intake", "consumption", "ingestion", "smoking",
+    "treatment with", "therapy with",
+)
 _LINKED_TRIGGERS = (
     "operative", "procedur", "injection", "surgical", "related", "complication", "infection",
     "bleeding", "morrhage", "granuloma", "abscess", "necrosis", "scarring", "nodule", "death",
     "injur",
 )
 # Exposure studies: "higher exposure to aldrin was positively associated with hypothyroidism".
-_EXPOSURE_HARM = re.compile(
+# Exposure above a safe limit ("daily intakes exceeded the tolerable daily intake").
+_ABOVE_SAFE_LIMIT = re.compile(
+    r"\b(?:exceed\w*|above|higher than) (?:the )?(?:tolerable|acceptable|reference|safe|"
+    r"permissible|recommended|regulatory|safety) (?:daily |weekly |upper )?(?:intakes?|doses?|"
+    r"limits?|levels?|thresholds?|values?)")
+_EXPOSURE_HARM = _led(
+    "ceistu",
     r"\b(?:exposure|exposed|use of|users?|intake|consumption|ingestion|smoking|treatment with|"
     r"therapy with)\b[^.;]{0,120}?\b(?:positively associated with|associated with (?:an? )?"
     r"(?:increased|higher|elevated|greater|excess)|(?:increased|higher|elevated|greater) "
@@ -283,7 +344,7 @@ _HEDGE = re.compile(
     r"investigate|examine|explore|compare|monitor|characteri[sz]e|identify|minimi[sz]e|avoid|"
     r"prevent|reduce|mitigate|predict|detect)|aims?|aimed|objectives?|purpose|in order to|"
     r"safety and (?:efficacy|tolerability|feasibility)|efficacy and safety|safety profile|"
-    r"well[- ]tolerated|tolerab\w+|safe|minimi[sz]\w+|avoid\w*|prevent\w*|mitigat\w*|"
+    r"well[- ]tolerated|tolerability|safe|minimi[sz]\w+|avoid\w*|prevent\w*|mitigat\w*|"
     r"predict\w*|strateg\w+|unclear|unknown|understudied)\b")
 # Did the harm happen, in this record's data? Counts, rates, past-tense occurrence.
 _NUMERIC = _led(
@@ -294,12 +355,15 @@ _AFFIRMATIVE = re.compile(
     r"presented with|(?:was|were|been) (?:associated|observed|reported|noted|seen|found|"
     r"detected|documented|recorded|identified|diagnosed|linked)|(?:increased|higher|elevated|"
     r"greater|excess) (?:risk|incidence|rates?|odds|prevalence|frequency)|increas(?:ed|ing)|"
-    r"recalled|warns|after|following)\b")
+    r"recalled|warns|after|following|reported|exceeded|(?:more|less) likely to (?:report|"
+    r"experience|develop|have))\b")
 _HARM = re.compile(rf"\b(?:{_HARM_STRONG})")
 _CYTO = re.compile(r"cyto-?toxic|genotoxic|phytotoxic|ecotoxic")
+# A title about harms of an intervention ("Safety of long-term proton pump inhibitors"), not
+# about the risk of a disease ("... and risk of pancreatic cancer").
 _SAFETY_TITLE = re.compile(
-    r"\b(?:safety of|risks? of|harms? of|hazards? of|complications? (?:of|after|following|from))"
-    r"\b")
+    rf"\b(?:safety of|harms? of|hazards? of|(?:risks?|complications?) (?:of|after|following|"
+    rf"from|with) (?:the |an? )?(?:[\w-]+ ){{0,3}}?{_INTERVENTIONS}\b)")
 _TITLE_NOT_SAFETY = re.compile(
     r"safety and (?:efficacy|tolerability|feasibility|effectiveness|immunogenicity)|"
     r"efficacy and safety|effectiveness and safety")
@@ -366,14 +430,15 @@ class Classifier:
         """Label one item; the same item always gets the same labels and reasons."""
         text = _split(item)
         integrity = _integrity(item, text)
-        kind, kind_reasons = self._kind(item, text)
-        safety, safety_reasons = self._safety(item, text, kind)
+        nonhuman = item.trial is None and _nonhuman(item, text)
+        kind, kind_reasons = self._kind(item, text, nonhuman=nonhuman)
+        safety, safety_reasons = self._safety(item, text, kind, nonhuman=nonhuman)
         return Classification(kind=kind, safety=safety, integrity=bool(integrity),
                               reasons=tuple(integrity + kind_reasons + safety_reasons))
 
     # --- kind ------------------------------------------------------------------------------
 
-    def _kind(self, item: Item, text: _Text) -> tuple[Kind, list[str]]:
+    def _kind(self, item: Item, text: _Text, *, nonhuman: bool) -> tuple[Kind, list[str]]:
         types = set(item.publication_types)
         if _is_notice(item, text):
             return "other", ["a notice about another record (erratum, retraction or concern)"]
@@ -383,39 +448,55 @@ class Classifier:
             where = " ".join((item.url, *item.links, *item.alt_urls)).lower()
             if _REGISTRY_URL.search(where) or _NCT.fullmatch(item.id.strip().lower()):
                 return "clinical", [f"registry record in a feed: {_clip(item.url or item.id)}"]
-        series = _series_size(text)
         if types & CASE_REPORT_TYPES:
+            series = _series_size(text)
             if series >= 4:
                 return "clinical", ["publication type: Case Reports",
                                     f"a series of {series} patients (4 or more: clinical)"]
             return "case_report", ["publication type: Case Reports"]
         clinical_types = sorted(types & CLINICAL_TYPES)
-        firm_other = sorted((types & OTHER_TYPES) - SOFT_OTHER_TYPES)
+        other_types = types & OTHER_TYPES
+        firm_other = sorted(other_types - SOFT_OTHER_TYPES)
         if clinical_types and not firm_other:
             return "clinical", [f"publication type: {pt}" for pt in clinical_types[:2]]
+        tagged = [f"publication type: {pt}" for pt in sorted(other_types)[:2]]
+        if other_types and other_types <= REVIEW_TYPES:
+            primary = _find(_PRIMARY_DATA, text, ("we ", "study "))
+            if primary:
+                return "clinical", [*tagged, f"{primary} (primary data)"]
         if firm_other:
-            return "other", [f"publication type: {pt}" for pt in firm_other[:2]]
-        if _nonhuman(item, text):
+            return "other", tagged
+        if nonhuman:
             return "other", [_nonhuman_reason(item, text)]
         case = self._case_hit(text)
+        series = _series_size(text) if case else 0
         if case and series < 4:
             return "case_report", [f"{case} (one to three patients)"]
         if "Review" in types:
-            primary = _find(_PRIMARY_DATA, text)
-            if primary:
-                return "clinical", ["publication type: Review", f"{primary} (primary data)"]
-            return "other", ["publication type: Review"]
+            return "other", tagged
         if case:
             return "clinical", [case, f"a series of {series} patients (4 or more: clinical)"]
+        return self._kind_from_text(item, text)
+
+    def _kind_from_text(self, item: Item, text: _Text) -> tuple[Kind, list[str]]:
+        """Untagged records: a study design or counted people, about health, not a review."""
         design = _find(_CLINICAL_TEXT, text) or (
             _find(self._clinical_terms, text) if self._clinical_terms else None)
         sample = _find(_SAMPLE, text, findings_only=True) or (
             _find(_SAMPLE_N, text, findings_only=True) if "(n" in text.low else None)
         review = _find(_REVIEW_TEXT, text, ("review", "meta-anal", "guideline", "consensus",
                                             "protocol", "we ", "in this "))
-        if design and (sample or not review):
+        if design or sample:
+            survey = _find(_PROFESSIONAL_SURVEY, text, ("survey", "questionnaire", "interview",
+                                                        "completed", "answered", "responded"))
+            if survey and _mostly_professionals(text):
+                return "other", [f"{survey} (survey of professionals, not patient data)"]
+        if design and text.words & _PERSON_WORDS and (sample or not review):
             return "clinical", [f"{design} (study design)"]
-        if sample and not review:
+        if sample and not review and text.words & _HEALTH_WORDS:
+            software = _find(_SOFTWARE, text)
+            if software:
+                return "other", [f"{software} (software or data resource)"]
             return "clinical", [f"{sample} (people studied)"]
         mesh_design = sorted(m.descriptor for m in item.mesh
                              if m.descriptor in CLINICAL_DESIGN_MESH)
@@ -433,19 +514,21 @@ class Classifier:
 
     # --- safety ----------------------------------------------------------------------------
 
-    def _safety(self, item: Item, text: _Text, kind: Kind) -> tuple[bool, list[str]]:
+    def _safety(self, item: Item, text: _Text, kind: Kind, *,
+                nonhuman: bool) -> tuple[bool, list[str]]:
+        """Text must say harm happened; MeSH adverse-effect qualifiers decide alone only for
+        case reports (indexers put them on every trial that tabulates adverse events)."""
         if item.trial is not None:
             return _registry_safety(item)
-        if kind == "other" and _nonhuman(item, text):
+        if kind == "other" and nonhuman:
             return False, []
         mesh = _mesh_safety(item)
-        hits, doubted = self._text_safety(text)
-        major = [r for r in mesh if r.endswith("(major topic)")]
-        if hits or major or (mesh and kind != "other"):
+        hits, doubted = self._text_safety(text, primary=kind != "other")
+        if hits or (mesh and kind == "case_report"):
             return True, (mesh[:2] + hits[:2])
         return False, doubted[:1]
 
-    def _text_safety(self, text: _Text) -> tuple[list[str], list[str]]:
+    def _text_safety(self, text: _Text, *, primary: bool) -> tuple[list[str], list[str]]:
         """Harm stated as having happened; negated, hedged or background mentions set aside."""
         hits: list[str] = []
         doubted: list[str] = []
@@ -455,7 +538,7 @@ class Classifier:
                 and not _NEGATION_BEFORE.search(low, 0, title_end):
             hits.append(f"title: '{text.quote(0)}'")
         seen: set[int] = set()
-        for start, end, topic_term in self._harm_mentions(text):
+        for start, end, topic_term in self._harm_mentions(text, primary=primary):
             index = text.sentence_of(start)
             if index in seen:
                 continue
@@ -475,27 +558,28 @@ class Classifier:
                 break
         return _unique(hits), doubted
 
-    def _harm_mentions(self, text: _Text) -> list[tuple[int, int, bool]]:
-        """(start, end, is a topic term) of every harm phrase, in text order."""
+    def _harm_mentions(self, text: _Text, *, primary: bool) -> list[tuple[int, int, bool]]:
+        """(start, end, is a topic term) of every harm phrase, in text order. Exposure-outcome
+        associations count only in primary studies: in reviews they summarise others' work."""
         low = text.low
-        spans: list[tuple[int, int, bool]] = []
-        if any(t in low for t in _HARM_TRIGGERS):
-            spans += [(m.start(), m.end(), False) for m in _HARM.finditer(low)
-                      if not _CYTO.match(low, m.start())]
-        if text.words & _AE_ABBREVIATIONS:
-            spans += [(m.start(), m.end(), False) for m in _HARM_ABBREV.finditer(low)]
-        if any(t in low for t in _LINKED_TRIGGERS):
-            spans += [(m.start(), m.end(), False) for m in _HARM_LINKED.finditer(low)]
-        if "induced" in low or "related" in low or "associated" in low:
-            for m in _CAUSED_BY.finditer(low):
-                before = low[max(0, m.start() - 30):m.start()].split()
-                if before and _CAUSE_WORD.search(before[-1]):
-                    spans.append((m.start() - len(before[-1]), m.end(), False))
-        if "associated" in low or " of" in low:
-            spans += [(m.start(), m.end(), False) for m in _EXPOSURE_HARM.finditer(low)]
-        if self._extra_harm is not None and any(t in low for t in self._extra_triggers):
-            spans += [(m.start(), m.end(), True) for m in self._extra_harm.finditer(low)]
-        return sorted(spans)
+        spans = [(m.start(), m.end(), False) for m in _around(_HARM, low, _HARM_TRIGGERS, 40, 60)
+                 if not _CYTO.match(low, m.start())]
+        spans += [(m.start(), m.end(), False) for m in _around(_HARM_ABBREV, low, ("ae",), 3, 3)]
+        spans += [(m.start(), m.end(), False)
+                  for m in _around(_HARM_LINKED, low, _LINKED_TRIGGERS, 40, 160)]
+        for m in _around(_CAUSED_BY, low, ("induced", "related", "associated"), 2, 80):
+            before = low[max(0, m.start() - 30):m.start()].split()
+            if before and _CAUSE_WORD.search(before[-1]):
+                spans.append((m.start() - len(before[-1]), m.end(), False))
+        if primary:
+            spans += [(m.start(), m.end(), False)
+                      for m in _around(_EXPOSURE_HARM, low, _EXPOSURE_TRIGGERS, 2, 240)]
+        spans += [(m.start(), m.end(), False) for m in
+                  _around(_ABOVE_SAFE_LIMIT, low, ("exceed", "above", "higher than"), 2, 80)]
+        if self._extra_harm is not None:
+            spans += [(m.start(), m.end(), True)
+                      for m in _around(self._extra_harm, low, self._extra_triggers, 2, 80)]
+        return sorted(set(spans))
 
 
 def classify(item: Item, settings: ClassifySettings | None = None) -> Classification:
@@ -550,6 +634,34 @@ def _find(pattern: re.Pattern[str], text: _Text, triggers: tuple[str, ...] = (),
     return None
 
 
+def _around(pattern: re.Pattern[str], low: str, anchors: Iterable[str], before: int,
+            after: int) -> list[re.Match[str]]:
+    """Matches of `pattern` in windows around each anchor substring (every match of the
+    pattern contains one, starting at most `before` characters ahead of it and ending at most
+    `after` characters past it). str.find is far faster than scanning the whole text."""
+    windows = []
+    for anchor in anchors:
+        i = low.find(anchor)
+        while i != -1:
+            windows.append((max(0, i - before), i + len(anchor) + after))
+            i = low.find(anchor, i + len(anchor))
+    if not windows:
+        return []
+    windows.sort()
+    found: list[re.Match[str]] = []
+    lo, hi = windows[0]
+    for start, end in [*windows[1:], (len(low) + 1, 0)]:
+        if start <= hi:
+            hi = max(hi, end)
+            continue
+        # Widen to whole words so that the window edges are not mistaken for word boundaries.
+        wlo = low.rfind(" ", 0, lo) + 1
+        whi = low.find(" ", hi)
+        found += pattern.finditer(low, wlo, len(low) if whi == -1 else whi)
+        lo, hi = start, end
+    return found
+
+
 def _negated(low: str, s: int, e: int, start: int, end: int) -> bool:
     """A negation in the same clause just before the harm words, or just after them."""
     before = low[max(s, start - 90):start]
@@ -589,10 +701,24 @@ def _series_size(text: _Text) -> int:
     return best
 
 
+def _mostly_professionals(text: _Text) -> bool:
+    """Professionals are named more often than patients or lay people."""
+    professionals = len(_PROFESSIONALS.findall(text.low))
+    lay = sum(map(_PERSON_WORDS.__contains__, _WORD.findall(text.low)))
+    return professionals > lay
+
+
 def _nonhuman(item: Item, text: _Text) -> bool:
     descriptors = {m.descriptor for m in item.mesh}
-    if descriptors & ANIMAL_MESH and "Humans" not in descriptors:
+    animals = bool(descriptors & ANIMAL_MESH)
+    if animals and "Humans" not in descriptors:
         return True
+    if animals:  # both: counted people make it a human study, else the more-named subject
+        if _SAMPLE.search(text.low):
+            return False
+        words = _WORD.findall(text.low)
+        animal_words = sum(map(_NONHUMAN_WORDS.__contains__, words))
+        return animal_words > sum(map(_PERSON_WORDS.__contains__, words))
     if "Humans" in descriptors:
         return False
     nonhuman = len(text.words & _NONHUMAN_WORDS)
@@ -600,7 +726,10 @@ def _nonhuman(item: Item, text: _Text) -> bool:
 
 
 def _nonhuman_reason(item: Item, text: _Text) -> str:
-    if any(m.descriptor in ANIMAL_MESH for m in item.mesh):
+    descriptors = {m.descriptor for m in item.mesh}
+    if descriptors & ANIMAL_MESH:
+        if "Humans" in descriptors:
+            return "MeSH: Animals and Humans, text mostly about animals (not a human study)"
         return "MeSH: Animals without Humans (not a human study)"
     words = ", ".join(sorted(text.words & _NONHUMAN_WORDS)[:3])
     return f"text: {words} and no patients (not a human study)"
@@ -654,7 +783,13 @@ def _registry_reason(item: Item) -> str:
 
 def _registry_safety(item: Item) -> tuple[bool, list[str]]:
     t = item.trial
-    if t is None or not t.why_stopped:
+    if t is None:
+        return False, []
+    if not t.why_stopped:
+        if t.has_results:
+            # Every results posting carries adverse-event tables; the record does not say
+            # what they contain, so a reviewer should look.
+            return True, ["registry results posted: adverse-event tables to review"]
         return False, []
     why, status = t.why_stopped.lower(), t.status.upper()
     if status in STOPPED_STATUSES and _WHY_STOPPED_SAFETY.search(why) \
