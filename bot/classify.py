@@ -648,17 +648,17 @@ def _around(pattern: re.Pattern[str], low: str, anchors: Iterable[str], before: 
     if not windows:
         return []
     windows.sort()
+    merged = [list(windows[0])]
+    for start, end in windows[1:]:
+        if start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
     found: list[re.Match[str]] = []
-    lo, hi = windows[0]
-    for start, end in [*windows[1:], (len(low) + 1, 0)]:
-        if start <= hi:
-            hi = max(hi, end)
-            continue
+    for lo, hi in merged:
         # Widen to whole words so that the window edges are not mistaken for word boundaries.
-        wlo = low.rfind(" ", 0, lo) + 1
         whi = low.find(" ", hi)
-        found += pattern.finditer(low, wlo, len(low) if whi == -1 else whi)
-        lo, hi = start, end
+        found += pattern.finditer(low, low.rfind(" ", 0, lo) + 1, len(low) if whi == -1 else whi)
     return found
 
 
