@@ -133,7 +133,7 @@ _CLAUSE_BREAK = re.compile(
 
 _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present")
 _CASE_TEXT = _led(
-    'acehoprtw',
+    "acehoprtw",
     r"\b(?:we|here,? we|authors|this (?:report|paper|article))\s+(?:\w+\s+)?"
     r"(?:report|describe|present|discuss|document|highlight)\s+(?:herein\s+)?(?:the\s+)?"
     r"(?:an?|one|two|three|first|unique|unusual|rare|novel|interesting|single|\d)\b[^.]{0,60}?"
@@ -144,8 +144,10 @@ _CASE_TEXT = _led(
     r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
     r"|\b(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
     r"aged\s+\d"
-    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b"
-    r"|\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
+    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b")
+# The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
+_CASE_TITLE = re.compile(
+    r"\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
     r"recipient)\s*(?:with\b|[.:]|$)")
 _SERIES_COUNT = _led(
     f"cstw{_NUMBER_LEAD}",
@@ -188,7 +190,7 @@ _PRIMARY_DATA = _led(
     r"|\b(?:the|our) study (?:group|population|cohort|sample) (?:consisted of|comprised|"
     r"included)\b")
 _REVIEW_TEXT = _led(
-    'acgimorstw',
+    "acgimorstw",
     r"\b(?:this|our|the present|we) (?:\w+ )?(?:narrative |systematic |scoping |literature |"
     r"mini-?|comprehensive |critical |state-of-the-art )?review\b|\bwe review\b|"
     r"\breview(?:s|ed)? (?:of )?the (?:current |recent |available )?literature\b|"
@@ -367,9 +369,10 @@ _SAFETY_TITLE = re.compile(
 _TITLE_NOT_SAFETY = re.compile(
     r"safety and (?:efficacy|tolerability|feasibility|effectiveness|immunogenicity)|"
     r"efficacy and safety|effectiveness and safety")
+# A topic term in a title counts when the title ties it to a cause ("… after injection").
 _TITLE_LINK = re.compile(
-    rf"\b(?:after|following|due to|associated with|induced|related|from|caused by)\b|"
-    rf"\b{_INTERVENTIONS}\b")
+    r"\b(?:after|following|due to|associated|induced|related|caused by|from|treated with|"
+    r"post-?(?:injection|operative|procedural|treatment))\b")
 _INTEGRITY_TITLE = re.compile(
     r"^\W*(?:retraction(?: note| notice|:| of publication| to)|notice of retraction|retracted\b|"
     r"withdrawn:|expression of concern|editorial expression of concern|(?:erratum|errata|"
@@ -384,6 +387,7 @@ _WHY_STOPPED_NOT = re.compile(
 _REGISTRY_URL = re.compile(r"clinicaltrials\.gov/(?:ct2/show|study)/nct\d{8}")
 _NCT = re.compile(r"nct\d{8}")
 _WS = re.compile(r"\s+")
+_FIRST_WORD = re.compile(r"[\s-]+")
 
 
 @dataclass(frozen=True)
@@ -424,7 +428,8 @@ class Classifier:
         self._extra_harm = _terms_pattern(self.settings.safety_terms)
         self._clinical_terms = _terms_pattern(self.settings.clinical_terms)
         self._case_terms = _terms_pattern(self.settings.case_report_terms)
-        self._extra_triggers = tuple(t.lower().split()[0] for t in self.settings.safety_terms)
+        self._extra_triggers = tuple(_FIRST_WORD.split(t.strip().lower())[0]
+                                     for t in self.settings.safety_terms if t.strip())
 
     def classify(self, item: Item) -> Classification:
         """Label one item; the same item always gets the same labels and reasons."""
@@ -508,6 +513,9 @@ class Classifier:
 
     def _case_hit(self, text: _Text) -> str | None:
         hit = _find(_CASE_TEXT, text, _CASE_TRIGGERS)
+        if hit is None and text.title:
+            m = _CASE_TITLE.search(text.low, 0, len(text.title))
+            hit = f"title: '{text.quote(0)}'" if m and "single" not in m.group() else None
         if hit is None and self._case_terms is not None:
             hit = _find(self._case_terms, text)
         return hit
