@@ -11,6 +11,7 @@ their held-out score is their score on the whole set.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import zlib
@@ -21,8 +22,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import itertools
 
 from classify import KINDS, Labelled, load_set, score
 
