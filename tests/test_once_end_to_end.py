@@ -1,0 +1,99 @@
+"""`litwatch once` as a user runs it: real sources over HTTP to local fakes, the real store,
+the real classifier, and the terminal sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import fixture_bytes, fixture_path
+from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
+from tests.fakes.eutils import FakeEutils, FakeRecord, recorded_articles, renumbered
+from tests.fakes.feeds import FakeFeeds
+
+CONFIG = """
+[slack]
+channel = "C111"
+safety_channel = "C999"
+
+[[queries]]
+name = "pm"
+source = "pubmed"
+term = "exosome alopecia"
+
+[[queries]]
+name = "ct"
+source = "clinicaltrials"
+term = "exosome"
+
+[[queries]]
+name = "preprints"
+source = "feed"
+url = "{feeds}/biorxiv.xml"
+"""
+
+
+@pytest.fixture
+def upstreams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeEutils, FakeClinicalTrials, FakeFeeds]]:
+    articles = recorded_articles(fixture_path("pubmed").parent)
+    with FakeEutils() as eutils, FakeClinicalTrials(recorded_studies()) as ctgov, FakeFeeds() as feeds:
+        eutils.add(FakeRecord(str(41_000_000 + n), renumbered(articles[n], str(41_000_000 + n)),
+                              date(2026, 2, 1)) for n in range(12))
+        feeds.publish("/biorxiv.xml", fixture_bytes("feeds", "rss_biorxiv_subject_collection_rdf.xml"))
+        config = tmp_path / "litwatch.toml"
+        config.write_text(CONFIG.format(feeds=feeds.url))
+        monkeypatch.setenv("LITWATCH_CONFIG", str(config))
+        monkeypatch.setenv("NCBI_EUTILS_URL", eutils.url)
+        monkeypatch.setenv("CTGOV_API_URL", ctgov.url)
+        monkeypatch.setenv("NCBI_EMAIL", "review-team@example.org")
+        yield eutils, ctgov, feeds
+
+
+def test_once_baselines_then_reports_only_changes(upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds],
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """First `once` stores a baseline per query; the next reports a terminated trial and nothing else."""
+    _, ctgov, feeds = upstreams
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+    assert main(["once"]) == 0
+    out = capsys.readouterr().out
+    assert "pm: fetched 12, baseline" in out
+    assert "ct: fetched 4, baseline" in out
+    assert "preprints: fetched 1, baseline" in out
+    assert out.count("baseline") >= 6  # three run lines and three one-message summaries
+
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
+    ctgov.change("NCT04207047", updated="2026-03-02", status="TERMINATED", why_stopped="safety concerns")
+    feed_requests = len(feeds.requests)
+    assert main(["once"]) == 0
+    out = capsys.readouterr().out
+    assert "pm: fetched 0, new 0, changed 0" in out
+    assert "ct: fetched 1, new 0, changed 1" in out
+    assert "preprints: not modified since the last run" in out
+    assert "Status UNKNOWN -> TERMINATED" in out and "why stopped: 'safety concerns'" in out
+    assert feeds.requests[feed_requests].headers.get("if-none-match")  # a conditional GET
+
+    assert main(["export", "--format", "json"]) == 0
+    exported = capsys.readouterr().out
+    assert '"uid": "nct:NCT04207047"' in exported and '"kind": "clinical"' in exported
+
+
+def test_once_exits_1_when_a_query_fails_and_the_others_still_run(
+        upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A registry answering 400 fails its query (named, with the API's text); PubMed and feeds still run."""
+    from tests.fakes.http import Response
+
+    _, ctgov, _ = upstreams
+    ctgov.fail_next.append(Response(400, "query.term: unbalanced quotes", {"Content-Type": "text/plain"}))
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+    assert main(["once"]) == 1
+    captured = capsys.readouterr()
+    assert "ct: FAILED:" in captured.err and "unbalanced quotes" in captured.err
+    assert "pm: fetched 12, baseline" in captured.out and "preprints: fetched 1, baseline" in captured.out
+    assert main(["status"]) == 1
+    assert "LAST RUN FAILED" in capsys.readouterr().out
