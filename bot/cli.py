@@ -276,7 +276,7 @@ def _run_daemon(env: Environment, *, http_port: int | None) -> int:
     store = Store.open(env.data_dir)  # the daemon closes it on the way out
     try:
         daemon = build_daemon(
-            env, settings, store, sources=build_sources(env), sink=make_sink(env),
+            env, settings, store, sources=build_sources(env, store=store), sink=make_sink(env),
             classify=make_classifier(settings), link=make_linker(), http_port=http_port,
         )
     except BaseException:

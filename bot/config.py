@@ -95,7 +95,8 @@ def _parse_now(value: str) -> datetime | None:
 def now() -> datetime:
     """The one clock every date decision reads; `LITWATCH_NOW` (ISO 8601) pins it."""
     pinned = _parse_now(os.environ.get("LITWATCH_NOW", "").strip())
-    return pinned or datetime.now(UTC)
+    # Always UTC: stored stamps are compared as ISO strings, which needs one offset.
+    return pinned.astimezone(UTC) if pinned else datetime.now(UTC)
 
 
 def today() -> date:
@@ -281,8 +282,12 @@ def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery 
         if not url and "url" not in raw:
             v.problem(f"{key}.url", "required for source = 'feed'")
         elif url:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            try:
+                parts = urlsplit(url)
+                valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:
+                valid = False
+            if not valid:
                 v.problem(f"{key}.url", f"{url!r} is not an http(s) URL (feeds are never read from local files)")
 
     since_raw = raw.get("since")

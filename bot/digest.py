@@ -42,7 +42,9 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
             continue
         sub_period = str(sub.get("period") or "weekly")
         since = str(sub.get("last_digest") or (moment - PERIODS[sub_period]).isoformat(timespec="seconds"))
-        docs = [d for d in store.items(since=since) if str(d.get("last_changed") or "") <= until]
+        # Half-open (since, until]: an item stamped exactly at a digest's moment is in that
+        # digest only, never in the next one too.
+        docs = [d for d in store.items(since=since) if since < _stamp(d) <= until]
         notes.append({
             "type": "digest",
             "channel": sub["target"],
@@ -59,10 +61,15 @@ def queue_digests(store: Store, settings: Settings, *, period: str | None = None
     """Store the digests in the outbox, then move each subscriber's `last_digest`."""
     notes = build_digests(store, settings, period=period, moment=moment)
     if notes:
-        store.add_notifications(notes)
-    for note in notes:
-        store.set_last_digest(note["channel"], note["summary"]["until"])
+        # Digests and the subscribers' new `last_digest` land in one write: a crash cannot
+        # queue a digest twice or move a subscriber past a digest that was never queued.
+        store.commit("", outbox=notes,
+                     last_digests={n["channel"]: n["summary"]["until"] for n in notes})
     return notes
+
+
+def _stamp(doc: dict[str, Any]) -> str:
+    return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
 
 
 def run_digests(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,

@@ -7,6 +7,7 @@ of a query is a baseline that posts one summary instead of one alert per record.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -20,6 +21,8 @@ from bot.links import Links
 from bot.models import Classification, Item, Window
 from bot.sources import Source
 from bot.store import Diff, QueryState, Store
+
+log = logging.getLogger("litwatch")
 
 Classify = Callable[[Item], Classification]
 # Cross-source linking (bot.links.link_items): given the run's touched items and the store,
@@ -86,6 +89,10 @@ def run_query(
         result = source.fetch(query, window)
     except SourceError as exc:
         report.error = exc.message
+    except Exception as exc:  # a bug or an unforeseen upstream answer: this query fails, others run
+        log.exception("%s: fetch failed unexpectedly", query.name)
+        report.error = f"unexpected {type(exc).__name__}: {exc}"
+    if report.error is not None:
         report.seconds = time.monotonic() - started
         _commit_failure(query, store, settings, state, report, stamp)
         return report
@@ -94,27 +101,30 @@ def run_query(
     report.fetched = len(items)
     report.not_modified = result.not_modified
     report.warnings = list(result.warnings)
-    diff = store.diff(items, query.name)
-    for item in diff.touched:
-        item.classification = classify(item)
-    linked = link(diff.touched, store) if link and diff.touched else Links()
-    if linked.merged:  # one work already stored from another source: no second item or alert
-        diff.new = [i for i in diff.new if i.uid not in linked.merged]
-    updates = linked.updates
-    report.new, report.changed = len(diff.new), len(diff.changed)
-    outbox = notifications(query, diff, report, settings, previous=state)
-    report.notifications = len(outbox)
-    new_state = QueryState(
-        watermark=window.end,
-        last_success=stamp,
-        last_attempt=stamp,
-        last_error=None,
-        warnings=report.warnings,
-        validators={**state.validators, **result.validators},
-    )
-    report.seconds = time.monotonic() - started
-    store.commit(query.name, diff, outbox=outbox, state=new_state, run=_run_record(report),
-                 updates=updates, now=moment)
+    # From diff to commit under the store's lock: a concurrent run of another query (a slash
+    # command's `run` beside the scheduler) cannot see the same item as new and alert twice.
+    with store.lock:
+        diff = store.diff(items, query.name)
+        for item in diff.touched:
+            item.classification = classify(item)
+        linked = link(diff.touched, store) if link and diff.touched else Links()
+        if linked.merged:  # one work already stored from another source: no second item or alert
+            diff.new = [i for i in diff.new if i.uid not in linked.merged]
+        report.new, report.changed = len(diff.new), len(diff.changed)
+        outbox = notifications(query, diff, report, settings, previous=state)
+        report.notifications = len(outbox)
+        new_state = QueryState(
+            watermark=window.end,
+            last_success=stamp,
+            last_attempt=stamp,
+            last_error=None,
+            warnings=report.warnings,
+            validators={**state.validators, **result.validators},
+        )
+        report.seconds = time.monotonic() - started
+        # Items are stamped at commit time, so a digest taken during the fetch still sees them.
+        store.commit(query.name, diff, outbox=outbox, state=new_state, run=_run_record(report),
+                     updates=linked.updates)
     return report
 
 

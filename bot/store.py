@@ -267,8 +267,15 @@ class Store:
             if not path.exists():
                 raise StoreError(f"no store at {path} yet: run `litwatch once` first")
             return cls(AtomicJSONStorage(path), readonly=True, path=path)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        handle = _take_dir_lock(data_dir)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            handle = _take_dir_lock(data_dir)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(f"data directory {data_dir} is a file, not a directory (check LITWATCH_DATA)") from None
+        except PermissionError as exc:
+            raise StoreError(
+                f"cannot write to data directory {data_dir}: {exc.strerror} (check LITWATCH_DATA)"
+            ) from None
         try:
             return cls(AtomicJSONStorage(path), lock_handle=handle, path=path)
         except BaseException:
@@ -372,12 +379,14 @@ class Store:
         state: QueryState | None = None,
         run: Mapping[str, Any] | None = None,
         updates: Mapping[str, Mapping[str, Any]] | None = None,
+        last_digests: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> None:
         """Write new and changed items, notifications, query state and run record at once.
 
-        `updates` maps stored uids to fields to overwrite (cross-source links). Nothing
-        reaches the file until everything is in memory; then one atomic write.
+        `updates` maps stored uids to fields to overwrite (cross-source links);
+        `last_digests` moves subscribers' digest marks. Nothing reaches the file until
+        everything is in memory; then one atomic write.
         """
         self._writable()
         diff = diff or Diff()
@@ -422,6 +431,8 @@ class Store:
                 self._put_state(query, state)
             if run is not None:
                 self._runs.insert({"query": query, "at": stamp, **run})
+            for target, when in (last_digests or {}).items():
+                self._subs.update({"last_digest": when}, doc_ids=self._sub_ids(target))
             self._storage.flush()
 
     def _patch_items(self, patches: Mapping[str, Mapping[str, Any]], query: str) -> None:

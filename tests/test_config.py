@@ -35,6 +35,8 @@ BROKEN = [
     (BASE + "[[queries]]\nname = 'a'\nsource = 'feed'\nurl = '/tmp/feed.xml'\n",
      ["queries[0].url: '/tmp/feed.xml' is not an http(s) URL (feeds are never read from local files)"]),
     (BASE + "[[queries]]\nname = 'a'\nsource = 'feed'\n", ["queries[0].url: required for source = 'feed'"]),
+    (BASE + "[[queries]]\nname = 'a'\nsource = 'feed'\nurl = 'http://[::1'\n",
+     ["queries[0].url: 'http://[::1' is not an http(s) URL (feeds are never read from local files)"]),
     (BASE + "[[queries]]\nname = 'a'\nsource = 'clinicaltrials'\n",
      ["queries[0]: source = 'clinicaltrials' needs at least one of term, condition, intervention"]),
     (BASE + "[[queries]]\nname = 'a'\nsource = 'pubmed'\nterm = 'x'\ncondition = 'y'\n",

@@ -148,3 +148,16 @@ def test_digest_command_posts_to_slack(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert main(["digest", "--period", "weekly"]) == 0
     assert "digest for #team: 1 items since 2026-03-02T09:00:00+00:00" in capsys.readouterr().out
     assert len(fake_slack.messages_in("#team")) == 1 and len(fake_slack.files) == 1
+
+
+def test_an_item_stamped_at_the_digest_moment_is_in_exactly_one_digest(settings: Settings) -> None:
+    """Regression (review finding 7): digest windows are half-open, so consecutive digests never share an item."""
+    store = Store.memory()
+    store.subscribe("#team", "daily", now=MONDAY)
+    moment = MONDAY + timedelta(days=1)
+    stored(store, [labelled(1)], moment)  # committed at the very second the digest is taken
+    first = queue_digests(store, settings, moment=moment)
+    second = queue_digests(store, settings, moment=moment + timedelta(days=1))
+    assert [n["uids"] for n in first] == [["pmid:30000001"]]
+    assert [n["uids"] for n in second] == [[]]
+    assert store.subscriptions()[0]["last_digest"] == (moment + timedelta(days=1)).isoformat(timespec="seconds")

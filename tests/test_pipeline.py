@@ -17,7 +17,7 @@ from bot.models import Classification, FetchResult, Item, Window
 from bot.outbox import DeliveryFailed, flush
 from bot.pipeline import run_query
 from bot.slack.console import ConsoleSink
-from bot.store import Store
+from bot.store import QueryState, Store
 from tests.factories import pubmed_item, retracted, write_config
 
 
@@ -179,3 +179,42 @@ def test_run_queries_then_console_output(settings: Settings) -> None:
     assert "--- to C111\n== Baseline — pm ==" in text and "1 existing item stored as the baseline" in text
     assert "query failed: 400: bad query.term" in text
     assert delivered.delivered == 2 and store.pending() == []
+
+
+def test_concurrent_runs_finding_the_same_item_alert_once(settings: Settings) -> None:
+    """Regression (review finding 4): two queries fetching the same new record at once queue one alert."""
+    import threading
+
+    store = Store.memory()
+    for name in ("pm", "ct"):  # past their baselines
+        store.commit(name, state=QueryState(watermark=date(2026, 1, 1)))
+    both_fetched = threading.Barrier(2)
+
+    class Racing(ScriptedSource):
+        def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
+            both_fetched.wait(timeout=5)
+            return FetchResult(items=[pubmed_item(7)])
+
+    threads = [threading.Thread(target=run_query, args=(settings.query(name),),
+                                kwargs={"store": store, "sources": {"pubmed": Racing(), "clinicaltrials": Racing()},
+                                        "classify": label, "settings": settings})
+               for name in ("pm", "ct")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    alerted = [uid for note in store.pending() for uid in note["uids"]]
+    assert alerted == ["pmid:30000007"]
+    assert sorted(store.get("pmid:30000007")["queries"]) == ["ct", "pm"]  # type: ignore[index]
+
+
+def test_an_unexpected_exception_fails_only_its_query(settings: Settings) -> None:
+    """A source raising something unforeseen records that query's failure; the other queries still run."""
+    store = Store.memory()
+    broken = ScriptedSource([RuntimeError("parser bug")])
+    fine = ScriptedSource([FetchResult(items=[pubmed_item(1)])])
+    reports, _ = run_queries(settings, store, {"pubmed": fine, "clinicaltrials": broken},
+                             RecordingSink(), classify=label)
+    assert [r.failed for r in reports] == [False, True]
+    assert reports[1].error == "unexpected RuntimeError: parser bug"
+    assert store.query_state("ct").last_error == "unexpected RuntimeError: parser bug"

@@ -307,3 +307,12 @@ def test_stale_temp_files_are_removed_by_the_next_writer(data_dir: Path) -> None
         assert (data_dir / ".litwatch-abc123.tmp").exists()  # readers never delete
     with Store.open(data_dir):
         assert not list(data_dir.glob(".litwatch-*.tmp"))
+
+
+def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    """LITWATCH_DATA pointing at a file names the path and the variable instead of a traceback."""
+    target = tmp_path / "not-a-dir"
+    target.write_text("x")
+    with pytest.raises(StoreError, match="is a file, not a directory \\(check LITWATCH_DATA\\)"):
+        Store.open(target)
+    assert target.read_text() == "x"
