@@ -278,6 +278,18 @@ def test_429_storm_that_outlasts_the_retries_fails_the_query(fake, articles):
     assert len(fake.requests) == 4
 
 
+def test_a_retry_after_longer_than_the_policy_allows_fails_without_retrying_early(fake, articles):
+    """Regression (Retry-After capped at max_delay): NCBI asking for 120 s is not retried after 5 s; the error says so."""
+    fake.add(records(articles, 3, TODAY))
+    fake.fail(429, 1, retry_after="120", body=fixture_bytes(*RATE_LIMIT_BODY))
+    sleeps: list[float] = []
+    policy = RetryPolicy(timeout=5, attempts=5, base_delay=0.01, max_delay=5, total=60)
+    with pytest.raises(SourceError, match="asked to wait 120 s") as caught:
+        source(fake, policy=policy, sleep=sleeps.append).fetch(QUERY, BASELINE)
+    assert caught.value.retryable and caught.value.query == "exosomes-hair"
+    assert sleeps == [] and len(fake.requests) == 1
+
+
 def test_server_errors_are_retried_with_backoff(fake, articles):
     """Two 500s on efetch, then success: all records, backoff pauses grow."""
     fake.add(records(articles, 3, TODAY))
