@@ -26,12 +26,18 @@ class TransientError(Exception):
 
 
 class RetriesExhausted(Exception):
-    """Every attempt failed; `last` is the final transient error."""
+    """Retrying stopped; `last` is the final transient error, `reason` why it stopped early."""
 
-    def __init__(self, attempts: int, last: TransientError):
-        super().__init__(f"gave up after {attempts} attempts: {last}")
+    def __init__(self, attempts: int, last: TransientError, *, reason: str | None = None):
+        if reason:
+            tries = "attempt" if attempts == 1 else "attempts"
+            message = f"stopped after {attempts} {tries}: {last}; {reason}"
+        else:
+            message = f"gave up after {attempts} attempts: {last}"
+        super().__init__(message)
         self.attempts = attempts
         self.last = last
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class RetryPolicy:
     timeout: float = 30.0  # seconds for one request
     attempts: int = 5  # total tries, the first included
     base_delay: float = 1.0  # first backoff; doubles each retry
-    max_delay: float = 60.0  # cap on one backoff (and on an honoured Retry-After)
+    max_delay: float = 60.0  # cap on one backoff; a longer Retry-After stops the retries
     total: float = 300.0  # wall-clock budget for all attempts of one call
     jitter: float = 0.5  # +- fraction of each backoff, so clients do not retry in step
 
@@ -51,13 +57,45 @@ class RetryPolicy:
         return cls(timeout=5.0, attempts=attempts, base_delay=0.001, max_delay=0.05, total=30.0)
 
     def backoff(self, retry: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number `retry` (1-based)."""
+        """Seconds to wait before retry number `retry` (1-based); never less than `retry_after`.
+
+        A Retry-After is not capped: callers ask `refuses_wait` first and stop retrying
+        when the server wants a longer pause than this policy allows.
+        """
         delay = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
         delay *= 1 + random.uniform(-self.jitter, self.jitter)
         if retry_after is not None:
             # The server knows its own limits: never retry sooner than it asked.
-            delay = max(delay, min(retry_after, self.max_delay))
+            delay = max(delay, retry_after)
         return max(0.0, delay)
+
+    def refuses_wait(self, retry_after: float | None, elapsed: float = 0.0) -> str | None:
+        """Why waiting `retry_after` s is more than this policy allows, or None when it fits.
+
+        Retrying before the server's Retry-After would only be refused again (and can get a
+        client blocked), so a wait longer than `max_delay` or than what is left of `total`
+        after `elapsed` seconds ends the retries instead of being shortened.
+        """
+        if retry_after is None:
+            return None
+        if retry_after > self.max_delay:
+            return (
+                f"the server asked to wait {_seconds(retry_after)} s (Retry-After), longer than "
+                f"the {_seconds(self.max_delay)} s one pause may last; not retrying sooner than asked"
+            )
+        left = max(0.0, self.total - elapsed)
+        if retry_after > left:
+            return (
+                f"the server asked to wait {_seconds(retry_after)} s (Retry-After), more than the "
+                f"{_seconds(left)} s left of the {_seconds(self.total)} s retry budget; "
+                "not retrying sooner than asked"
+            )
+        return None
+
+
+def _seconds(value: float) -> str:
+    """Seconds for a message: one decimal at most, none when whole (120, 0.5)."""
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -93,6 +131,9 @@ def call_with_retries(
         except TransientError as exc:
             if attempt == policy.attempts:
                 raise RetriesExhausted(attempt, exc) from exc
+            refusal = policy.refuses_wait(exc.retry_after, time.monotonic() - started)
+            if refusal:
+                raise RetriesExhausted(attempt, exc, reason=refusal) from exc
             delay = policy.backoff(attempt, exc.retry_after)
             if time.monotonic() - started + delay > policy.total:
                 raise RetriesExhausted(attempt, exc) from exc

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +31,7 @@ from tests.fakes.eutils import (
     recorded_articles,
     renumbered,
 )
+from tests.fakes.http import Response
 
 TODAY = date(2026, 3, 2)
 QUERY = SavedQuery(name="exosomes-hair", source="pubmed", term="exosome* AND alopecia")
@@ -223,25 +226,31 @@ def test_more_than_9999_hits_are_split_by_date_until_every_part_fits(fake, artic
 
 
 @pytest.mark.slow
-def test_a_single_day_over_the_limit_is_a_warning_not_silence(fake, articles):
-    """More than 9,999 records on one day cannot be listed: the run says so."""
+def test_a_single_day_over_the_limit_fails_the_fetch_naming_the_day(fake, articles):
+    """Regression (over-9,999 day only warned, watermark moved): one day PubMed cannot list whole fails the fetch."""
     many = records(articles, 10_000, TODAY, first=60_000_000)
     fake.add(many)
     store = Store()
     store.items = {r.pmid: Item("pubmed", r.pmid, "stored") for r in many}
-    result = source(fake, store).fetch(QUERY, incremental(TODAY, TODAY))
-    assert any("more than the 9999" in w for w in result.warnings)
+    with pytest.raises(SourceError) as caught:
+        source(fake, store).fetch(QUERY, incremental(TODAY, TODAY))
+    message = str(caught.value)
+    assert "more than the 9999" in message and TODAY.isoformat() in message and "narrow the term" in message
+    assert caught.value.query == "exosomes-hair" and not caught.value.retryable
+    assert "efetch" not in fake.tools()
 
 
-def test_a_pmid_efetch_does_not_return_is_asked_again_then_reported(fake, articles):
-    """A listed PMID missing from efetch is re-requested once, then named in a warning."""
+def test_a_pmid_efetch_does_not_return_is_asked_again_then_fails_the_fetch(fake, articles):
+    """Regression (straggler only warned, watermark moved): a listed PMID efetch still omits on the re-ask fails the fetch, named."""
     fake.add(records(articles, 5, TODAY))
     fake.withheld = {"40000002"}
-    result = source(fake).fetch(QUERY, BASELINE)
-    assert len(result.items) == 4
+    with pytest.raises(SourceError) as caught:
+        source(fake).fetch(QUERY, BASELINE)
     assert fake.tools() == ["esearch", "efetch", "efetch"]
     assert fake.requests[2].param("id") == "40000002"
-    assert any("40000002" in w and "not returned" in w for w in result.warnings)
+    message = str(caught.value)
+    assert "40000002" in message and "not returned" in message
+    assert caught.value.retryable and caught.value.query == "exosomes-hair"
 
 
 # ---------------------------------------------------------------- faults
@@ -267,6 +276,18 @@ def test_429_storm_that_outlasts_the_retries_fails_the_query(fake, articles):
         source(fake).fetch(QUERY, BASELINE)
     assert caught.value.retryable and caught.value.query == "exosomes-hair"
     assert len(fake.requests) == 4
+
+
+def test_a_retry_after_longer_than_the_policy_allows_fails_without_retrying_early(fake, articles):
+    """Regression (Retry-After capped at max_delay): NCBI asking for 120 s is not retried after 5 s; the error says so."""
+    fake.add(records(articles, 3, TODAY))
+    fake.fail(429, 1, retry_after="120", body=fixture_bytes(*RATE_LIMIT_BODY))
+    sleeps: list[float] = []
+    policy = RetryPolicy(timeout=5, attempts=5, base_delay=0.01, max_delay=5, total=60)
+    with pytest.raises(SourceError, match="asked to wait 120 s") as caught:
+        source(fake, policy=policy, sleep=sleeps.append).fetch(QUERY, BASELINE)
+    assert caught.value.retryable and caught.value.query == "exosomes-hair"
+    assert sleeps == [] and len(fake.requests) == 1
 
 
 def test_server_errors_are_retried_with_backoff(fake, articles):
@@ -308,6 +329,49 @@ def test_a_client_error_is_not_retried(fake, articles):
     """HTTP 400 is the request's fault: one attempt, then SourceError, not retryable."""
     fake.fail(400, 5)
     with pytest.raises(SourceError, match="HTTP 400") as caught:
+        source(fake).fetch(QUERY, BASELINE)
+    assert not caught.value.retryable and len(fake.requests) == 1
+
+
+def test_a_body_shorter_than_its_length_is_retried(fake, articles):
+    """Regression (urllib escapes): a connection closed mid-body (IncompleteRead) is asked again."""
+    fake.add(records(articles, 2, TODAY))
+    cut = {"Content-Length": "100000", "Connection": "close"}  # sent before the true length
+    fake.faults.append(("efetch", Response(200, b"<?xml version='1.0'?><PubmedArticleSet>", cut)))
+    result = source(fake).fetch(QUERY, BASELINE)
+    assert len(result.items) == 2 and fake.tools() == ["esearch", "efetch", "efetch"]
+
+
+def test_tls_trouble_is_retried_then_a_retryable_error(fake):
+    """Regression (urllib escapes): an ssl error (https to a plain-http server) is retried, then a SourceError."""
+    client = source(fake, policy=RetryPolicy.fast(2))
+    client.base_url = fake.url.replace("http://", "https://")
+    with pytest.raises(SourceError, match="SSL") as caught:
+        client.fetch(QUERY, BASELINE)
+    assert caught.value.retryable and caught.value.query == "exosomes-hair"
+
+
+@pytest.mark.parametrize("base", ["eutils.example.org/entrez", "http://[::1/entrez", "http://127.0.0.1:port/entrez"])
+def test_a_malformed_base_url_fails_the_query_at_once(base):
+    """Regression (urllib escapes): a base URL urllib rejects (ValueError, InvalidURL) is a SourceError, not a crash."""
+    client = PubMedSource(base, email="a@example.org", limiter=RateLimiter(1000), policy=RetryPolicy.fast())
+    with pytest.raises(SourceError) as caught:
+        client.fetch(QUERY, BASELINE)
+    assert caught.value.query == "exosomes-hair" and not caught.value.retryable
+
+
+def test_a_file_base_url_is_refused_before_any_request():
+    """Regression (urllib opens file:// too): NCBI_EUTILS_URL must be http(s); no local file is read."""
+    client = PubMedSource("file:///etc", email="a@example.org", limiter=RateLimiter(1000), policy=RetryPolicy.fast())
+    with pytest.raises(SourceError, match=r"'file:///etc/esearch.fcgi' is not a valid http\(s\) URL"):
+        client.fetch(QUERY, BASELINE)
+
+
+def test_a_redirect_to_ftp_is_refused(fake):
+    """Regression (urllib follows ftp:// redirects): a redirect outside http(s) fails the query, not followed."""
+    fake.fail(302, 1)
+    fake.faults[-1][1].headers["Location"] = "ftp://127.0.0.1:1/esearch.fcgi"  # type: ignore[union-attr]
+    with pytest.raises(SourceError, match="only http and https are followed") as caught:
         source(fake).fetch(QUERY, BASELINE)
     assert not caught.value.retryable and len(fake.requests) == 1
 
@@ -551,9 +615,8 @@ def records_from(xml: bytes, pmid: str) -> list[Item]:
 # ---------------------------------------------------------------- with the pipeline
 
 
-def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles, tmp_path, monkeypatch):
-    """Through run_query and a real store: baseline, a retraction alert, then a 429 storm
-    that fails the run and leaves the watermark where it was."""
+def pipeline(fake: FakeEutils, tmp_path: Path) -> tuple[Any, Callable[[], Any]]:
+    """A real in-memory store and `run()`: the test config's `pm` query through run_query against `fake`."""
     from bot.config import load_settings
     from bot.pipeline import run_query
     from bot.sources.pubmed import stored_ids_from
@@ -566,13 +629,20 @@ def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles
     store = Store.memory()
     src = source(fake)
     src.stored_ids = stored_ids_from(store)
+
+    def run() -> Any:
+        return run_query(query, store=store, sources={"pubmed": src}, classify=integrity_rule, settings=settings)
+
+    return store, run
+
+
+def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles, tmp_path, monkeypatch):
+    """Through run_query and a real store: baseline, a retraction alert, then a 429 storm
+    that fails the run and leaves the watermark where it was."""
+    store, run = pipeline(fake, tmp_path)
     pmid = "48000000"
     fake.add([FakeRecord(pmid, renumbered(articles[0], pmid), date(2025, 6, 1))])
     fake.add(records(articles, 9, date(2025, 7, 1), first=48_000_001))
-
-    def run() -> object:
-        return run_query(query, store=store, sources={"pubmed": src},
-                         classify=integrity_rule, settings=settings)  # fmt: skip
 
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
     first = run()
@@ -591,6 +661,21 @@ def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles
     third = run()
     assert third.failed and "HTTP 429" in (third.error or "")
     assert store.query_state("pm").watermark == date(2026, 3, 2)
+
+
+def test_a_straggler_is_fetched_by_the_next_run_through_the_pipeline(fake, articles, tmp_path, monkeypatch):
+    """Regression (baseline straggler lost for good): the failed baseline keeps no watermark; the next run stores all five."""
+    store, run = pipeline(fake, tmp_path)
+    fake.add(records(articles, 5, date(2025, 7, 1)))
+    fake.withheld = {"40000002"}
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+    first = run()
+    assert first.failed and "40000002" in (first.error or "")
+    assert store.query_state("pm").watermark is None and store.get("pmid:40000001") is None
+    fake.withheld = set()
+    second = run()
+    assert second.baseline and second.new == 5 and not second.failed
+    assert store.get("pmid:40000002") is not None
 
 
 def integrity_rule(item: Item) -> Classification:

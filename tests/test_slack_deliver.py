@@ -117,6 +117,36 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: Fake
     assert len(uids_posted(fake_slack)) == 49 and set(uids_posted(fake_slack).values()) == {1}
 
 
+def test_retry_after_longer_than_the_policy_is_not_retried_early(fake_slack: FakeSlack, settings: Settings) -> None:
+    """Regression (Retry-After capped at max_delay): Slack asking for 120 s fails the flush at once, saying so; the next flush delivers."""
+    store = Store.memory()
+    baseline_then(settings, store, [pubmed_item(1)])
+    pauses = Pauses()
+    fake_slack.fail("chat.postMessage", status=429, retry_after=120, times=1,
+                    body=fixture_bytes("slack", "slack_web_ratelimited_429_body.json"))  # fmt: skip
+    sink = sink_for(fake_slack, pauses)  # max_delay 30 s
+    first = flush(store, sink)
+    [(_, error)] = first.failed
+    assert "asked to wait 120 s" in error and "30 s one pause may last" in error, error
+    assert pauses.seconds == [] and len(fake_slack.calls("chat.postMessage")) == 1
+    second = flush(store, sink)
+    assert not second.failed and store.pending() == [] and len(uids_posted(fake_slack)) == 1
+
+
+def test_retry_after_beyond_the_retry_budget_is_not_retried_early(fake_slack: FakeSlack, settings: Settings) -> None:
+    """Regression (Retry-After cut short): a wait within max_delay but past the total budget stops the retries."""
+    store = Store.memory()
+    baseline_then(settings, store, [pubmed_item(1)])
+    pauses = Pauses()
+    fake_slack.fail("chat.postMessage", status=429, retry_after=20, times=1)
+    env = Environment(slack_api_url=fake_slack.api_url, slack_bot_token=BOT_TOKEN)
+    policy = RetryPolicy(timeout=5, attempts=3, base_delay=0.001, max_delay=30, total=10, jitter=0)
+    report = flush(store, SlackSink(make_client(env, policy, sleep=pauses), sleep=pauses))
+    [(_, error)] = report.failed
+    assert "asked to wait 20 s" in error and "left of the 10 s retry budget" in error
+    assert pauses.seconds == []
+
+
 def test_half_sent_split_message_resumes_after_the_confirmed_part(fake_slack: FakeSlack, settings: Settings) -> None:
     """A failure on part 2 of 3 keeps the notification; the next flush posts only the items not yet posted."""
     store = Store.memory()

@@ -73,16 +73,22 @@ class _Pausing(RetryHandler):
         state.increment_current_attempt()
 
 
+class RetryAfterRefused(SlackClientError):
+    """Slack's Retry-After asked for a longer pause than the retry policy allows."""
+
+
 class _RateLimited(RateLimitErrorRetryHandler):
-    """429: wait what Retry-After asks (capped by the policy), never less.
+    """429: wait what Retry-After asks, never less; stop when that is more than the policy allows.
 
     slack_sdk's own handler int()s the header (an HTTP date would crash it) and sleeps
-    uncapped; this one parses both forms and keeps the pause within the policy.
+    uncapped; this one parses both forms. A Retry-After beyond the policy's `max_delay` or
+    its remaining `total` raises `RetryAfterRefused` (a SlackClientError, so the sink
+    reports it and the notification stays pending) instead of retrying before Slack allows.
     """
 
-    def __init__(self, policy: RetryPolicy, sleep: Sleep):
+    def __init__(self, policy: RetryPolicy, sleep: Sleep, clock: Clock = time.monotonic):
         super().__init__(max_retry_count=max(0, policy.attempts - 1))
-        self.policy, self.sleep = policy, sleep
+        self.policy, self.sleep, self.clock = policy, sleep, clock
 
     def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
                                  response: HttpResponse | None = None,
@@ -92,9 +98,20 @@ class _RateLimited(RateLimitErrorRetryHandler):
         if isinstance(value, list):
             value = value[0] if value else None
         retry_after = parse_retry_after(None if value is None else str(value))
+        wait = retry_after if retry_after is not None else 1.0
+        refusal = self.policy.refuses_wait(wait, _elapsed(state, self.clock))
+        if refusal:
+            raise RetryAfterRefused(f"ratelimited: {refusal}")
         state.next_attempt_requested = True
-        self.sleep(self.policy.backoff(state.current_attempt + 1, retry_after if retry_after is not None else 1.0))
+        self.sleep(self.policy.backoff(state.current_attempt + 1, wait))
         state.increment_current_attempt()
+
+
+def _elapsed(state: RetryState, clock: Clock) -> float:
+    """Seconds since this request's first 429: the clock for what is left of the retry budget."""
+    if state.custom_values is None:
+        state.custom_values = {}
+    return clock() - state.custom_values.setdefault("litwatch_started", clock())
 
 
 class _ServerErrors(_Pausing, ServerErrorRetryHandler):

@@ -1,7 +1,11 @@
 """One HTTP GET with the shared retry policy: what every `requests`-based source client uses.
 
-429 and 5xx answers, timeouts and dropped connections are retried (honouring Retry-After);
-any other answer, 4xx included, goes back to the caller, who knows what it means.
+429 and 5xx answers, timeouts, dropped connections and bodies cut or garbled in transit are
+retried (honouring Retry-After); any other answer, 4xx included, goes back to the caller,
+who knows what it means. Every other `requests` failure (a redirect loop, a malformed URL)
+fails at once as a `SourceError` naming the query: one broken source never aborts a run.
+Only http and https are ever fetched, redirects included: a feed that redirects to
+`file:///etc/passwd` (or any other scheme a mounted adapter might read) is refused.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -22,6 +28,13 @@ from bot.retry import (
 )
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+WEB_SCHEMES = frozenset({"http", "https"})
+# A body cut or garbled in transit: the same request may well succeed a moment later.
+CUT_IN_TRANSIT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+
+
+class RedirectRefused(requests.exceptions.InvalidSchema):
+    """A redirect pointed outside http(s); raised before it is followed."""
 
 
 @dataclass
@@ -43,7 +56,14 @@ def get_with_retries(
     what: str = "request",
     sleep: Callable[[float], None] = time.sleep,
 ) -> Fetched:
-    """GET `url` within `policy`; raise SourceError (retryable) when every attempt failed."""
+    """GET `url` within `policy`; every failure becomes a SourceError naming `query`.
+
+    Transient failures that outlast the policy are retryable SourceErrors; anything else
+    `requests` raises (too many redirects, a non-http(s) URL or redirect, a malformed URL)
+    fails at once, not retryable.
+    """
+    if not is_web_url(url):
+        raise SourceError(f"{what} refused: {url!r} is not a valid http(s) URL", query=query)
     attempts = 0
 
     def attempt() -> requests.Response:
@@ -51,12 +71,17 @@ def get_with_retries(
         attempts += 1
         try:
             response = session.get(
-                url, params=dict(params or {}), headers=dict(headers or {}), timeout=policy.timeout
-            )
+                url, params=dict(params or {}), headers=dict(headers or {}), timeout=policy.timeout,
+                hooks={"response": [_refuse_non_web_redirect]},
+            )  # fmt: skip
         except requests.Timeout as exc:
             raise TransientError(f"{what} timed out after {policy.timeout:g} s") from exc
         except requests.ConnectionError as exc:
             raise TransientError(f"{what} could not connect: {exc}") from exc
+        except CUT_IN_TRANSIT as exc:
+            raise TransientError(f"{what} was cut or garbled in transit ({type(exc).__name__}: {exc})") from exc
+        except requests.RequestException as exc:
+            raise SourceError(f"{what} failed: {_failure(exc)}", query=query) from exc
         if response.status_code in RETRY_STATUSES:
             raise TransientError(
                 f"{what} answered HTTP {response.status_code}",
@@ -69,6 +94,37 @@ def get_with_retries(
     except RetriesExhausted as exc:
         raise SourceError(str(exc), query=query, retryable=True) from exc
     return Fetched(response, attempts)
+
+
+def is_web_url(url: str) -> bool:
+    """Whether `url` is http or https (False too when it is too malformed to parse)."""
+    try:
+        return urlsplit(url).scheme.lower() in WEB_SCHEMES
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        return False
+
+
+def _refuse_non_web_redirect(response: requests.Response, **_: Any) -> requests.Response:
+    """Response hook, run on every hop: stop before following a redirect outside http(s)."""
+    if response.is_redirect:
+        target = urljoin(response.url, response.headers.get("location", ""))
+        if not is_web_url(target):
+            response.close()
+            raise RedirectRefused(
+                f"{response.url} redirected (HTTP {response.status_code}) to {target!r}; "
+                "only http and https redirects are followed"
+            )
+    return response
+
+
+def _failure(exc: requests.RequestException) -> str:
+    """What went wrong, in words a user can act on."""
+    if isinstance(exc, RedirectRefused):
+        return str(exc)
+    if isinstance(exc, requests.TooManyRedirects):
+        url = exc.response.url if exc.response is not None else "the URL"
+        return f"too many redirects from {url} (a redirect loop?)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def error_text(response: requests.Response, limit: int = 300) -> str:

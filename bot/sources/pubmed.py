@@ -7,7 +7,7 @@ client uses Biopython for what it does well — `Entrez._build_request(cgi, para
 builds the request exactly as `Entrez.esearch`/`efetch` would (tool/email/api_key defaults,
 id joining, POST for long parameter lists) — but passes it `<base_url>/esearch.fcgi` (base
 URL from `NCBI_EUTILS_URL`, via `bot.config.Environment`) and opens it with
-`urllib.request.urlopen(request, timeout=…)` itself. `Entrez._open` never runs, so its
+`urllib.request` itself (`opener.open(request, timeout=…)`). `Entrez._open` never runs, so its
 immediate 429 retries and sleeps never happen; pacing is the process-wide
 `bot.ratelimit.ncbi()` limiter (3 requests/s, 10 with `NCBI_API_KEY`) and retries are
 `bot.retry.call_with_retries` (backoff with jitter, Retry-After honoured, bounded in count
@@ -31,8 +31,19 @@ a run with nothing new costs one request (plus the retraction watch's one).
 Volume. esearch runs with the history server (`usehistory=y`) and `retmax=9999`. PubMed
 returns at most 9,999 IDs of a result, so a window with more hits is halved by date until
 every part fits. A baseline pages efetch through the history (WebEnv, 200 per request);
-an incremental run POSTs the new IDs, 200 per request. Every requested PMID must come
-back: stragglers are asked for once more by ID, then reported as a warning.
+an incremental run POSTs the new IDs, 200 per request.
+
+Nothing is skipped silently. Once a fetch returns, the pipeline moves the watermark past
+its window, so a record the fetch left out is never searched for again (a baseline
+straggler lies before every later window). So two gaps fail the fetch (`SourceError`), keeping the
+watermark for the next run: a single day with more than 9,999 hits, which date halving
+cannot split (not retryable as such: the term must be narrowed), and a PMID esearch
+listed that efetch still leaves out when asked once more by ID (retryable, naming the
+PMIDs). No missing PMID is treated as gone for good: in XML efetch answers a deleted
+PMID and one its backend does not serve yet alike, with an empty `PubmedArticleSet`
+(text mode says "The following PMID is not available" for both), so the client cannot
+tell them apart. Either way the failure clears itself: a deleted record drops out of the
+next esearch, a lagging one comes back from efetch.
 
 Retraction watch. Records already stored that are later retracted, corrected or flagged
 surface by a cheap second esearch: the saved term AND the integrity publication types and
@@ -49,9 +60,9 @@ import warnings
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
+from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from Bio import Entrez
 
@@ -68,6 +79,7 @@ from bot.retry import (
     call_with_retries,
     parse_retry_after,
 )
+from bot.sources.http import is_web_url
 from bot.sources.pubmed_xml import SearchResult, parse_efetch, parse_esearch
 
 # Biopython warns on stderr when no email is set; this source reports that itself, once per
@@ -204,12 +216,13 @@ class PubMedSource:
         self._report_term_problems(term, result, run, baseline=baseline)
         if result.count <= MAX_IDS:
             return [result]
-        if lo >= end:
-            run.warn(
+        if lo >= end:  # a day is as small as PubMed's date ranges go
+            raise SourceError(
                 f"PubMed: {result.count} records entered on {end.isoformat()}, more than the "
-                f"{MAX_IDS} one search can list; only the first {MAX_IDS} were fetched"
+                f"{MAX_IDS} one search can list; nothing was fetched and the window stays: "
+                "narrow the term",
+                query=run.query,
             )
-            return [result]
         middle = lo + (end - lo) // 2
         return self._search_parts(term, lo, middle, run, baseline=baseline) + self._search_parts(
             term, middle + timedelta(days=1), end, run, baseline=baseline
@@ -269,7 +282,11 @@ class PubMedSource:
         return items
 
     def _stragglers(self, wanted: list[str], got: list[Item], run: _Run) -> list[Item]:
-        """Ask once more, by ID, for any PMID a batch did not return; report what stays away."""
+        """Ask once more, by ID, for any PMID a batch did not return; fail if any stays away.
+
+        Failing (retryable) keeps the watermark, so the next run lists and asks again; see
+        the module docstring for why no missing PMID counts as permanently unavailable.
+        """
         returned = {item.id for item in got}
         missing = [pmid for pmid in wanted if pmid not in returned]
         if not missing:
@@ -277,8 +294,13 @@ class PubMedSource:
         again = self._fetch_ids(missing, run)
         still = sorted(set(missing) - {item.id for item in again})
         if still:
-            shown = ", ".join(still[:10]) + (" …" if len(still) > 10 else "")
-            run.warn(f"PubMed: {len(still)} PMIDs listed by esearch were not returned: {shown}")
+            shown = ", ".join(still[:20]) + (f" and {len(still) - 20} more" if len(still) > 20 else "")
+            raise SourceError(
+                f"PubMed: {len(still)} PMIDs listed by esearch were not returned by efetch, "
+                f"even when asked again: {shown}; the window stays so the next run asks again",
+                query=run.query,
+                retryable=True,
+            )
         return again
 
     # ------------------------------------------------------------ retraction watch
@@ -317,6 +339,8 @@ class PubMedSource:
     ) -> T:
         """One E-utilities request: rate-limited, timed out, retried, parsed; or SourceError."""
         cgi = f"{self.base_url}/{tool}.fcgi"
+        if not is_web_url(cgi):
+            raise SourceError(f"{tool}: {cgi!r} is not a valid http(s) URL (check NCBI_EUTILS_URL)", query=run.query)
         params = {**params, "tool": TOOL}
         if self.email:
             params["email"] = self.email
@@ -324,19 +348,19 @@ class PubMedSource:
             params["api_key"] = self.api_key
 
         def attempt() -> T:
-            request = Entrez._build_request(cgi, dict(params), post=post)
             self.limiter.acquire()
             run.requests += 1
             try:
-                with urlopen(request, timeout=self.policy.timeout) as response:
+                request = Entrez._build_request(cgi, dict(params), post=post)
+                with _OPENER.open(request, timeout=self.policy.timeout) as response:
                     body = response.read()
             except HTTPError as exc:
                 if exc.code == 429 or exc.code >= 500:
                     wait = parse_retry_after(exc.headers.get("Retry-After"))
                     raise TransientError(f"{tool}: HTTP {exc.code}", retry_after=wait) from exc
                 raise SourceError(f"{tool}: HTTP {exc.code} {exc.reason}", query=run.query) from exc
-            except (URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-                raise TransientError(f"{tool}: {exc}") from exc
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                raise _transport_failure(tool, exc, run.query) from exc
             try:
                 return parse(body)
             except SourceError as exc:
@@ -348,6 +372,35 @@ class PubMedSource:
             return call_with_retries(attempt, self.policy, sleep=self._sleep)
         except RetriesExhausted as exc:
             raise SourceError(str(exc), query=run.query, retryable=True) from exc
+
+
+class _WebOnlyRedirects(HTTPRedirectHandler):
+    """Follow redirects to http(s) only (urllib would also follow one to ftp://)."""
+
+    def redirect_request(self, req: Request, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Request | None:
+        if not is_web_url(newurl):
+            raise HTTPError(newurl, code, f"redirect to {newurl!r} refused: only http and https are followed",
+                            headers, fp)  # fmt: skip
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = build_opener(_WebOnlyRedirects)
+
+
+def _transport_failure(tool: str, exc: Exception, query: str) -> TransientError | SourceError:
+    """A request that got no HTTP answer: worth asking again, or bound to fail the same way.
+
+    Dropped or refused connections, timeouts, TLS errors and bodies cut short
+    (`http.client.IncompleteRead`) are transient; a malformed URL or one urllib cannot
+    open is not, and fails the query at once.
+    """
+    if isinstance(exc, URLError):
+        if isinstance(exc.reason, OSError):  # could not connect: DNS, refused, TLS, timeout
+            return TransientError(f"{tool}: {exc.reason}")
+        return SourceError(f"{tool}: {exc.reason}", query=query)
+    if isinstance(exc, http.client.InvalidURL) or (isinstance(exc, ValueError) and not isinstance(exc, OSError)):
+        return SourceError(f"{tool}: bad URL ({exc})", query=query)
+    return TransientError(f"{tool}: {type(exc).__name__}: {exc}")
 
 
 def stored_ids_from(store: StoreView) -> StoredIds:
