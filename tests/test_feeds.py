@@ -214,3 +214,19 @@ def test_strip_html() -> None:
 def test_search_finds_nothing() -> None:
     """Feeds have no search endpoint, so ad hoc search returns no items and sends nothing."""
     assert source().search("exosome") == []
+
+
+def test_unreachable_host_error_names_the_host_and_cause_briefly() -> None:
+    """A refused connection reads "could not connect to <host>: <cause>", without urllib3's wrapper chain."""
+    import socket
+
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    query = SavedQuery(name="safety", source="feed", url=f"http://127.0.0.1:{port}/rss.xml")
+    with pytest.raises(SourceError) as caught:
+        FeedSource(session=requests.Session(), policy=RetryPolicy.fast(attempts=2)).fetch(
+            query, Window(start=None, end=date(2026, 3, 1), baseline=True))
+    message = caught.value.message
+    assert "could not connect to 127.0.0.1: Failed to establish a new connection" in message
+    assert "HTTPConnection" not in message and "Max retries exceeded" not in message

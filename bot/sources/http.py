@@ -77,7 +77,7 @@ def get_with_retries(
         except requests.Timeout as exc:
             raise TransientError(f"{what} timed out after {policy.timeout:g} s") from exc
         except requests.ConnectionError as exc:
-            raise TransientError(f"{what} could not connect: {exc}") from exc
+            raise TransientError(f"{what} could not connect to {_host(url)}: {_connection_failure(exc)}") from exc
         except CUT_IN_TRANSIT as exc:
             raise TransientError(f"{what} was cut or garbled in transit ({type(exc).__name__}: {exc})") from exc
         except requests.RequestException as exc:
@@ -115,6 +115,23 @@ def _refuse_non_web_redirect(response: requests.Response, **_: Any) -> requests.
                 "only http and https redirects are followed"
             )
     return response
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
+def _connection_failure(exc: requests.ConnectionError) -> str:
+    """The root cause ("Failed to resolve 'host' (...)"), not urllib3's whole chain and URL."""
+    reason: object = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", None) or reason  # MaxRetryError wraps the real error
+    text = str(reason)
+    # urllib3 prefixes the connection object: "HTTPSConnection(host=..., port=443): Failed to ..."
+    head, sep, rest = text.partition("): ")
+    return rest if sep and "Connection" in head else text
 
 
 def _failure(exc: requests.RequestException) -> str:
