@@ -2,8 +2,8 @@
 
 Pure and deterministic: no I/O, no clock, no randomness. Evidence is read in order of trust:
 structured fields first (PubMed publication types, MeSH headings and qualifiers,
-CommentsCorrections, registry status and why-stopped), then title and abstract text with
-negation and hedging. Every label comes with short reasons a reviewer can check against the
+CommentsCorrections, registry status, why-stopped and posted adverse-event counts), then
+title and abstract text with negation and hedging. Every label comes with short reasons a reviewer can check against the
 record ("publication type: Case Reports", "abstract: 'two patients developed granulomas'").
 
 Text rules run on the lower-cased text with patterns compiled once; each pattern family is
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bot.config import ClassifySettings
-from bot.models import Classification, Item, Kind
+from bot.models import Classification, Item, Kind, TrialInfo
 
 # --- structured evidence -------------------------------------------------------------------
 
@@ -790,20 +790,48 @@ def _registry_reason(item: Item) -> str:
 
 
 def _registry_safety(item: Item) -> tuple[bool, list[str]]:
+    """A trial stopped for safety, or posted results whose adverse-event counts show harm."""
     t = item.trial
     if t is None:
         return False, []
+    stopped, stopped_reasons = _stopped_safety(t)
+    harmed, results_reasons = _results_safety(t)
+    return stopped or harmed, stopped_reasons + results_reasons
+
+
+def _stopped_safety(t: TrialInfo) -> tuple[bool, list[str]]:
     if not t.why_stopped:
-        if t.has_results:
-            # Every results posting carries adverse-event tables; the record does not say
-            # what they contain, so a reviewer should look.
-            return True, ["registry results posted: adverse-event tables to review"]
         return False, []
     why, status = t.why_stopped.lower(), t.status.upper()
     if status in STOPPED_STATUSES and _WHY_STOPPED_SAFETY.search(why) \
             and not _WHY_STOPPED_NOT.search(why):
         return True, [f"trial {status}, why stopped: '{_clip(t.why_stopped)}'"]
     return False, [f"trial {status or 'stopped'} for another reason: '{_clip(t.why_stopped)}'"]
+
+
+def _results_safety(t: TrialInfo) -> tuple[bool, list[str]]:
+    """Harm is any participant with a serious or other adverse event, or a death (the
+    labelling guide counts adverse events that occurred, serious or not). Results without
+    adverse-event counts are not a signal: the record gives nothing to weigh."""
+    if not t.has_ae_summary:
+        return False, ["registry results posted"] if t.has_results else []
+    counts = (t.ae_serious_affected, t.ae_other_affected, t.ae_deaths_affected)
+    harmed = any(n is not None and n > 0 for n in counts)
+    return harmed, [_ae_reason(t)]
+
+
+def _ae_reason(t: TrialInfo) -> str:
+    """The counts as the registry's adverse-event tables show them, for a reviewer to check:
+    serious and other are separate columns (one participant can be in both), and deaths are
+    all-cause mortality."""
+    def told(n: int | None, done: str, what: str) -> str:
+        return f"{what} not reported" if n is None else f"{n} {done}"
+
+    parts = [told(t.ae_serious_affected, "had serious adverse events", "serious adverse events"),
+             told(t.ae_other_affected, "had other adverse events", "other adverse events"),
+             told(t.ae_deaths_affected, "died (all causes)", "deaths")]
+    of = f"of {t.ae_at_risk} participants, " if t.ae_at_risk is not None else ""
+    return f"registry results: {of}{', '.join(parts)}"
 
 
 def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:

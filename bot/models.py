@@ -51,6 +51,19 @@ class TrialInfo:
     conditions: tuple[str, ...] = ()
     interventions: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    # Posted adverse-event summary (resultsSection.adverseEventsModule.eventGroups), summed over
+    # the event groups. None: the registry holds no adverse-event module (or not that count).
+    # Serious and other are separate registry columns: one participant can be in both.
+    ae_at_risk: int | None = None
+    ae_serious_affected: int | None = None
+    ae_other_affected: int | None = None
+    ae_deaths_affected: int | None = None  # all-cause mortality, whatever the cause
+
+    @property
+    def has_ae_summary(self) -> bool:
+        """Whether the registry posted any adverse-event count for this trial."""
+        return any(n is not None for n in (self.ae_at_risk, self.ae_serious_affected,
+                                            self.ae_other_affected, self.ae_deaths_affected))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import feedparser
@@ -236,11 +237,80 @@ def test_registry_record_withdrawn_for_other_reasons() -> None:
     assert has_reason(c, "for another reason")
 
 
-def test_registry_results_point_to_adverse_event_tables() -> None:
-    """A registry record with posted results is flagged so the adverse-event tables get read."""
-    c = classify(study("ctgov_v2_study_NCT05594173.json"))
+RESULTS = "ctgov_v2_study_NCT05594173.json"  # real posted results: 1 of 18 with other AEs
+
+
+def with_results(edit: Callable[[dict[str, Any]], object]) -> Item:
+    """The real results record, edited in memory (`edit` gets the raw study dict)."""
+    raw = json.loads(fixture_bytes("clinicaltrials", RESULTS))
+    edit(raw)
+    return parse_study(raw)
+
+
+def ae_group(raw: dict[str, Any]) -> dict[str, Any]:
+    group: dict[str, Any] = raw["resultsSection"]["adverseEventsModule"]["eventGroups"][0]
+    return group
+
+
+def test_registry_results_with_adverse_events_are_safety() -> None:
+    """Real results where 1 of 18 participants had an adverse event: safety, counts as reason."""
+    c = classify(study(RESULTS))
     assert (c.kind, c.safety) == ("clinical", True)
-    assert has_reason(c, "adverse-event tables")
+    assert ("registry results: of 18 participants, 0 had serious adverse events, 1 had other "
+            "adverse events, 0 died (all causes)") in c.reasons
+
+
+@pytest.mark.parametrize("counts", [
+    {"otherNumAffected": 0, "seriousNumAffected": 2},
+    {"otherNumAffected": 0, "deathsNumAffected": 1},
+])
+def test_serious_events_or_deaths_alone_are_safety(counts: dict[str, int]) -> None:
+    """A serious adverse event or a death is harm even when no other event was posted."""
+    c = classify(with_results(lambda raw: ae_group(raw).update(counts)))
+    assert c.safety is True
+    assert has_reason(c, "registry results: of 18 participants")
+
+
+def test_registry_results_with_nobody_affected_are_not_safety() -> None:
+    """Results whose adverse-event module shows nobody affected are not a safety signal."""
+    c = classify(with_results(lambda raw: ae_group(raw).update(otherNumAffected=0)))
+    assert (c.kind, c.safety) == ("clinical", False)
+    assert ("registry results: of 18 participants, 0 had serious adverse events, 0 had other "
+            "adverse events, 0 died (all causes)") in c.reasons
+
+
+def test_registry_results_without_adverse_event_data_are_not_safety() -> None:
+    """Results posted without an adverse-event module: not safety, a neutral reason only."""
+    c = classify(with_results(lambda raw: raw["resultsSection"].pop("adverseEventsModule")))
+    assert (c.kind, c.safety) == ("clinical", False)
+    assert "registry results posted" in c.reasons
+    assert not has_reason(c, "adverse")
+
+
+def test_unreported_counts_are_named_not_zeroed() -> None:
+    """A count the registry left out reads 'not reported' and never decides safety."""
+    def edit(raw: dict[str, Any]) -> None:
+        for name in ("seriousNumAffected", "deathsNumAffected", "deathsNumAtRisk"):
+            ae_group(raw).pop(name)
+        ae_group(raw)["otherNumAffected"] = 0
+
+    c = classify(with_results(edit))
+    assert c.safety is False
+    assert ("registry results: of 18 participants, serious adverse events not reported, "
+            "0 had other adverse events, deaths not reported") in c.reasons
+
+
+def test_stopped_trial_with_harmful_results_gives_both_reasons() -> None:
+    """A trial stopped for another reason whose results show harm is safety, citing both."""
+    item = Item(source="clinicaltrials", id="NCT00000002", title="Exosomes for alopecia",
+                trial=TrialInfo(status="TERMINATED", why_stopped="Funding ended",
+                                study_type="INTERVENTIONAL", has_results=True, ae_at_risk=40,
+                                ae_serious_affected=1, ae_other_affected=0,
+                                ae_deaths_affected=0))
+    c = classify(item)
+    assert c.safety is True
+    assert has_reason(c, "for another reason: 'Funding ended'")
+    assert has_reason(c, "of 40 participants, 1 had serious adverse events")
 
 
 def test_registry_trial_stopped_for_safety() -> None:

@@ -11,7 +11,7 @@ from bot.config import SavedQuery
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import Window
 from bot.retry import RetryPolicy
-from bot.sources.clinicaltrials import ClinicalTrialsSource
+from bot.sources.clinicaltrials import ClinicalTrialsSource, query_params
 from bot.sources.ctgov_json import FIELDS
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies, synthetic_studies
 from tests.fakes.http import Response
@@ -111,6 +111,32 @@ def test_fields_projection_still_parses_every_field() -> None:
     for study in recorded_studies():
         item = parse_study(study)
         assert got[item.id] == item
+
+
+def test_adverse_event_counts_are_asked_for_by_piece_name() -> None:
+    """`fields=` names the event-group counts as pieces and the items carry the summed counts."""
+    with FakeClinicalTrials(recorded_studies()) as fake:
+        got = {i.id: i for i in client(fake).fetch(QUERY, full()).items}
+    sent = (fake.requests[0].param("fields") or "").split(",")
+    assert {"EventGroupSeriousNumAffected", "EventGroupOtherNumAffected",
+            "EventGroupDeathsNumAffected", "EventGroupOtherNumAtRisk"} <= set(sent)
+    trial = got["NCT05594173"].trial
+    assert trial is not None
+    assert (trial.ae_at_risk, trial.ae_serious_affected, trial.ae_other_affected,
+            trial.ae_deaths_affected) == (18, 0, 1, 0)
+
+
+def test_projected_page_holds_only_the_event_group_counts() -> None:
+    """The page cut to `fields=` keeps each group's counts, not its title or the event tables."""
+    with FakeClinicalTrials(recorded_studies()) as fake:
+        page = requests.get(f"{fake.url}/studies", params=query_params(QUERY, since=None),
+                            timeout=5).json()  # fmt: skip
+    studies = {s["protocolSection"]["identificationModule"]["nctId"]: s for s in page["studies"]}
+    module = studies["NCT05594173"]["resultsSection"]["adverseEventsModule"]
+    assert module == {"eventGroups": [{
+        "seriousNumAffected": 0, "seriousNumAtRisk": 18, "otherNumAffected": 1,
+        "otherNumAtRisk": 18, "deathsNumAffected": 0, "deathsNumAtRisk": 18}]}
+    assert "resultsSection" not in studies["NCT04207047"]
 
 
 def test_400_text_error_names_the_query() -> None:

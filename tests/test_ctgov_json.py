@@ -66,6 +66,69 @@ def test_has_results_is_read_from_the_top_level() -> None:
     assert item.trial.enrollment == 20
 
 
+def ae_module(raw: dict[str, Any]) -> dict[str, Any]:
+    module: dict[str, Any] = raw["resultsSection"]["adverseEventsModule"]
+    return module
+
+
+def ae_counts(item: Item) -> tuple[int | None, ...]:
+    t = item.trial
+    assert t is not None
+    return (t.ae_at_risk, t.ae_serious_affected, t.ae_other_affected, t.ae_deaths_affected)
+
+
+def test_adverse_event_counts_from_posted_results() -> None:
+    """Real results: one event group, 1 of 18 with other adverse events, none serious, no deaths."""
+    item = parse_study(study("NCT05594173"))
+    assert ae_counts(item) == (18, 0, 1, 0)
+    assert item.trial is not None and item.trial.has_ae_summary
+
+
+@pytest.mark.parametrize("nct", ["NCT00973089", "NCT04207047", "NCT06171568"])
+def test_no_results_means_no_adverse_event_counts(nct: str) -> None:
+    """A study without a results section has no counts at all (None, not zero)."""
+    item = parse_study(study(nct))
+    assert ae_counts(item) == (None, None, None, None)
+    assert item.trial is not None and not item.trial.has_ae_summary
+
+
+def test_results_without_an_adverse_event_module() -> None:
+    """Results posted without an adverse-event module: has_results, but every count None."""
+    raw = study("NCT05594173")
+    del raw["resultsSection"]["adverseEventsModule"]
+    item = parse_study(raw)
+    assert item.trial is not None and item.trial.has_results is True
+    assert ae_counts(item) == (None, None, None, None)
+
+
+def test_counts_are_summed_over_event_groups() -> None:
+    """Two arms add up; a group's size is its largest at-risk figure; unreported deaths stay None."""
+    raw = study("NCT05594173")
+    groups = ae_module(raw)["eventGroups"]
+    groups.append({"id": "EG001", "title": "Placebo", "seriousNumAffected": 2,
+                   "seriousNumAtRisk": 20, "otherNumAffected": 5, "otherNumAtRisk": 21})
+    for group in groups:
+        group.pop("deathsNumAffected", None)
+        group.pop("deathsNumAtRisk", None)
+    assert ae_counts(parse_study(raw)) == (18 + 21, 0 + 2, 1 + 5, None)
+
+
+def test_malformed_counts_are_ignored() -> None:
+    """Negative, boolean or text counts are not read as numbers of participants."""
+    raw = study("NCT05594173")
+    (group,) = ae_module(raw)["eventGroups"]
+    group.update(seriousNumAffected=-1, otherNumAffected=True, deathsNumAffected="0")
+    assert ae_counts(parse_study(raw)) == (18, None, None, None)
+
+
+def test_trial_stored_before_adverse_event_counts_loads() -> None:
+    """A stored trial dict from before the counts existed loads with every count None."""
+    data = parse_study(study("NCT05594173")).to_dict()
+    for name in ("ae_at_risk", "ae_serious_affected", "ae_other_affected", "ae_deaths_affected"):
+        del data["trial"][name]
+    assert ae_counts(Item.from_dict(data)) == (None, None, None, None)
+
+
 def test_unknown_status_and_device_intervention() -> None:
     """A status of UNKNOWN is kept as the API says, with every device named as intervention."""
     item = parse_study(study("NCT04207047"))
@@ -106,6 +169,10 @@ def test_requested_fields_name_every_path_read() -> None:
     """`fields=` lists exactly the pieces the parser reads, so nothing is fetched in vain."""
     assert FIELDS.split(",") == list(PIECES)
     assert "HasResults" in PIECES and PIECES["HasResults"] == ("hasResults",)
+    # adverse-event counts by piece name, never as a dotted path
+    assert PIECES["EventGroupOtherNumAffected"] == (
+        "resultsSection", "adverseEventsModule", "eventGroups", "[]", "otherNumAffected")
+    assert not any("." in name for name in FIELDS.split(","))
 
 
 def test_page_with_token_and_empty_page() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from bot.classify import classify
 from bot.config import SavedQuery, Settings, load_settings
 from bot.links import link_items
 from bot.models import Classification, FetchResult, Item, Window
@@ -68,12 +70,13 @@ def ctgov() -> Any:
 
 
 def run(settings: Settings, store: Store, name: str, sources: dict[str, Any],
-        day: str, monkeypatch: pytest.MonkeyPatch, **changes: str) -> RunReport:  # fmt: skip
+        day: str, monkeypatch: pytest.MonkeyPatch, *,
+        classify: Callable[[Item], Classification] = label, **changes: str) -> RunReport:  # fmt: skip
     monkeypatch.setenv("LITWATCH_NOW", f"{day}T06:00:00+00:00")
     query = settings.query(name)
     assert query is not None
     query = dataclasses.replace(query, **changes)
-    return run_query(query, store=store, sources=sources, classify=label, settings=settings,
+    return run_query(query, store=store, sources=sources, classify=classify, settings=settings,
                      link=link_items)  # fmt: skip
 
 
@@ -125,6 +128,43 @@ def test_results_posted_alert(
     assert stored is not None
     assert stored["changes"] == ["results posted", "enrollment 400 -> 380"]
     assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT06171568"])]
+
+
+def results_posted(settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch,
+                   **counts: int) -> Store:
+    """Baseline, then NCT04207047 posts results with one arm of 3 and these AE counts; the
+    second run uses the real classifier."""
+    store = Store.memory()
+    assert run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch).baseline
+    deliver_all(store)
+    group = {"id": "EG000", "seriousNumAtRisk": 3, "otherNumAtRisk": 3, "deathsNumAtRisk": 3,
+             "seriousNumAffected": 0, "otherNumAffected": 0, "deathsNumAffected": 0, **counts}
+    ctgov.change("NCT04207047", updated="2025-03-02", has_results=True, event_groups=[group])
+    run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch, classify=classify)
+    return store
+
+
+def test_results_posted_with_harm_go_to_the_safety_channel(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posted results where a participant had a serious adverse event raise a safety alert."""
+    store = results_posted(settings, ctgov, monkeypatch, seriousNumAffected=1)
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("safety", ["nct:NCT04207047"])]
+    stored = store.get("nct:NCT04207047")
+    assert stored is not None and stored["changes"] == ["results posted"]
+    assert ("registry results: of 3 participants, 1 had serious adverse events, 0 had other "
+            "adverse events, 0 died (all causes)") in stored["classification"]["reasons"]
+
+
+def test_results_posted_without_harm_are_an_ordinary_alert(
+    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posted results where nobody had an adverse event are a 'results posted' alert, not safety."""
+    store = results_posted(settings, ctgov, monkeypatch)
+    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
+    stored = store.get("nct:NCT04207047")
+    assert stored is not None and stored["changes"] == ["results posted"]
+    assert stored["classification"]["safety"] is False
 
 
 def test_update_date_alone_is_not_an_alert(

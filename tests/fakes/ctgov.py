@@ -87,8 +87,10 @@ class FakeClinicalTrials(FakeServer):
 
     def change(self, nct: str, *, updated: str, status: str | None = None,
                why_stopped: str | None = None, has_results: bool | None = None,
-               enrollment: int | None = None) -> None:  # fmt: skip
-        """Edit a study as the registry would between runs; the update date always moves."""
+               enrollment: int | None = None,
+               event_groups: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
+        """Edit a study as the registry would between runs; the update date always moves.
+        `event_groups` replaces the posted adverse-event groups (counts per arm)."""
         with self._state:
             study = copy.deepcopy(self._studies[nct])  # copy on write: pages being cut keep theirs
             self._studies[nct] = study
@@ -103,6 +105,9 @@ class FakeClinicalTrials(FakeServer):
             if enrollment is not None:
                 design = study["protocolSection"].setdefault("designModule", {})
                 design.setdefault("enrollmentInfo", {})["count"] = enrollment
+            if event_groups is not None:
+                results = study.setdefault("resultsSection", {})
+                results.setdefault("adverseEventsModule", {})["eventGroups"] = event_groups
 
     def add(self, study: dict[str, Any]) -> None:
         with self._state:
@@ -141,8 +146,10 @@ class FakeClinicalTrials(FakeServer):
             return matches
         fields = (request.param("fields") or "").split(",") if request.param("fields") else None
         if fields and not set(fields) <= set(PIECES):
+            # The real API also takes area names and dotted field paths; litwatch sends only
+            # piece names (see ctgov_json.PIECES), so anything else here is a client bug.
             bad = sorted(set(fields) - set(PIECES))[0]
-            return _text(400, f"Unknown field: {bad}")
+            return _text(400, f"Parameter 'fields' contains invalid field name: '{bad}'")
 
         page: dict[str, Any]
         if offset and offset // size == self.empty_page_after and not empty_served:
@@ -201,6 +208,8 @@ def _project(study: dict[str, Any], fields: Sequence[str] | None) -> dict[str, A
 
 
 def _copy_path(src: Any, dst: dict[str, Any], path: Sequence[str]) -> None:
+    """Copy the value at `path`, creating only the containers that lead to a value: a study
+    without results gets no empty `resultsSection` for an adverse-event piece."""
     step, rest = path[0], path[1:]
     if not isinstance(src, dict) or step not in src:
         return
@@ -210,8 +219,13 @@ def _copy_path(src: Any, dst: dict[str, Any], path: Sequence[str]) -> None:
     elif rest[0] == "[]":
         if not isinstance(value, list):
             return
-        target = dst.setdefault(step, [{} for _ in value])
+        target = dst.get(step) or [{} for _ in value]
         for element, out in zip(value, target, strict=True):
             _copy_path(element, out, rest[1:])
+        if any(target):
+            dst[step] = target
     else:
-        _copy_path(value, dst.setdefault(step, {}), rest)
+        inner = dst.get(step, {})
+        _copy_path(value, inner, rest)
+        if inner:
+            dst[step] = inner
