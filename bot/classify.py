@@ -113,6 +113,8 @@ _PERSONS = (
     r"donors?|adolescents?|youths?|students?|veterans?|pregnancies|mothers|twins|"
     r"healthy controls|outpatients|inpatients)"
 )
+# People as harm befalls them, one at a time too ("anaphylaxis in one woman").
+_PEOPLE = _PERSONS[:-1] + "|woman|man)"
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[]?[A-Z0-9])|\n")
 _SECTION_LABEL = re.compile(r"^([A-Z][A-Za-z ,&/-]{2,40}):\s")
@@ -127,9 +129,11 @@ _SECTION_KINDS = {
     "study objective": _AIM, "hypothesis": _AIM,
 }  # fmt: skip
 _SPACES = re.compile(r"[^\S\n]{2,}|[\t\r\f\v]")
+# Where a clause ends: a negation or hedge reaches no further. A comma ends a clause unless
+# it separates the items of a list ("no fever, rash or adverse events").
 _CLAUSE_BREAK = re.compile(
-    r"[;:]|,\s*(?:and|but|while|whereas|although|though)\b|\b(?:but|however|although|though|"
-    r"whereas|while|except|yet|in contrast)\b")
+    r"[;:]|,(?=\s)|\b(?:but|however|although|though|whereas|while|except|yet|despite|"
+    r"in contrast|nevertheless|nonetheless)\b")
 
 _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present")
 _CASE_TEXT = _led(
@@ -236,6 +240,9 @@ _PERSON_WORDS = frozenset({
     "athletes", "runners", "students", "survivors", "donors", "recipients", "girls", "boys",
     "males", "females", "users", "smokers", "veterans", "mothers", "youths",
 })  # fmt: skip
+# Words for subjects that are not people. Only words that say so in any record: not
+# "specimens" or "models" (human biopsies, regression models), nor words that matched one
+# evaluation record's field ("crystal", "films", "stars").
 _NONHUMAN_WORDS = frozenset({
     "mice", "mouse", "murine", "rat", "rats", "rodent", "rodents", "rabbit", "rabbits",
     "zebrafish", "pig", "pigs", "porcine", "dog", "dogs", "canine", "monkeys", "macaques",
@@ -243,7 +250,6 @@ _NONHUMAN_WORDS = frozenset({
     "bacteria", "isolates", "plants", "seedlings", "xenograft", "xenografts", "organoid",
     "organoids", "simulation", "simulations", "algorithm", "algorithms", "computational",
     "fish", "larvae", "eggs", "strains", "vitro", "silico", "lines", "cultured", "nanoparticles",
-    "specimens", "models", "crystal", "films", "stars",
 })  # fmt: skip
 _HUMAN_WORDS = frozenset({
     "patient", "patients", "participants", "participant", "subjects", "volunteers", "women",
@@ -332,14 +338,69 @@ _EXPOSURE_HARM = _led(
     r"(?:increased|higher|elevated|greater|excess)|(?:increased|higher|elevated|greater) "
     r"(?:risk|odds|incidence|prevalence) of)")
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:no|not|without|none|neither|nor|never|absence of|absent|free (?:of|from)|lack of|"
-    r"lacked|zero|nil|did not|didn't|no evidence of|nor any|non|rule out|ruled out|"
+    r"\b(?:no|not|without|none|nobody|neither|nor|never|absence of|absent|free (?:of|from)|"
+    r"lack of|lacked|zero|nil|did not|didn't|no evidence of|nor any|rule out|ruled out|"
     r"exclude[ds]?|unclear|unknown)\b")
+# Litotes affirm: "adverse events were not uncommon", "not infrequently".
+_LITOTES = re.compile(
+    r"\s+(?:uncommon|unusual|unexpected|unrelated|infrequent\w*|insignificant|negligible|"
+    r"rare(?:ly)?|trivial|only|least|limited to)\b")
+# A negated severity says the harm happened: "adverse events were not serious".
+_NOT_SEVERE = re.compile(
+    r"\s+(?:(?:very|particularly|always)\s+)?(?:serious|severe|life-threatening|permanent|"
+    r"persistent|long-lasting|dose-limiting|fatal)\b")
 _NEGATION_AFTER = re.compile(
-    r"^[^.;]{0,40}?\b(?:(?:was|were|is|are|has been|have been)\s+(?:not|never)\b|"
+    r"\b(?:(?:was|were|is|are|has been|have been)\s+(?:not|never)\b"
+    rf"(?!{_LITOTES.pattern}|{_NOT_SEVERE.pattern})|"
     r"did not (?:occur|develop|arise)|(?:was|were) absent|in none of|occurred in none|"
     r"(?:was|were|is|are|remains?) (?:unclear|unknown|understudied)|"
     r"(?:was|were) (?:ruled out|excluded))")
+# Between a harm and a negation after it, these show the negation is about something else:
+# "adverse events occurred in 5 patients who were not pretreated".
+_AFTER_BLOCK = re.compile(
+    r"\b(?:occur(?:red|s)?|develop(?:ed|s)?|experienced|suffered|died|caused|led|resulted|"
+    r"required|who|whom|whose)\b")
+# Negations of a verb ("did not respond") own the verb right after them (auxiliaries and
+# adverbs aside); determiners ("no", "none of") own the verb of the phrase they open.
+_VERBAL_NEGATION = frozenset({"not", "never", "did not", "didn't"})
+_DETERMINER_NEGATION = frozenset({
+    "no", "none", "nobody", "neither", "nor", "zero", "nil", "nor any",
+})  # fmt: skip
+_PRONOUN_NEGATION = frozenset({"none", "nobody"})
+_OCCURRENCE_VERB = re.compile(
+    r"\b(?:occur(?:red|s)?|develop(?:ed|s)?|experienc(?:ed?|es)|suffer(?:ed|s)?|died|die|"
+    r"had|has|have|show(?:ed|s|n)?|present(?:ed|s)?|report(?:ed|s)?|exhibit(?:ed|s)?|"
+    r"sustain(?:ed|s)?|caus(?:ed?|es)|result(?:ed|s)|led|le?ads?|induc(?:ed?|es)|"
+    r"requir(?:ed?|es)|was|were|is|are|receiv(?:ed?|es)|underwent|undergo|became|meet|met)\b")
+_AUXILIARY_ONLY = re.compile(
+    r"\s*(?:(?:been|be|have|has|had|yet|ever|previously|subsequently|further|any longer|"
+    r"always|often|usually)\s+)*")
+# The noun a determiner negation may carry across its verb to the harm: people ("no patient
+# developed …") or an occurrence ("no increase was seen in …", "no cases were reported of …").
+_CARRIER = re.compile(
+    rf"\b(?:{_PEOPLE[3:-1]}|one|differences?|changes?|increases?|rises?|excess|"
+    r"signals?|evidence|signs?|cases?|reports?|episodes?|occurrences?|incidences?|instances?)\b")
+# A count of people or a counted subject opens a new statement: "… and 3 patients experienced".
+_PEOPLE_COUNT = _led(
+    _NUMBER_LEAD,
+    rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?{_PEOPLE}\b"
+    rf"|\b{_NUMBER}\s+(?:of (?:them|these|those)\s+)?(?:occurred|developed|experienced|"
+    r"suffered|died|had|reported|presented)\b")
+# Efficacy words coordinated with a harm are a separate conjunct: "lack of efficacy or adverse
+# events" does not deny the adverse events.
+_EFFICACY_AND = re.compile(
+    r"\b(?:efficacy|effectiveness|benefit|improvement|response|regrowth)\s+"
+    r"(?:and|or)\b")
+# A list of short noun phrases: the items between commas.
+_LIST_ITEM = re.compile(r"\s*(?:(?:or|and|nor)\s+)?(?:[\w-]+\s+){0,3}?(?:(?:or|and|nor)\s+)?"
+                        r"(?:[\w-]+\s*)?")
+_LIST_COORDINATOR = re.compile(r"\b(?:or|and|nor)\b")
+_LIST_TAIL = re.compile(r"\s*(?:,|or\b|and\b|nor\b)")
+# A sentence opening with its purpose states an aim, whatever its clauses say.
+_PURPOSE_LEAD = re.compile(
+    r"(?:[a-z ]{2,40}:\s*)?(?:in order )?to (?:assess|evaluate|determine|investigate|examine|"
+    r"explore|compare|monitor|characteri[sz]e|identify|minimi[sz]e|avoid|prevent|reduce|"
+    r"mitigate|predict|detect|record|document|quantify|describe)\b")
 _HEDGE = re.compile(
     r"\b(?:may|might|could|can|potential(?:ly)?|possibl[ey]|theoretical(?:ly)?|whether|if|"
     r"should|would|concerns? (?:about|regarding|over)|to (?:assess|evaluate|determine|"
@@ -351,7 +412,8 @@ _HEDGE = re.compile(
 # Did the harm happen, in this record's data? Counts, rates, past-tense occurrence.
 _NUMERIC = _led(
     f"n{_NUMBER_LEAD}",
-    rf"\b\d+(?:\.\d+)?\s*%|\b{_NUMBER}\s+(?:[\w-]+\s+){{0,4}}?{_PERSONS}\b|\bn\s*=\s*\d")
+    rf"\b\d+(?:\.\d+)?\s*%|\b{_NUMBER}\s+(?:[\w-]+\s+){{0,4}}?{_PEOPLE}\b"
+    r"|\bn\s*=\s*\d")
 _AFFIRMATIVE = re.compile(
     r"\b(?:occurred|occurring|developed|experienced|suffered|died|resulted in|led to|caused|"
     r"presented with|(?:was|were|been) (?:associated|observed|reported|noted|seen|found|"
@@ -545,26 +607,28 @@ class Classifier:
                 and not _TITLE_NOT_SAFETY.search(low, 0, title_end) \
                 and not _NEGATION_BEFORE.search(low, 0, title_end):
             hits.append(f"title: '{text.quote(0)}'")
-        seen: set[int] = set()
+        counted: set[int] = set()
         for start, end, topic_term in self._harm_mentions(text, primary=primary):
+            # Every mention is weighed on its own: a negated one does not silence the next
+            # ("No serious adverse events occurred, but two patients developed anaphylaxis").
             index = text.sentence_of(start)
-            if index in seen:
+            if index in counted:
                 continue
             s, e = text.starts[index], text.ends[index]
             is_title = index == 0 and bool(text.title)
             if is_title and topic_term and not _TITLE_LINK.search(low, s, e):
                 continue  # a topic term in a title needs an intervention ("… after injection")
-            seen.add(index)
             quote = f"'{text.quote(index, start, end)}'"
             why_not = _why_not_real(low, s, e, start, end, title=is_title,
                                     section=text.sections[index])
             if why_not:
                 doubted.append(f"not counted ({why_not}): {quote}")
                 continue
+            counted.add(index)
             hits.append(f"{text.where(index)}: {quote}")
             if len(hits) >= 2:
                 break
-        return _unique(hits), doubted
+        return _unique(hits), _unique(doubted)
 
     def _harm_mentions(self, text: _Text, *, primary: bool) -> list[tuple[int, int, bool]]:
         """(start, end, is a topic term) of every harm phrase, in text order. Exposure-outcome
@@ -670,15 +734,93 @@ def _around(pattern: re.Pattern[str], low: str, anchors: Iterable[str], before: 
     return found
 
 
+def _clause_start(low: str, s: int, start: int, end: int) -> tuple[int, bool]:
+    """Where the clause holding the harm at [start, end) begins, and whether the harm is an
+    item of a list that began earlier ("no fever, rash or adverse events"): list commas do
+    not end the clause."""
+    lo = max(s, start - 120)
+    breaks = list(_CLAUSE_BREAK.finditer(low, lo, start))
+    listed = bool(_LIST_TAIL.match(low, end))
+    nxt, skipped = start, False
+    for b in reversed(breaks):
+        item = low[b.end():nxt]
+        if b.group() == "," and _LIST_ITEM.fullmatch(item) and not _PEOPLE_COUNT.search(item) \
+                and not _OCCURRENCE_VERB.search(item):
+            listed = listed or bool(_LIST_COORDINATOR.search(item))
+            if listed:
+                nxt, skipped = b.start(), True
+                continue
+        return b.end(), skipped
+    return lo, skipped
+
+
+def _clause_end(low: str, e: int, end: int, *, commas: bool = True) -> int:
+    """Where the clause holding the harm ends. Without `commas`, a parenthetical stays in:
+    "adverse events, such as rash, were not observed"."""
+    for m in _CLAUSE_BREAK.finditer(low, end, e):
+        if commas or m.group() != ",":
+            return m.start()
+    return e
+
+
 def _negated(low: str, s: int, e: int, start: int, end: int) -> bool:
-    """A negation in the same clause just before the harm words, or just after them."""
-    before = low[max(s, start - 90):start]
-    breaks = list(_CLAUSE_BREAK.finditer(before))
-    if breaks:
-        before = before[breaks[-1].end():]
-    if _NEGATION_BEFORE.search(" ".join(before.split()[-10:])):
-        return True
-    return _NEGATION_AFTER.search(low[end:min(e, end + 80)]) is not None
+    """A negation that governs the harm words: in their clause, before them and not cut off
+    by another verb or a new counted subject, or right after them ("were not observed")."""
+    cs, listed = _clause_start(low, s, start, end)
+    if low.endswith(("non-", "non "), cs, start):
+        return True  # "non-toxic"; "non-serious adverse events" are still adverse events
+    negations = [m for m in _NEGATION_BEFORE.finditer(low, max(cs, start - 90), start)
+                 if not _LITOTES.match(low, m.end())]
+    for m in reversed(negations):
+        word = m.group()
+        if listed and word not in _DETERMINER_NEGATION and "," in low[m.end():start]:
+            # Only a determiner opens a negated list ("no fever, rash or adverse events");
+            # "Without benefit, adverse events or deaths occurred" denies the benefit alone.
+            continue
+        if _reaches(low[m.end():start], word):
+            return True
+    limit = min(_clause_end(low, e, end, commas=False), end + 70)
+    after = _NEGATION_AFTER.search(low, end, limit)
+    if after is None:
+        return False
+    gap = low[end:after.start()]
+    return not _AFTER_BLOCK.search(gap) and not _PEOPLE_COUNT.search(gap)
+
+
+def _reaches(gap: str, negation: str) -> bool:
+    """Does a negation reach the harm across `gap`, the words between them? Not across an
+    efficacy conjunct, a new counted subject, or a verb other than the negation's own."""
+    if _EFFICACY_AND.search(gap):
+        return False
+    verbs = list(_OCCURRENCE_VERB.finditer(gap))
+    if not verbs:
+        return not _PEOPLE_COUNT.search(gap)
+    verb = verbs[0]
+    head, tail = gap[:verb.start()], gap[verb.end():]
+    if len(verbs) > 1 or _PEOPLE_COUNT.search(tail):
+        return False
+    if negation in _VERBAL_NEGATION:
+        if _AUXILIARY_ONLY.fullmatch(head):
+            return True  # "did not develop adverse events"
+        # "not a single participant developed …", "not one patient had …"
+        return negation == "not" and re.match(r"\s*(?:a single|one|any)\b", head) is not None \
+            and _CARRIER.search(head) is not None
+    if negation in _DETERMINER_NEGATION:
+        if len(head.split()) > 7:
+            return False
+        # "none of the 20 patients experienced …", "nobody had …", "no patient developed …"
+        return negation in _PRONOUN_NEGATION or _CARRIER.search(head) is not None
+    return False
+
+
+def _hedged(low: str, s: int, e: int, start: int, end: int) -> bool:
+    """A hedge in the harm's own clause, or a purpose opening the sentence; a count of people
+    in that clause outweighs a hedge ("may … in 12% of patients")."""
+    if _PURPOSE_LEAD.match(low, s):
+        return _NUMERIC.search(low, s, e) is None
+    cs, _ = _clause_start(low, s, start, end)
+    ce = _clause_end(low, e, end)
+    return _HEDGE.search(low, cs, ce) is not None and _NUMERIC.search(low, cs, ce) is None
 
 
 def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool,
@@ -690,10 +832,9 @@ def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool
         return ""
     if section != _RESULTS:
         return "background or aim"
-    numeric = _NUMERIC.search(low, s, e) is not None
-    if _HEDGE.search(low, s, e) and not numeric:
+    if _hedged(low, s, e, start, end):
         return "hedged"
-    if numeric or _AFFIRMATIVE.search(low, s, e):
+    if _NUMERIC.search(low, s, e) or _AFFIRMATIVE.search(low, s, e):
         return ""
     return "not stated as observed"
 

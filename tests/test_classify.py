@@ -449,3 +449,105 @@ def test_shipped_config_terms_load_into_the_classifier() -> None:
 def test_fast_scan_lead_characters_cover_each_rule(pattern: str, phrase: str) -> None:
     """Each rule still matches behind its first-character look-ahead (a guard on _led)."""
     assert getattr(classify_module, pattern).search(phrase)
+
+
+# --- negation and hedge scope (issue 5 review) ----------------------------------------------
+# A negation or hedge belongs to its own clause and its own verb: it must not cancel harm
+# reported in another clause or by another verb. Missing a safety signal is the costliest error.
+
+SCOPE_TITLE = "Outcomes of scalp treatments"
+
+REVIEW_SIGNALS = [
+    "Hair counts did not increase and 3 patients experienced serious adverse events.",
+    "Without any benefit, the exosome product caused hepatotoxicity in 4 patients.",
+    "Despite no change in hair counts, 4 patients experienced adverse events.",
+    "In the absence of efficacy, two patients developed anaphylaxis after the infusion.",
+    "Patients who did not respond experienced more adverse events (12 of 20).",
+    "Adverse events were not uncommon: 12 of 20 patients.",
+    "Although generally considered safe, exosome injection caused anaphylaxis in one woman.",
+    "A woman who had not been tested beforehand developed anaphylaxis after the injection.",
+]
+# Written before running them, to check the scope rules generalise beyond the review's cases.
+OWN_SIGNALS = [
+    "No improvement was seen, but two patients developed hepatotoxicity.",
+    "Hair density did not change; however, 5 of 30 patients reported side effects.",
+    "Non-serious adverse events occurred in 8 patients.",
+    "Adverse events were not serious and resolved without treatment in all 6 patients.",
+    "Side effects were not infrequent, occurring in 9 of 25 patients.",
+    "Patients who had never used minoxidil developed allergic reactions more often (4 of 15).",
+    "While exosome serums are marketed as safe, a man developed an allergic reaction after "
+    "application.",
+    "Despite the lack of response, treatment was continued and 3 patients experienced side "
+    "effects.",
+    "No patient improved, and one patient died of hepatotoxicity after the injections.",
+    "None of the lesions regressed, and two patients experienced adverse events.",
+    "The product did not meet its primary endpoint and caused serious adverse events in 7 "
+    "participants.",
+    "Discontinuation due to lack of efficacy or adverse events occurred in 6 patients.",
+    "No serious adverse events occurred, but two patients developed anaphylaxis.",
+]
+REVIEW_QUIET = [
+    "No serious adverse events were observed.",
+    "No patient developed granulomas.",
+    "The treatment was well tolerated, with no adverse events.",
+    "There were no treatment-related adverse events.",
+    "Adverse events were not observed in any patient.",
+    "We aimed to evaluate the safety of exosome injections.",
+    "Exosomes may cause adverse events in some patients.",
+    "None of the 20 patients experienced serious adverse events.",
+    "Safety was assessed at each visit.",
+]
+OWN_QUIET = [
+    "No patients in either group experienced serious adverse events.",
+    "Neither hepatotoxicity nor anaphylaxis was observed.",
+    "No fever, rash or adverse events were observed during follow-up.",
+    "Patients did not experience any side effects.",
+    "Adverse events did not occur in any of the 30 patients.",
+    "Not a single participant developed an allergic reaction.",
+    "The serum was applied twice daily, and no side effects were reported.",
+    "Hair density increased in 25 patients without adverse events.",
+    "Exosome injections could potentially cause side effects.",
+    "Serious side effects are unlikely with topical exosome products.",
+    "Future trials should monitor adverse events in larger cohorts.",
+    "No allergic reactions, infections or other adverse events were recorded in the 40 treated "
+    "patients.",
+    "Adverse events were not observed in the 20 women treated.",
+    "None of the women developed anaphylaxis or other hypersensitivity reactions.",
+]
+# Found while implementing the rules (after the lists above had been run).
+LATER_SIGNALS = [
+    "Adverse events occurred in 5 patients who were not pretreated.",
+    "Without benefit, adverse events or deaths occurred in 5 patients.",
+]
+LATER_QUIET = [
+    "Serious adverse events, such as anaphylaxis or hepatotoxicity, were not observed in any of "
+    "the 40 patients.",
+    "Adverse events were seen in none of the 30 patients.",
+    "No significant difference was found in adverse events between groups.",
+    "No patient was hospitalized for adverse events.",
+    "To assess safety, adverse events were recorded in all patients.",
+]
+TOPIC = ClassifySettings(safety_terms=("granuloma", "granulomas", "infection"))
+
+
+@pytest.mark.parametrize("sentence", REVIEW_SIGNALS + OWN_SIGNALS + LATER_SIGNALS)
+def test_negation_or_hedge_of_another_clause_does_not_hide_harm(sentence: str) -> None:
+    """Issue 5: harm reported beside a negation or hedge of another verb or clause is safety, quoted."""
+    c = classify(pubmed(SCOPE_TITLE, sentence))
+    assert c.safety, c.reasons
+    assert has_reason(c, "abstract:", sentence[:100]), c.reasons
+
+
+@pytest.mark.parametrize("sentence", REVIEW_QUIET + OWN_QUIET + LATER_QUIET)
+def test_negated_hedged_or_aimed_harm_stays_quiet(sentence: str) -> None:
+    """Issue 5: negated, hedged or aimed mentions stay not-safety, with or without topic terms."""
+    assert not classify(pubmed(SCOPE_TITLE, sentence)).safety
+    assert not classify(pubmed(SCOPE_TITLE, sentence), TOPIC).safety
+
+
+def test_topic_term_harm_beside_a_negated_efficacy_clause_is_safety() -> None:
+    """Issue 5: a configured term counts when the negation belongs to another clause."""
+    sentence = "Without any regrowth, 3 patients developed granulomas at the injection sites."
+    c = classify(pubmed(SCOPE_TITLE, sentence), TOPIC)
+    assert c.safety
+    assert has_reason(c, "abstract:", "granulomas")
