@@ -40,6 +40,20 @@ log = logging.getLogger(__name__)
 
 Post = Callable[[str, dict[str, Any]], None]
 MAX_BODY = 64 * 1024  # a slash-command form is a few hundred bytes
+# Where Slack's response_urls point: commercial Slack and GovSlack.
+SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+
+
+def body_length(header: str | None) -> int | None:
+    """The request's Content-Length as a byte count; None when it is not one (negative,
+    non-numeric), which must never reach `rfile.read` (-1 reads until the peer closes)."""
+    text = (header or "0").strip()
+    if not (text.isascii() and text.isdigit()):  # no sign, no "1_0", no other scripts' digits
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts (4300): far over MAX_BODY anyway
+        return None
 
 
 def post_to_response_url(url: str, payload: dict[str, Any]) -> None:
@@ -62,9 +76,9 @@ class CommandDispatcher:
     ):
         self.services = services
         self.post = post
-        # response_url must be https (Slack's hooks host), or a host the operator configured
-        # (SLACK_API_URL's, for GovSlack, proxies and tests): a forged payload cannot make us
-        # POST anywhere else.
+        # response_url must be https on Slack's hooks host (commercial or GovSlack), or the
+        # host the operator configured (SLACK_API_URL's, for proxies and tests): a forged
+        # payload cannot make us POST anywhere else.
         self.allowed_hosts = allowed_hosts
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="litwatch-command")
         self._closed = threading.Event()
@@ -110,7 +124,7 @@ class CommandDispatcher:
 
     def _url_allowed(self, url: str) -> bool:
         parts = urlsplit(url)
-        if parts.scheme == "https" and parts.netloc:
+        if parts.scheme == "https" and parts.hostname in SLACK_HOOK_HOSTS and parts.port is None:
             return True
         return bool(parts.netloc) and parts.netloc in self.allowed_hosts
 
@@ -218,6 +232,7 @@ class SignedCommandServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 10  # a client that stalls mid-request frees its thread (slowloris)
 
             def do_GET(self) -> None:
                 if self.path == "/healthz":
@@ -229,9 +244,14 @@ class SignedCommandServer:
                 if urlsplit(self.path).path != server.path:
                     self._send(404, b"not found", "text/plain")
                     return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    self._send(413, b"too large", "text/plain")
+                length = body_length(self.headers.get("Content-Length"))
+                if length is None or length > MAX_BODY:
+                    # The unread body would be parsed as the next request: hang up after this.
+                    self.close_connection = True
+                    if length is None:
+                        self._send(400, b"bad Content-Length", "text/plain")
+                    else:
+                        self._send(413, b"too large", "text/plain")
                     return
                 body = self.rfile.read(length)
                 if not server.verify(body, {k: v for k, v in self.headers.items()}):
