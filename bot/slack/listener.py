@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,7 +84,7 @@ class CommandDispatcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="litwatch-command")
         self._closed = threading.Event()
         self.pending: set[Future[None]] = set()
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def acknowledge(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
         """Pure and fast: the ack payload, and the work to start once the ack is sent."""
@@ -111,14 +112,15 @@ class CommandDispatcher:
 
     def start(self, work: Callable[[], None]) -> None:
         """Run `work` on a worker thread (after the ack went out)."""
-        with self._lock:
+        with self._changed:
             future = self._pool.submit(work)
             self.pending.add(future)
         future.add_done_callback(self._forget)
 
     def _forget(self, future: Future[None]) -> None:
-        with self._lock:
+        with self._changed:
             self.pending.discard(future)
+            self._changed.notify_all()
         if not future.cancelled() and future.exception() is not None:
             log.error("command reply failed: %r", future.exception())
 
@@ -129,9 +131,16 @@ class CommandDispatcher:
         return bool(parts.netloc) and parts.netloc in self.allowed_hosts
 
     def close(self, wait: bool = False) -> None:
-        """Take no new commands; with `wait`, let replies in progress finish."""
+        """Take no new commands (queued ones are cancelled); with `wait`, let replies in
+        progress finish."""
         self._closed.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the commands in progress; True if none is left."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._changed:
+            return self._changed.wait_for(lambda: not self.pending, deadline - time.monotonic())
 
 
 # ---------------------------------------------------------------- Socket Mode
