@@ -2,10 +2,15 @@
 
 One process writes the store (DESIGN.md, "Store"): scheduled runs, `/litwatch run`,
 subscriptions and deliveries all go through the same `Store`, whose lock serialises them.
-On SIGTERM or SIGINT (what a platform sends on deploy) the daemon stops taking work,
-gives the running fetch a few seconds to finish, then takes the store lock for good, so an
-abandoned run can never commit: its watermark stays where it was and the next start runs
-it again. Every commit is already on disk (one atomic write each), so exit is immediate.
+
+On SIGTERM or SIGINT (what a platform sends on deploy) the daemon stops taking work and
+waits a few seconds for the runs and deliveries in flight, wherever they came from (the
+scheduler or a chat command: one `InFlight` tracker counts them all); a delivery stops
+after the notification it is sending. Then the store refuses further run commits, so an
+abandoned run never moves its watermark and the next start runs it again, while a
+delivery Slack has confirmed is still marked sent: a deliberate stop causes no duplicate
+(DESIGN.md, "Delivery guarantees"). Every commit is already on disk (one atomic write
+each), so the process then exits, within 10 s.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from types import FrameType
 from typing import Any, Protocol
 
 from bot.config import Environment, SavedQuery, Settings
-from bot.errors import LitwatchError
+from bot.errors import CommitsFrozen, LitwatchError
+from bot.inflight import InFlight
 from bot.outbox import FlushReport, Sink, flush
 from bot.pipeline import Classify, Linker, RunReport, run_query
-from bot.scheduler import Scheduler
+from bot.scheduler import DIGEST_JOB, QUERY_JOB_PREFIX, Scheduler
 from bot.slack.commands import Searchable, Services
 from bot.slack.listener import CommandDispatcher, SignedCommandServer, SocketModeListener
 from bot.store import Store
@@ -33,8 +39,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 STOP_BUDGET = 10.0  # seconds from the signal to exit (platforms kill at ~10 s)
-DRAIN = 6.5  # of which the running job may use this much to finish
-LOCK_WAIT = 2.0  # and a commit in progress this much to complete
+DRAIN = 6.5  # of which the runs and deliveries in flight may use this much to finish
+LOCK_WAIT = 2.0  # and then a delivery still sending, or a commit under way, this much
+DELIVERY = "delivery"
 
 
 class Runner:
@@ -43,7 +50,8 @@ class Runner:
     One run per query at a time (a per-query lock: a `/litwatch run` and the scheduled
     run of the same query never overlap, which would diff against the same state twice and
     alert twice), and one delivery at a time (two concurrent flushes would both send the
-    same pending notification).
+    same pending notification). Each run, digest and delivery is counted in `work`, which
+    the daemon closes and waits on when it stops.
     """
 
     def __init__(
@@ -67,32 +75,40 @@ class Runner:
         self._query_locks: dict[str, threading.Lock] = {q.name: threading.Lock() for q in settings.queries}
         self._deliver_lock = threading.Lock()
         self.reports: list[RunReport] = []
+        self.work = InFlight()
 
     def run(self, query: SavedQuery) -> RunReport | None:
         """Run `query` and deliver; None if that query is already running."""
-        lock = self._query_locks.setdefault(query.name, threading.Lock())
-        if not lock.acquire(blocking=False):
-            return None
-        try:
-            report = run_query(
-                query,
-                store=self.store,
-                sources=self.sources,
-                classify=self.classify,
-                settings=self.settings,
-                link=self.link,
-            )
-        finally:
-            lock.release()
-        self.reports.append(report)
-        if self.on_report:
-            self.on_report(report)
-        self.deliver()
-        return report
+        with self.work.track(QUERY_JOB_PREFIX + query.name) as admitted:
+            if not admitted:
+                return RunReport(query=query.name, error="not started: litwatch is stopping", abandoned=True)
+            lock = self._query_locks.setdefault(query.name, threading.Lock())
+            if not lock.acquire(blocking=False):
+                return None
+            try:
+                report = run_query(
+                    query,
+                    store=self.store,
+                    sources=self.sources,
+                    classify=self.classify,
+                    settings=self.settings,
+                    link=self.link,
+                )
+            finally:
+                lock.release()
+            self.reports.append(report)
+            if self.on_report:
+                self.on_report(report)
+            if not report.abandoned:
+                self.deliver()
+            return report
 
     def deliver(self) -> FlushReport:
-        with self._deliver_lock:
-            report = flush(self.store, self.sink)
+        with self.work.track(DELIVERY) as admitted:
+            if not admitted:  # stopping: what is pending goes out on the next start
+                return FlushReport(stopped=True)
+            with self._deliver_lock:
+                report = flush(self.store, self.sink, stopping=self.work.closed)
         for note, error in report.failed:
             log.warning("delivery to %s failed, kept pending: %s", note.get("channel"), error)
         return report
@@ -101,8 +117,15 @@ class Runner:
         """The scheduled digest job: queue what is due for each subscriber, then deliver."""
         from bot.digest import queue_digests
 
-        notes = queue_digests(self.store, self.settings)
-        self.deliver()
+        with self.work.track(DIGEST_JOB) as admitted:
+            if not admitted:
+                return []
+            try:
+                notes = queue_digests(self.store, self.settings)
+            except CommitsFrozen:  # stopping: the digest is queued on the next start instead
+                log.warning("digest abandoned before its commit, litwatch is stopping")
+                return []
+            self.deliver()
         return notes
 
     def last_success(self, name: str) -> datetime | None:
@@ -156,7 +179,7 @@ class Daemon:
         extra: dict[str, Any] = {"post": post} if post else {}
         self.dispatcher = CommandDispatcher(services, allowed_hosts=(host,) if host else (), **extra)
         self.listener = listen(self.dispatcher) if listen else None
-        self._held_store_lock = False
+        self.abandoned: list[str] = []  # work still running when stop() gave up on it
 
     def start(self, *, catch_up: bool = True) -> list[str]:
         """Connect the listener, deliver leftovers, start the clock; return caught-up queries."""
@@ -167,22 +190,35 @@ class Daemon:
         return self.scheduler.start(catch_up=catch_up)
 
     def stop(self, drain: float = DRAIN, lock_wait: float = LOCK_WAIT) -> bool:
-        """Stop taking work, let the running job finish within `drain` s; True if it did.
+        """Stop taking work, let the work in flight finish within `drain` s; True if all did.
 
-        When a job is still running, the store lock is then taken and kept, so the
-        abandoned run cannot commit before the process exits.
+        Runs (scheduled or from chat) still going after that are abandoned: the store then
+        refuses their commit, so their watermark does not move. A delivery still sending
+        gets `lock_wait` s more to record what Slack confirmed; its journal writes are never
+        blocked. The store is closed last. False means something is still running: the
+        caller must leave with `os._exit` rather than wait for those threads.
         """
+        started = time.monotonic()
         self.dispatcher.close()
         if self.listener is not None:
             self.listener.close()
-        finished = self.scheduler.stop(timeout=drain)
+        work = self.runner.work
+        work.close()  # no new run or delivery; a flush stops before its next notification
+        self.scheduler.stop(timeout=0)  # no queued job starts; `work` covers the running one
+        deadline = started + drain
+        finished = work.wait(deadline - time.monotonic())
+        finished = self.dispatcher.wait(deadline - time.monotonic()) and finished
+        self.store.freeze_commits()
         if not finished:
-            self._held_store_lock = self.store.lock.acquire(timeout=lock_wait)
-            log.warning(
-                "abandoning a run still in progress: %s (its watermark is unchanged)", ", ".join(self.scheduler.running)
-            )
-        self.store.close()
-        return finished
+            deadline += lock_wait
+            work.wait(deadline - time.monotonic(), which=lambda name: name == DELIVERY)
+            self.abandoned = work.running
+            finished = not self.abandoned and self.dispatcher.wait(0)
+        if not finished:
+            log.warning("abandoning work still in progress: %s (watermarks unchanged)",
+                        ", ".join(self.abandoned) or "command replies")  # fmt: skip
+        closed = self.store.close(timeout=max(deadline - time.monotonic(), 0.1))
+        return finished and closed
 
 
 def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
@@ -222,8 +258,9 @@ def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if not finished:
-        # Worker threads are not daemonic and the one left is blocked on the store lock we
-        # hold: leave without joining it. Everything committed is already on disk.
+        # Worker threads are not daemonic and the ones left may wait on a slow upstream for
+        # minutes: leave without joining them. Everything committed is already on disk, and
+        # the store refuses their commits.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

@@ -21,6 +21,10 @@ class StoreLocked(StoreError):
     """Another process holds the data directory for writing."""
 
 
+class CommitsFrozen(StoreError):
+    """The process is stopping: a run may no longer commit (its watermark stays put)."""
+
+
 class SourceError(LitwatchError):
     """A fetch failed after its retries; the query keeps its watermark."""
 

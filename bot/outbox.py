@@ -3,6 +3,7 @@ after its sink confirms every part of it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,10 +39,14 @@ class FlushReport:
     delivered: int = 0
     failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     skipped: int = 0  # left pending because their channel already failed in this flush
+    stopped: bool = False  # the process began stopping: the rest stays pending for the next start
 
 
-def flush(store: Store, sink: Sink) -> FlushReport:
+def flush(store: Store, sink: Sink, *, stopping: threading.Event | None = None) -> FlushReport:
     """Send every pending notification, oldest first; failures stay pending with their error.
+
+    Once `stopping` is set, no further notification is started; the one being sent finishes
+    and is marked, so a deliberate stop never leaves a confirmed message unmarked.
 
     Parts already confirmed are never sent again. Where messages carry items, progress is
     kept by uid rather than by part number: a resumed delivery renders only the items not
@@ -51,6 +56,9 @@ def flush(store: Store, sink: Sink) -> FlushReport:
     report = FlushReport()
     broken: set[str] = set()
     for note in store.pending():
+        if stopping is not None and stopping.is_set():
+            report.stopped = True
+            break
         channel = str(note.get("channel", ""))
         if channel in broken:
             report.skipped += 1

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.config import SavedQuery, Settings, now
-from bot.errors import SourceError
+from bot.errors import CommitsFrozen, SourceError
 from bot.links import Links
 from bot.models import Classification, Item, Window
 from bot.sources import Source
@@ -45,12 +45,16 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notifications: int = 0
+    abandoned: bool = False  # the process stopped before the commit: nothing was written
+
 
     @property
     def failed(self) -> bool:
         return self.error is not None
 
     def summary(self) -> str:
+        if self.abandoned:
+            return f"{self.query}: abandoned, litwatch is stopping (watermark unchanged)"
         if self.error:
             return f"{self.query}: FAILED: {self.error}"
         if self.not_modified:
@@ -77,7 +81,28 @@ def run_query(
     settings: Settings,
     link: Linker | None = None,
 ) -> RunReport:
-    """Run `query` once and commit the result; never raises for an upstream failure."""
+    """Run `query` once and commit the result; never raises for an upstream failure.
+
+    If the store refuses the commit because the process is stopping, the run is reported
+    `abandoned` and nothing of it is written: its watermark stays where it was.
+    """
+    try:
+        return _run_query(query, store=store, sources=sources, classify=classify,
+                          settings=settings, link=link)
+    except CommitsFrozen:
+        log.warning("%s: abandoned before its commit, litwatch is stopping", query.name)
+        return RunReport(query=query.name, error="abandoned: litwatch is stopping", abandoned=True)
+
+
+def _run_query(
+    query: SavedQuery,
+    *,
+    store: Store,
+    sources: Mapping[str, Source],
+    classify: Classify,
+    settings: Settings,
+    link: Linker | None,
+) -> RunReport:
     started = time.monotonic()
     moment = now()
     stamp = moment.isoformat(timespec="seconds")

@@ -83,16 +83,19 @@ def misfire_grace(period: timedelta) -> int:
 def catch_up_due(
     crontab: str, timezone: str, last_success: datetime | None, moment: datetime | None = None
 ) -> bool:
-    """Whether a query must run at start: never succeeded, or its last success is older
-    than its schedule period.
+    """Whether a query must run at start: never succeeded, or a fire time passed since its
+    last success (the most recent fire at or before `moment` is later than that success).
 
-    The period is measured between the crontab's two previous fire times, so for a
-    weekday-only crontab on a Monday it is the weekend gap, not one day.
+    Comparing with the fire time, not with one schedule period, also catches a fire missed
+    less than a period after the last success: a daily 06:00 job that last succeeded at
+    06:40 yesterday (a `/litwatch run`, or queued behind other jobs) and a daemon down over
+    today's 06:00 that restarts at 06:30.
     """
     if last_success is None:
         return True
     moment = moment or now()
-    return moment - last_success > schedule_period(crontab, timezone, moment)
+    fired = previous_fire_times(trigger_for(crontab, timezone), moment, 1)
+    return bool(fired) and fired[-1] > last_success
 
 
 class Scheduler:
@@ -186,7 +189,7 @@ class Scheduler:
             log.error("job %s failed: %r", event.job_id, event.exception)
 
     def catch_up(self) -> list[str]:
-        """Queue, in config order, every query whose last success is older than its period.
+        """Queue, in config order, every query that missed a fire time since its last success.
 
         They run through their own jobs (same worker, same `max_instances=1`), so a catch-up
         run and a scheduled run of one query can never overlap.

@@ -30,7 +30,7 @@ from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Table
 
 from bot.diff import describe_changes, fingerprint
-from bot.errors import StoreError, StoreLocked
+from bot.errors import CommitsFrozen, StoreError, StoreLocked
 from bot.models import Item
 
 SCHEMA_VERSION = 1
@@ -236,6 +236,8 @@ class Store:
         self.path = path
         self._storage = storage
         self._lock_handle = lock_handle
+        self._commits_frozen = False
+        self._closed = False
         self._db = TinyDB(storage=lambda: storage)
         self._db.default_table_name = "_unused"
         self._items = self._table("items")
@@ -293,11 +295,27 @@ class Store:
     def memory(cls) -> Store:
         return cls(BufferedMemoryStorage())
 
-    def close(self) -> None:
-        with self.lock:
+    def freeze_commits(self) -> None:
+        """Refuse every later `commit` (a stopping daemon abandons its runs), while
+        delivery outcomes are still journalled: a message Slack confirmed is marked sent.
+
+        A commit already under way finishes; `close` waits for it.
+        """
+        self._commits_frozen = True  # read by `commit` under the store lock
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Take no more writes and release the directory lock; False if a write still in
+        progress kept the store lock past `timeout` s (the lock then goes with the process)."""
+        if not self.lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            return False
+        try:
+            self._closed = True
             if self._lock_handle is not None:
                 self._lock_handle.close()
                 self._lock_handle = None
+            return True
+        finally:
+            self.lock.release()
 
     def __enter__(self) -> Store:
         return self
@@ -395,10 +413,12 @@ class Store:
         `last_digests` moves subscribers' digest marks. Nothing reaches the file until
         everything is in memory; then one atomic write.
         """
-        self._writable()
         diff = diff or Diff()
         stamp = (now or _utcnow()).isoformat(timespec="seconds")
         with self.lock:
+            if self._commits_frozen:  # checked first: a stopping daemon freezes, then closes
+                raise CommitsFrozen("litwatch is stopping: this run was abandoned before its commit")
+            self._writable()
             new_docs = []
             for item in diff.new:
                 if item.uid in self._index:
@@ -470,8 +490,8 @@ class Store:
             return QueryState.from_dict(doc) if doc else QueryState()
 
     def save_state(self, name: str, state: QueryState) -> None:
-        self._writable()
         with self.lock:
+            self._writable()
             self._put_state(name, state)
             self._storage.flush()
 
@@ -515,8 +535,8 @@ class Store:
         self._journal({"op": "progress", "id": note_id, "sent_parts": sent_parts, "sent_uids": list(sent_uids)})
 
     def _journal(self, record: dict[str, Any]) -> None:
-        self._writable()
         with self.lock:
+            self._writable()
             if self._apply_journal(record):
                 self._storage.append_journal(record)
 
@@ -539,9 +559,9 @@ class Store:
 
     def subscribe(self, target: str, period: str = "weekly", *, now: datetime | None = None) -> bool:
         """Subscribe a channel or user to a digest; False if it already was (period updated)."""
-        self._writable()
         stamp = (now or _utcnow()).isoformat(timespec="seconds")
         with self.lock:
+            self._writable()
             existing = self._sub_ids(target)
             if existing:
                 self._subs.update({"period": period}, doc_ids=existing)
@@ -553,8 +573,8 @@ class Store:
             return not existing
 
     def unsubscribe(self, target: str) -> bool:
-        self._writable()
         with self.lock:
+            self._writable()
             existing = self._sub_ids(target)
             if existing:
                 self._subs.remove(doc_ids=existing)
@@ -567,8 +587,8 @@ class Store:
                           key=lambda s: s["target"])
 
     def set_last_digest(self, target: str, when: str) -> None:
-        self._writable()
         with self.lock:
+            self._writable()
             ids = self._sub_ids(target)
             if ids:
                 self._subs.update({"last_digest": when}, doc_ids=ids)
@@ -626,8 +646,11 @@ class Store:
         return [int(k) for k, v in self._raw("subscriptions").items() if v.get("target") == target]
 
     def _writable(self) -> None:
+        """Called under the store lock, so no write can slip in after `close`."""
         if self.readonly:
             raise StoreError("the store was opened read-only (another process is writing)")
+        if self._closed:
+            raise StoreError("the store is closed (litwatch is stopping)")
 
 
 @contextlib.contextmanager

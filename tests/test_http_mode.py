@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,11 @@ from urllib.error import HTTPError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+import pytest
+
 from bot.config import load_settings
 from bot.slack.commands import Services
-from bot.slack.listener import CommandDispatcher, SignedCommandServer
+from bot.slack.listener import MAX_BODY, CommandDispatcher, SignedCommandServer
 from bot.store import Store
 from tests.daemon_kit import CONFIG, ScriptedSource, label
 from tests.factories import pubmed_item
@@ -119,3 +122,48 @@ def test_response_url_outside_slack_is_never_called(tmp_path: Path) -> None:
         assert status == 200 and b"without a usable response_url" in body
         time.sleep(0.2)
         assert store.subscriptions() == []
+
+
+def raw_post(server: SignedCommandServer, headers: bytes, body: bytes = b"") -> bytes:
+    """Send a hand-written request on a raw socket; return the status line the server sent."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+        conn.sendall(b"POST /slack/commands HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
+        reply = conn.recv(200)  # the connection stays open: the server must answer without EOF
+    return reply.split(b"\r\n", 1)[0]
+
+
+@pytest.mark.parametrize("length", [b"-1", b"abc", b"+5", b"1_0", b"9" * 5000],
+                         ids=["negative", "word", "signed", "underscore", "5000 digits"])
+def test_bad_content_length_is_refused_before_reading_the_body(tmp_path: Path, length: bytes) -> None:
+    """Regression (Content-Length -1 read the body until close, before the signature check;
+    a non-numeric length raised a traceback): a length that is no byte count gets 400."""
+    with serving(tmp_path) as (server, _, store):
+        status = raw_post(server, b"Content-Length: " + length + b"\r\n", b"a" * 4096)
+        assert status == b"HTTP/1.1 400 Bad Request"
+        assert store.subscriptions() == []
+
+
+def test_oversized_content_length_gets_413_without_reading_it(tmp_path: Path) -> None:
+    """A declared body over MAX_BODY is refused with 413 before a byte of it is read."""
+    with serving(tmp_path) as (server, _, _):
+        status = raw_post(server, f"Content-Length: {MAX_BODY + 1}\r\n".encode(), b"a" * 4096)
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+
+
+def test_response_url_must_be_slacks_hooks_host_or_the_configured_one(tmp_path: Path) -> None:
+    """Regression (any https host was accepted as response_url): only hooks.slack.com,
+    GovSlack's hooks.slack-gov.com and the configured SLACK_API_URL host get work."""
+    with serving(tmp_path) as (server, slack, _):
+
+        def accepted(url: str) -> bool:
+            form = command(slack, "subscribe")
+            form["response_url"] = url
+            return server.dispatcher.acknowledge(form)[1] is not None
+
+        assert accepted("https://hooks.slack.com/commands/T1/2/abc")
+        assert accepted("https://hooks.slack-gov.com/commands/T1/2/abc")
+        assert accepted(slack.response_url())  # the fake's host, as SLACK_API_URL configures
+        for url in ("https://attacker.example/x", "https://hooks.slack.com.evil.test/x",
+                    "https://hooks.slack.com:8443/x", "http://hooks.slack.com/x",
+                    "https://evil.test/hooks.slack.com/x", ""):  # fmt: skip
+            assert not accepted(url), url

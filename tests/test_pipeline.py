@@ -218,3 +218,16 @@ def test_an_unexpected_exception_fails_only_its_query(settings: Settings) -> Non
     assert [r.failed for r in reports] == [False, True]
     assert reports[1].error == "unexpected RuntimeError: parser bug"
     assert store.query_state("ct").last_error == "unexpected RuntimeError: parser bug"
+
+
+def test_a_run_whose_commit_is_refused_at_stop_is_abandoned_and_writes_nothing(settings: Settings) -> None:
+    """Regression (a stopping daemon must abandon a run before its commit, not block it):
+    when the store refuses the commit, the run is reported abandoned and the watermark stays."""
+    store = Store.memory()
+    store.save_state("pm", QueryState(watermark=date(2025, 1, 1), last_success="2025-01-01T00:00:00+00:00"))
+    store.freeze_commits()
+    for outcome in (FetchResult(items=[pubmed_item(1, title="safety")]), SourceError("down", query="pm")):
+        report = run(settings, store, ScriptedSource([outcome]))
+        assert report.abandoned and report.failed and "stopping" in report.summary()
+        assert store.query_state("pm").watermark == date(2025, 1, 1)
+        assert store.get("pmid:30000001") is None and store.pending() == [] and store.runs() == []

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -129,6 +130,20 @@ def test_catch_up_due_rules() -> None:
     assert catch_up_due("0 6 * * *", "UTC", NOW - timedelta(days=1, minutes=1), NOW)
     assert not catch_up_due("0 6 * * *", "UTC", NOW - timedelta(hours=4), NOW)
     assert not catch_up_due("0 9 * * mon", "UTC", NOW - timedelta(days=2), NOW)
+
+
+def test_catch_up_when_a_fire_time_passed_less_than_a_period_after_the_last_success() -> None:
+    """Regression (missed daily run, 48 h gap): a daily 06:00 job last successful at 06:40
+    yesterday, with the daemon down over today's 06:00 and back at 06:30, is caught up."""
+    london = ZoneInfo("Europe/London")
+    last = datetime(2026, 3, 9, 6, 40, tzinfo=london)
+    restart = datetime(2026, 3, 10, 6, 30, tzinfo=london)
+    assert catch_up_due("0 6 * * *", "Europe/London", last, restart)
+    # Stamps are stored in UTC: the comparison is across zones.
+    assert catch_up_due("0 6 * * *", "Europe/London", last.astimezone(UTC), restart)
+    # Before today's fire time nothing was missed; a success at the fire time itself counts.
+    assert not catch_up_due("0 6 * * *", "Europe/London", last, restart.replace(hour=5, minute=59))
+    assert not catch_up_due("0 6 * * *", "Europe/London", restart.replace(hour=6, minute=0), restart)
 
 
 def test_start_catches_up_stale_queries_only_in_config_order() -> None:

@@ -11,12 +11,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreError
-from bot.store import STORE_FILE, QueryState, Store
+from bot.errors import CommitsFrozen, StoreError
+from bot.store import STORE_FILE, Diff, QueryState, Store
 from tests.factories import pubmed_item, retracted, trial_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +132,39 @@ def test_outbox_failure_then_delivery(store: Store) -> None:
     assert (note["attempts"], note["last_error"], note["sent_parts"]) == (1, "channel_not_found", 1)
     store.mark_delivered(note["id"])
     assert store.pending() == []
+
+
+def test_frozen_commits_are_refused_while_delivery_marks_still_land(data_dir: Path) -> None:
+    """Regression (a stopping daemon blocked the journal writes of deliveries, so a message
+    Slack confirmed was posted again after restart): after `freeze_commits` a run's commit
+    raises CommitsFrozen, yet progress and delivery marks are written and survive reopening."""
+    store = Store.open(data_dir)
+    store.add_notifications([{"type": "items", "channel": "C1", "uids": []},
+                             {"type": "items", "channel": "C2", "uids": ["pmid:1", "pmid:2"]}])  # fmt: skip
+    first, second = store.pending()
+    store.freeze_commits()
+    with pytest.raises(CommitsFrozen):
+        store.commit("pm", Diff(new=[pubmed_item(1)]), state=QueryState(watermark=date(2025, 1, 1)))
+    store.mark_delivered(first["id"])
+    store.record_progress(second["id"], 1, ["pmid:1"])
+    store.close()
+    with Store.open(data_dir) as again:
+        assert [(n["id"], n["sent_uids"]) for n in again.pending()] == [(second["id"], ["pmid:1"])]
+        assert again.query_state("pm").watermark is None and len(again) == 0
+
+
+def test_a_closed_store_refuses_every_write(store: Store) -> None:
+    """Once closed (its directory lock released), no commit, journal or subscription write lands."""
+    store.add_notifications([{"type": "items", "channel": "C1", "uids": []}])
+    note = store.pending()[0]
+    assert store.close() is True
+    for write in (lambda: store.commit("pm", state=QueryState(watermark=date(2025, 1, 1))),
+                  lambda: store.mark_delivered(note["id"]),
+                  lambda: store.record_progress(note["id"], 1),
+                  lambda: store.subscribe("C1"), lambda: store.unsubscribe("C1")):  # fmt: skip
+        with pytest.raises(StoreError):
+            write()
+    assert store.pending() == [note] and store.query_state("pm").watermark is None
 
 
 def test_subscriptions(store: Store) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,20 @@ log = logging.getLogger(__name__)
 
 Post = Callable[[str, dict[str, Any]], None]
 MAX_BODY = 64 * 1024  # a slash-command form is a few hundred bytes
+# Where Slack's response_urls point: commercial Slack and GovSlack.
+SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+
+
+def body_length(header: str | None) -> int | None:
+    """The request's Content-Length as a byte count; None when it is not one (negative,
+    non-numeric), which must never reach `rfile.read` (-1 reads until the peer closes)."""
+    text = (header or "0").strip()
+    if not (text.isascii() and text.isdigit()):  # no sign, no "1_0", no other scripts' digits
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts (4300): far over MAX_BODY anyway
+        return None
 
 
 def post_to_response_url(url: str, payload: dict[str, Any]) -> None:
@@ -62,14 +77,14 @@ class CommandDispatcher:
     ):
         self.services = services
         self.post = post
-        # response_url must be https (Slack's hooks host), or a host the operator configured
-        # (SLACK_API_URL's, for GovSlack, proxies and tests): a forged payload cannot make us
-        # POST anywhere else.
+        # response_url must be https on Slack's hooks host (commercial or GovSlack), or the
+        # host the operator configured (SLACK_API_URL's, for proxies and tests): a forged
+        # payload cannot make us POST anywhere else.
         self.allowed_hosts = allowed_hosts
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="litwatch-command")
         self._closed = threading.Event()
         self.pending: set[Future[None]] = set()
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def acknowledge(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
         """Pure and fast: the ack payload, and the work to start once the ack is sent."""
@@ -97,27 +112,35 @@ class CommandDispatcher:
 
     def start(self, work: Callable[[], None]) -> None:
         """Run `work` on a worker thread (after the ack went out)."""
-        with self._lock:
+        with self._changed:
             future = self._pool.submit(work)
             self.pending.add(future)
         future.add_done_callback(self._forget)
 
     def _forget(self, future: Future[None]) -> None:
-        with self._lock:
+        with self._changed:
             self.pending.discard(future)
+            self._changed.notify_all()
         if not future.cancelled() and future.exception() is not None:
             log.error("command reply failed: %r", future.exception())
 
     def _url_allowed(self, url: str) -> bool:
         parts = urlsplit(url)
-        if parts.scheme == "https" and parts.netloc:
+        if parts.scheme == "https" and parts.hostname in SLACK_HOOK_HOSTS and parts.port is None:
             return True
         return bool(parts.netloc) and parts.netloc in self.allowed_hosts
 
     def close(self, wait: bool = False) -> None:
-        """Take no new commands; with `wait`, let replies in progress finish."""
+        """Take no new commands (queued ones are cancelled); with `wait`, let replies in
+        progress finish."""
         self._closed.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the commands in progress; True if none is left."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._changed:
+            return self._changed.wait_for(lambda: not self.pending, deadline - time.monotonic())
 
 
 # ---------------------------------------------------------------- Socket Mode
@@ -218,6 +241,7 @@ class SignedCommandServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 10  # a client that stalls mid-request frees its thread (slowloris)
 
             def do_GET(self) -> None:
                 if self.path == "/healthz":
@@ -229,9 +253,14 @@ class SignedCommandServer:
                 if urlsplit(self.path).path != server.path:
                     self._send(404, b"not found", "text/plain")
                     return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    self._send(413, b"too large", "text/plain")
+                length = body_length(self.headers.get("Content-Length"))
+                if length is None or length > MAX_BODY:
+                    # The unread body would be parsed as the next request: hang up after this.
+                    self.close_connection = True
+                    if length is None:
+                        self._send(400, b"bad Content-Length", "text/plain")
+                    else:
+                        self._send(413, b"too large", "text/plain")
                     return
                 body = self.rfile.read(length)
                 if not server.verify(body, {k: v for k, v in self.headers.items()}):
