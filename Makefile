@@ -24,7 +24,7 @@ check: $(STAMP)
 	$(BIN)/litwatch check
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=bot --cov-report=term:skip-covered
 
 bench: $(TEST_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -191,6 +191,18 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_FAILED if failing else EXIT_OK
 
 
+def _year(value: str) -> int:
+    if not value.isdigit() or not 1800 <= int(value) <= date.today().year + 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a year (YYYY)")
+    return int(value)
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to 100")
+    return int(value)
+
+
 def _iso_date(value: str, flag: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
@@ -322,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="ad hoc search (nothing is stored)")
     p.add_argument("terms", nargs="+", help="search terms, as typed in PubMed")
     p.add_argument("--source", choices=tuple(SEARCH_SOURCES), default="pubmed")
-    p.add_argument("--since", type=int, metavar="YYYY", help="only records from this year on")
-    p.add_argument("--limit", type=int, default=10, help="results per source (default 10)")
+    p.add_argument("--since", type=_year, metavar="YYYY", help="only records from this year on")
+    p.add_argument("--limit", type=_limit, default=10, help="results per source (1-100, default 10)")
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(func=_cmd_search)
 

@@ -97,3 +97,36 @@ def test_once_exits_1_when_a_query_fails_and_the_others_still_run(
     assert "pm: fetched 12, baseline" in captured.out and "preprints: fetched 1, baseline" in captured.out
     assert main(["status"]) == 1
     assert "LAST RUN FAILED" in capsys.readouterr().out
+
+
+def test_search_prints_classified_results_from_both_sources_and_stores_nothing(
+        upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds], capsys: pytest.CaptureFixture[str]) -> None:
+    """`litwatch search --source all` lists PubMed and registry hits with their labels, and writes no store."""
+    from bot.config import Environment
+
+    eutils, ctgov, _ = upstreams
+    assert main(["search", "exosome", "alopecia", "--source", "all", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("pmid:") == 3 and "nct:NCT" in out
+    assert "[clinical" in out or "[other" in out
+    assert any(r.path.endswith("esearch.fcgi") and r.param("term", "").startswith("exosome alopecia")
+               for r in eutils.requests)
+    assert any(r.param("query.term") == "exosome alopecia" for r in ctgov.requests)
+    assert not Environment.from_env().data_dir.exists()
+    assert main(["search", "exosome", "--json", "--limit", "2"]) == 0
+    import json
+
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 2 and {"uid", "kind", "safety", "integrity", "reasons"} <= set(records[0])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["search", "x", "--limit", "0"], "argument --limit: '0' is not a number from 1 to 100"),
+    (["search", "x", "--since", "99999"], "argument --since: '99999' is not a year (YYYY)"),
+    (["search", "x", "--source", "embase"], "argument --source: invalid choice: 'embase'"),
+])
+def test_search_arguments_are_checked(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad search arguments exit 2 with argparse's message naming the argument."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and message in capsys.readouterr().err
