@@ -17,7 +17,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from bot.config import ClassifySettings
 from bot.models import Classification, Item, Kind, TrialInfo
@@ -173,7 +173,7 @@ _CLINICAL_TEXT = _led(
     r"|\b(?:chart|record) review\b|\bmedical records\b|\bcase series\b"
     r"|\b(?:were|was) (?:enrolled|recruited|randomi[sz]ed)\b"
     r"|\bwe (?:enrolled|recruited|randomi[sz]ed)\b"
-    r"|\bclinical trial\b|\bpilot (?:study|trial)\b|\bsplit[- ](?:face|scalp|body)\b"
+    r"|\bclinical trial\b|\bpilot (?:study|trial)\b|\bsplit[- ](?:face|body)\b"
     r"|\bhealthy (?:volunteers|controls|subjects|individuals|donors)\b|\binclusion criteria\b"
     r"|\bmedian follow-up\b|\btwin (?:design|study|sample|cohort|registry)\b"
     r"|\bmixed[- ]methods? (?:study|analysis|project|design|approach)\b"
@@ -222,7 +222,8 @@ _SOFTWARE = _led(
     r"\bopen[- ]source\b|\bweb[- ]?(?:application|portal|server|tool|interface|app)\b|"
     r"\binteractive (?:visuali[sz]ation|tool|platform)\b|\bgithub\b|\btoolkit\b|"
     r"\b(?:r|python) package\b|\bfreely available at\b|\bsoftware (?:tool|package)\b")
-# Text-only evidence of people studied must concern health, not e.g. cultural surveys.
+# Text-only evidence of people studied must concern health, not e.g. cultural surveys. The
+# topic's own conditions come from `[classify] condition_terms`.
 _HEALTH_WORDS = frozenset({
     "health", "healthy", "disease", "diseases", "patient", "patients", "clinical", "symptom",
     "symptoms", "treatment", "treated", "therapy", "diagnosis", "diagnosed", "blood", "serum",
@@ -232,7 +233,7 @@ _HEALTH_WORDS = frozenset({
     "vaccinated", "vaccination", "pregnancy", "pregnant", "surgery", "mortality", "morbidity",
     "injury", "pain", "obesity", "diabetes", "cardiovascular", "nutrition", "dietary", "biomarker",
     "biomarkers", "death", "deaths", "dementia", "impairment", "disorder", "disorders",
-    "alopecia", "hair", "skin", "scalp", "dermatitis",
+    "skin", "dermatitis",
 })  # fmt: skip
 _PERSON_WORDS = frozenset({
     "patient", "patients", "participants", "participant", "subjects", "volunteers", "women",
@@ -281,41 +282,54 @@ _HARM_TRIGGERS = (
     "withdrawal", "safety", "warning", "warns", "unapproved",
 )
 _HARM_ABBREV = re.compile(r"\b(?:s|te)?aes?\b")
+# Harms an intervention can cause, in any topic: alopecia and hair loss are here as adverse
+# drug effects ("chemotherapy-induced alopecia"), like nausea, not as the watched condition.
 _HARM_NOUNS = (
     r"(?:toxicity|toxicities|injury|injuries|hepatitis|reactions?|eruptions?|rash|adverse|"
     r"deaths?|mortality|complications?|events?|damage|disorders?|syndrome|hypersensitivity|"
     r"anaphylaxis|alopecia|hair loss|nausea|vomiting|granulomas?|infections?|bleeding|"
     r"ha?emorrhage|\w+itis|\w+pathy|\w+toxicity|\w+emia|harms?)"
 )
+# Interventions in general medicine; the topic's own products and procedures come from
+# `[classify] intervention_terms`.
 _INTERVENTIONS = (
     r"(?:surgery|surgical|operation|procedures?|treatments?|therapy|therapies|injections?|"
     r"infusions?|implants?|implantation|vaccines?|vaccination|administration|exposures?|use|"
     r"intake|ingestion|application|doses?|dosing|drugs?|medications?|devices?|fillers?|"
-    r"transplant\w*|radiotherapy|radiation|chemotherapy|immunotherapy|exosomes?|vesicles?|"
-    r"secretome|laser|microneedling|products?|supplements?|cosmetics?|\w+ectomy|\w+plasty)"
+    r"transplant\w*|radiotherapy|radiation|chemotherapy|immunotherapy|laser|products?|"
+    r"supplements?|cosmetics?|\w+ectomy|\w+plasty)"
 )
 # "X-induced <harm>": X must be an intervention or a drug name (checked on the word before).
 _CAUSED_BY = re.compile(
     rf"[- ](?:induced|related|associated)\s+(?:[\w-]+\s+){{0,2}}?{_HARM_NOUNS}\b")
-_CAUSE_WORD = re.compile(
-    r"(?:drugs?|treatment|therapy|vaccine|vaccination|procedure|injection|filler|device|implant|"
+_CAUSE_WORDS = (
+    r"drugs?|treatment|therapy|vaccine|vaccination|procedure|injection|filler|device|implant|"
     r"radiation|radiotherapy|chemotherapy|immunotherapy|steroid|corticosteroid|medication|"
-    r"product|opioid|alcohol|exosome|\w+mab|\w+nib|\w+cillin|\w+mycin|\w+statin|\w+pril|"
-    r"\w+sartan|\w+olol|\w+azole|\w+floxacin)$")
-_HARM_LINKED = _led(
-    "abcdghinps",
-    rf"\b(?:post-?operative|post-?procedur\w*|post-?injection|post-?surgical|surgical[- ]site|"
-    rf"injection[- ]site|procedure[- ]related|device[- ]related|catheter[- ]related|"
-    rf"implant[- ]related|procedural|perioperative|intraoperative)\s+(?:\w+\s+){{0,2}}?"
-    rf"(?:complications?|infections?|bleeding|ha?emorrhage|granulomas?|abscess(?:es)?|"
-    rf"necrosis|scarring|injur(?:y|ies)|events?)\b"
-    rf"|\b(?:complications?|infections?|bleeding|ha?emorrhage|granulomas?|abscess(?:es)?|"
-    rf"necrosis|scarring|nodules?|deaths?|injur(?:y|ies))\s+(?:\w+\s+){{0,2}}?(?:after|"
-    rf"following|from|due to|secondary to|caused by|associated with|related to|induced by|"
-    rf"attributed to|at the site of)\s+(?:the |an? |their |his |her )?(?:[\w-]+\s+){{0,2}}?"
-    rf"{_INTERVENTIONS}\b"
-    rf"|\bcomplication rates?\b|\bcomplications? (?:occurred|developed|included|were (?:observed|"
-    rf"noted|reported|seen))")
+    r"product|opioid|alcohol|\w+mab|\w+nib|\w+cillin|\w+mycin|\w+statin|\w+pril|"
+    r"\w+sartan|\w+olol|\w+azole|\w+floxacin"
+)
+_CAUSE_WORD = re.compile(rf"(?:{_CAUSE_WORDS})$")
+
+
+def _harm_linked(interventions: str) -> re.Pattern[str]:
+    """Harm tied to a cause: "post-injection infection", "granulomas after <intervention>"."""
+    return _led(
+        "abcdghinps",
+        rf"\b(?:post-?operative|post-?procedur\w*|post-?injection|post-?surgical|surgical[- ]site|"
+        rf"injection[- ]site|procedure[- ]related|device[- ]related|catheter[- ]related|"
+        rf"implant[- ]related|procedural|perioperative|intraoperative)\s+(?:\w+\s+){{0,2}}?"
+        rf"(?:complications?|infections?|bleeding|ha?emorrhage|granulomas?|abscess(?:es)?|"
+        rf"necrosis|scarring|injur(?:y|ies)|events?)\b"
+        rf"|\b(?:complications?|infections?|bleeding|ha?emorrhage|granulomas?|abscess(?:es)?|"
+        rf"necrosis|scarring|nodules?|deaths?|injur(?:y|ies))\s+(?:\w+\s+){{0,2}}?(?:after|"
+        rf"following|from|due to|secondary to|caused by|associated with|related to|induced by|"
+        rf"attributed to|at the site of)\s+(?:the |an? |their |his |her )?(?:[\w-]+\s+){{0,2}}?"
+        rf"{interventions}\b"
+        rf"|\bcomplication rates?\b|\bcomplications? (?:occurred|developed|included|were (?:observed|"
+        rf"noted|reported|seen))")
+
+
+_HARM_LINKED = _harm_linked(_INTERVENTIONS)
 _EXPOSURE_TRIGGERS = (
     "exposure", "exposed", "use of", "user", "intake", "consumption", "ingestion", "smoking",
     "treatment with", "therapy with",
@@ -387,10 +401,16 @@ _PEOPLE_COUNT = _led(
     rf"|\b{_NUMBER}\s+(?:of (?:them|these|those)\s+)?(?:occurred|developed|experienced|"
     r"suffered|died|had|reported|presented)\b")
 # Efficacy words coordinated with a harm are a separate conjunct: "lack of efficacy or adverse
-# events" does not deny the adverse events.
-_EFFICACY_AND = re.compile(
-    r"\b(?:efficacy|effectiveness|benefit|improvement|response|regrowth)\s+"
-    r"(?:and|or)\b")
+# events" does not deny the adverse events. The topic's own benefit words come from
+# `[classify] efficacy_terms`.
+_EFFICACY_WORDS = r"efficacy|effectiveness|benefit|improvement|response"
+
+
+def _efficacy_and(words: str) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{words})\s+(?:and|or)\b")
+
+
+_EFFICACY_AND = _efficacy_and(_EFFICACY_WORDS)
 # A list of short noun phrases: the items between commas.
 _LIST_ITEM = re.compile(r"\s*(?:(?:or|and|nor)\s+)?(?:[\w-]+\s+){0,3}?(?:(?:or|and|nor)\s+)?"
                         r"(?:[\w-]+\s*)?")
@@ -425,9 +445,13 @@ _HARM = re.compile(rf"\b(?:{_HARM_STRONG})")
 _CYTO = re.compile(r"cyto-?toxic|genotoxic|phytotoxic|ecotoxic")
 # A title about harms of an intervention ("Safety of long-term proton pump inhibitors"), not
 # about the risk of a disease ("... and risk of pancreatic cancer").
-_SAFETY_TITLE = re.compile(
-    rf"\b(?:safety of|harms? of|hazards? of|(?:risks?|complications?) (?:of|after|following|"
-    rf"from|with) (?:the |an? )?(?:[\w-]+ ){{0,3}}?{_INTERVENTIONS}\b)")
+def _safety_title(interventions: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"\b(?:safety of|harms? of|hazards? of|(?:risks?|complications?) (?:of|after|following|"
+        rf"from|with) (?:the |an? )?(?:[\w-]+ ){{0,3}}?{interventions}\b)")
+
+
+_SAFETY_TITLE = _safety_title(_INTERVENTIONS)
 _TITLE_NOT_SAFETY = re.compile(
     r"safety and (?:efficacy|tolerability|feasibility|effectiveness|immunogenicity)|"
     r"efficacy and safety|effectiveness and safety")
@@ -486,12 +510,26 @@ class Classifier:
     """Rules over one item's fields; topic vocabulary comes from `[classify]` settings."""
 
     def __init__(self, settings: ClassifySettings | None = None):
-        self.settings = settings or ClassifySettings()
-        self._extra_harm = _terms_pattern(self.settings.safety_terms)
-        self._clinical_terms = _terms_pattern(self.settings.clinical_terms)
-        self._case_terms = _terms_pattern(self.settings.case_report_terms)
+        self.settings = settings = settings or ClassifySettings()
+        self._extra_harm = _terms_pattern(settings.safety_terms)
+        self._clinical_terms = _terms_pattern(settings.clinical_terms)
+        self._case_terms = _terms_pattern(settings.case_report_terms)
+        self._condition_terms = _terms_pattern(settings.condition_terms)
         self._extra_triggers = tuple(_FIRST_WORD.split(t.strip().lower())[0]
-                                     for t in self.settings.safety_terms if t.strip())
+                                     for t in settings.safety_terms if t.strip())
+        # The topic's interventions join the built-in ones wherever harm needs a cause.
+        topic = _terms_alternation(settings.intervention_terms)
+        if topic is None:
+            self._harm_linked, self._safety_title = _HARM_LINKED, _SAFETY_TITLE
+            self._cause_word = _CAUSE_WORD
+        else:
+            interventions = rf"(?:{_INTERVENTIONS}|{topic})"
+            self._harm_linked = _harm_linked(interventions)
+            self._safety_title = _safety_title(interventions)
+            self._cause_word = re.compile(rf"(?:{_CAUSE_WORDS}|{topic})$")
+        efficacy = _terms_alternation(settings.efficacy_terms)
+        self._efficacy_and = _EFFICACY_AND if efficacy is None else _efficacy_and(
+            f"{_EFFICACY_WORDS}|{efficacy}")
 
     def classify(self, item: Item) -> Classification:
         """Label one item; the same item always gets the same labels and reasons."""
@@ -560,7 +598,7 @@ class Classifier:
                 return "other", [f"{survey} (survey of professionals, not patient data)"]
         if design and text.words & _PERSON_WORDS and (sample or not review):
             return "clinical", [f"{design} (study design)"]
-        if sample and not review and text.words & _HEALTH_WORDS:
+        if sample and not review and self._about_health(text):
             software = _find(_SOFTWARE, text)
             if software:
                 return "other", [f"{software} (software or data resource)"]
@@ -572,6 +610,12 @@ class Classifier:
         if review:
             return "other", [f"{review} (review or opinion)"]
         return "other", ["no study design, people studied or case described"]
+
+    def _about_health(self, text: _Text) -> bool:
+        if text.words & _HEALTH_WORDS:
+            return True
+        return self._condition_terms is not None and \
+            self._condition_terms.search(text.low) is not None
 
     def _case_hit(self, text: _Text) -> str | None:
         hit = _find(_CASE_TEXT, text, _CASE_TRIGGERS)
@@ -603,7 +647,7 @@ class Classifier:
         hits: list[str] = []
         doubted: list[str] = []
         low, title_end = text.low, len(text.title)
-        if text.title and _SAFETY_TITLE.search(low, 0, title_end) \
+        if text.title and self._safety_title.search(low, 0, title_end) \
                 and not _TITLE_NOT_SAFETY.search(low, 0, title_end) \
                 and not _NEGATION_BEFORE.search(low, 0, title_end):
             hits.append(f"title: '{text.quote(0)}'")
@@ -620,7 +664,7 @@ class Classifier:
                 continue  # a topic term in a title needs an intervention ("… after injection")
             quote = f"'{text.quote(index, start, end)}'"
             why_not = _why_not_real(low, s, e, start, end, title=is_title,
-                                    section=text.sections[index])
+                                    section=text.sections[index], efficacy=self._efficacy_and)
             if why_not:
                 doubted.append(f"not counted ({why_not}): {quote}")
                 continue
@@ -638,10 +682,10 @@ class Classifier:
                  if not _CYTO.match(low, m.start())]
         spans += [(m.start(), m.end(), False) for m in _around(_HARM_ABBREV, low, ("ae",), 3, 3)]
         spans += [(m.start(), m.end(), False)
-                  for m in _around(_HARM_LINKED, low, _LINKED_TRIGGERS, 40, 160)]
+                  for m in _around(self._harm_linked, low, _LINKED_TRIGGERS, 40, 160)]
         for m in _around(_CAUSED_BY, low, ("induced", "related", "associated"), 2, 80):
             before = low[max(0, m.start() - 30):m.start()].split()
-            if before and _CAUSE_WORD.search(before[-1]):
+            if before and self._cause_word.search(before[-1]):
                 spans.append((m.start() - len(before[-1]), m.end(), False))
         if primary:
             spans += [(m.start(), m.end(), False)
@@ -656,9 +700,13 @@ class Classifier:
 
 def classify(item: Item, settings: ClassifySettings | None = None) -> Classification:
     """Classify one item with the built-in rules plus `settings`' topic terms."""
-    if settings is None or settings == _DEFAULT_SETTINGS:
-        return _DEFAULT.classify(item)
-    return Classifier(settings).classify(item)
+    return _classifier(ClassifySettings() if settings is None else settings).classify(item)
+
+
+@lru_cache(maxsize=16)
+def _classifier(settings: ClassifySettings) -> Classifier:
+    """One classifier per settings: topic terms compile into patterns once, not per item."""
+    return Classifier(settings)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -763,7 +811,8 @@ def _clause_end(low: str, e: int, end: int, *, commas: bool = True) -> int:
     return e
 
 
-def _negated(low: str, s: int, e: int, start: int, end: int) -> bool:
+def _negated(low: str, s: int, e: int, start: int, end: int,
+             efficacy: re.Pattern[str]) -> bool:
     """A negation that governs the harm words: in their clause, before them and not cut off
     by another verb or a new counted subject, or right after them ("were not observed")."""
     cs, listed = _clause_start(low, s, start, end)
@@ -777,7 +826,7 @@ def _negated(low: str, s: int, e: int, start: int, end: int) -> bool:
             # Only a determiner opens a negated list ("no fever, rash or adverse events");
             # "Without benefit, adverse events or deaths occurred" denies the benefit alone.
             continue
-        if _reaches(low[m.end():start], word):
+        if _reaches(low[m.end():start], word, efficacy):
             return True
     limit = min(_clause_end(low, e, end, commas=False), end + 70)
     after = _NEGATION_AFTER.search(low, end, limit)
@@ -787,10 +836,10 @@ def _negated(low: str, s: int, e: int, start: int, end: int) -> bool:
     return not _AFTER_BLOCK.search(gap) and not _PEOPLE_COUNT.search(gap)
 
 
-def _reaches(gap: str, negation: str) -> bool:
+def _reaches(gap: str, negation: str, efficacy: re.Pattern[str]) -> bool:
     """Does a negation reach the harm across `gap`, the words between them? Not across an
     efficacy conjunct, a new counted subject, or a verb other than the negation's own."""
-    if _EFFICACY_AND.search(gap):
+    if efficacy.search(gap):
         return False
     verbs = list(_OCCURRENCE_VERB.finditer(gap))
     if not verbs:
@@ -824,9 +873,9 @@ def _hedged(low: str, s: int, e: int, start: int, end: int) -> bool:
 
 
 def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool,
-                  section: int) -> str:
+                  section: int, efficacy: re.Pattern[str]) -> str:
     """Why a harm mention does not count ("negated", "hedged", ...); "" when it does."""
-    if _negated(low, s, e, start, end):
+    if _negated(low, s, e, start, end, efficacy):
         return "negated"
     if title:
         return ""
@@ -975,11 +1024,18 @@ def _ae_reason(t: TrialInfo) -> str:
     return f"registry results: {of}{', '.join(parts)}"
 
 
-def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
-    """Config terms as one pattern on lower-cased text: a space or hyphen matches either."""
+def _terms_alternation(terms: Iterable[str]) -> str | None:
+    """Config terms as regex alternatives on lower-cased text, longest first: a space or
+    hyphen matches either."""
     parts = sorted({re.escape(t.strip().lower()).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]+")
                     for t in terms if t.strip()}, key=lambda p: (-len(p), p))
-    return re.compile(rf"\b(?:{'|'.join(parts)})\b") if parts else None
+    return "|".join(parts) if parts else None
+
+
+def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """Config terms as one whole-word pattern on lower-cased text."""
+    alternation = _terms_alternation(terms)
+    return re.compile(rf"\b(?:{alternation})\b") if alternation else None
 
 
 def _clip(text: str, start: int = 0, end: int | None = None, width: int = 110) -> str:
@@ -997,6 +1053,3 @@ def _clip(text: str, start: int = 0, end: int | None = None, width: int = 110) -
 def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
-
-_DEFAULT_SETTINGS = ClassifySettings()
-_DEFAULT = Classifier(_DEFAULT_SETTINGS)

@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 CTGOV_API_URL = "https://clinicaltrials.gov/api/v2"
 SLACK_API_URL = "https://slack.com/api/"
 ROOT_CONFIG_KEYS = frozenset({"slack", "digest", "classify", "queries"})
+# A classifier term is matched as whole words, so it must begin and end with one.
+TERM = re.compile(r"^[^\W_](?:.*[^\W_])?$", re.DOTALL)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CT_STATUSES = (
@@ -143,11 +145,15 @@ class DigestSettings:
 
 @dataclass(frozen=True)
 class ClassifySettings:
-    """Topic vocabulary added to the classifier's built-in rules."""
+    """Topic vocabulary added to the classifier's built-in rules, which know only general
+    medicine: each term matches whole words, case-insensitively, a space or hyphen either."""
 
-    safety_terms: tuple[str, ...] = ()
-    clinical_terms: tuple[str, ...] = ()
-    case_report_terms: tuple[str, ...] = ()
+    safety_terms: tuple[str, ...] = ()  # harm words of the topic ("granuloma")
+    clinical_terms: tuple[str, ...] = ()  # study designs ("split-scalp")
+    case_report_terms: tuple[str, ...] = ()  # case-report phrasings ("clinical vignette")
+    intervention_terms: tuple[str, ...] = ()  # products, procedures: causes of harm ("exosome")
+    condition_terms: tuple[str, ...] = ()  # conditions that make counted people a health study
+    efficacy_terms: tuple[str, ...] = ()  # benefit words: "no regrowth or ..." spares the harm
 
 
 @dataclass(frozen=True)
@@ -213,12 +219,10 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
         top=v.integer(digest_raw, "digest", "top", 5, minimum=1, maximum=20),
     )
 
-    v.keys(classify_raw, "classify", {"safety_terms", "clinical_terms", "case_report_terms"})
-    classify = ClassifySettings(
-        safety_terms=v.terms(classify_raw, "classify", "safety_terms"),
-        clinical_terms=v.terms(classify_raw, "classify", "clinical_terms"),
-        case_report_terms=v.terms(classify_raw, "classify", "case_report_terms"),
-    )
+    classify_keys = [f.name for f in fields(ClassifySettings)]  # every field is a term list
+    v.keys(classify_raw, "classify", set(classify_keys))
+    classify = ClassifySettings(**{key: v.words(classify_raw, "classify", key)
+                                   for key in classify_keys})
 
     queries: list[SavedQuery] = []
     raw_queries = raw.get("queries", [])
@@ -408,6 +412,17 @@ class _Validator:
             self.problem(f"{prefix}.{key}", "must be an array of non-empty strings")
             return ()
         return tuple(t.strip() for t in value)
+
+    def words(self, raw: Mapping[str, Any], prefix: str, key: str) -> tuple[str, ...]:
+        """Terms the classifier matches as whole words: each starts and ends with a letter or
+        digit (a PubMed-style wildcard such as 'exosome*' would never match)."""
+        terms = self.terms(raw, prefix, key)
+        bad = [t for t in terms if not TERM.match(t)]
+        if bad:
+            self.problem(f"{prefix}.{key}", f"{bad[0]!r} must start and end with a letter or digit "
+                         "(terms match whole words; list each form, e.g. 'exosome', 'exosomes')")
+            return ()
+        return terms
 
     def crontab(self, raw: Mapping[str, Any], prefix: str, key: str, default: str) -> str:
         value = self._get(raw, prefix, key, str, "a crontab string")

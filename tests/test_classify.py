@@ -8,6 +8,7 @@ import io
 import json
 import socket
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import feedparser
@@ -43,6 +44,12 @@ def feed(title: str, abstract: str = "", url: str = "https://www.fda.gov/x") -> 
 
 def has_reason(c: Classification, *words: str) -> bool:
     return any(all(w in r for w in words) for r in c.reasons)
+
+
+@cache
+def shipped() -> ClassifySettings:
+    """The [classify] topic terms of config/litwatch.toml (exosomes for hair loss)."""
+    return load_settings(ROOT / "config" / "litwatch.toml").classify
 
 
 # --- structured fields ------------------------------------------------------------------------
@@ -420,12 +427,55 @@ def test_config_study_type_terms() -> None:
     assert clf.classify(vignette).kind == "case_report"
 
 
+INTERVENTION_HARMS = [
+    pubmed("Outcomes of a facial rejuvenation service",
+           "Three patients developed granulomas after microneedling."),
+    pubmed("Complications of microneedling"),
+    pubmed("A topical serum", "Exosome-induced dermatitis occurred in two patients."),
+]
+
+
+@pytest.mark.parametrize("item", INTERVENTION_HARMS, ids=["after", "title", "induced"])
+def test_config_intervention_terms_tie_harm_to_a_cause(item: Item) -> None:
+    """Harm after, from or induced by a configured product or procedure is safety; the
+    built-in rules, which know only general medicine, do not take it for a cause."""
+    settings = ClassifySettings(intervention_terms=("microneedling", "exosome"))
+    assert not Classifier().classify(item).safety
+    c = Classifier(settings).classify(item)
+    assert c.safety
+    assert has_reason(c, "microneedling") or has_reason(c, "Exosome-induced")
+
+
+def test_config_condition_terms_make_counted_people_a_health_study() -> None:
+    """Counted people in an untagged record are clinical when a configured condition says
+    the record is about health."""
+    item = pubmed("A topical lotion", "Hair density rose in 24 women using the lotion.")
+    assert Classifier().classify(item).kind == "other"
+    c = Classifier(ClassifySettings(condition_terms=("hair",))).classify(item)
+    assert c.kind == "clinical"
+    assert has_reason(c, "24 women", "(people studied)")
+
+
+def test_config_efficacy_terms_keep_a_negation_off_the_harm() -> None:
+    """'lack of <configured benefit> and adverse events' denies the benefit, not the harm."""
+    item = pubmed("A topical serum",
+                  "Four patients stopped treatment for lack of regrowth and adverse events.")
+    assert not Classifier().classify(item).safety
+    c = Classifier(ClassifySettings(efficacy_terms=("regrowth",))).classify(item)
+    assert c.safety
+    assert has_reason(c, "abstract:", "lack of regrowth and adverse events")
+
+
 def test_shipped_config_terms_load_into_the_classifier() -> None:
-    """The [classify] terms of config/litwatch.toml build a working classifier."""
-    settings = load_settings(ROOT / "config" / "litwatch.toml").classify
+    """The [classify] terms of config/litwatch.toml build a working classifier that knows the
+    topic's products, conditions and benefit."""
+    settings = shipped()
     assert "granuloma" in settings.safety_terms
     c = Classifier(settings).classify(pubmed("Granuloma after exosome injection", ""))
     assert c.safety
+    assert {"exosome", "microneedling"} <= set(settings.intervention_terms)
+    assert "hair" in settings.condition_terms and "regrowth" in settings.efficacy_terms
+    assert all(Classifier(settings).classify(item).safety for item in INTERVENTION_HARMS)
 
 
 @pytest.mark.parametrize(("pattern", "phrase"), [
@@ -536,6 +586,7 @@ def test_negation_or_hedge_of_another_clause_does_not_hide_harm(sentence: str) -
     c = classify(pubmed(SCOPE_TITLE, sentence))
     assert c.safety, c.reasons
     assert has_reason(c, "abstract:", sentence[:100]), c.reasons
+    assert classify(pubmed(SCOPE_TITLE, sentence), shipped()).safety
 
 
 @pytest.mark.parametrize("sentence", REVIEW_QUIET + OWN_QUIET + LATER_QUIET)
@@ -543,6 +594,7 @@ def test_negated_hedged_or_aimed_harm_stays_quiet(sentence: str) -> None:
     """Issue 5: negated, hedged or aimed mentions stay not-safety, with or without topic terms."""
     assert not classify(pubmed(SCOPE_TITLE, sentence)).safety
     assert not classify(pubmed(SCOPE_TITLE, sentence), TOPIC).safety
+    assert not classify(pubmed(SCOPE_TITLE, sentence), shipped()).safety
 
 
 def test_topic_term_harm_beside_a_negated_efficacy_clause_is_safety() -> None:

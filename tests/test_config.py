@@ -59,6 +59,20 @@ BROKEN = [
      "[[queries]]\nname = 'a'\nsource = 'pubmed'\nterm = 'y'\n",
      ["queries[1].name: duplicate name 'a' (also queries[0])"]),
     (BASE + "[classify]\nsafety_terms = 'granuloma'\n", ["classify.safety_terms: must be an array of non-empty strings"]),
+    (BASE + "[classify]\nintervention_terms = 'exosome'\n",
+     ["classify.intervention_terms: must be an array of non-empty strings"]),
+    (BASE + "[classify]\ncondition_terms = ['hair', ' ']\n",
+     ["classify.condition_terms: must be an array of non-empty strings"]),
+    (BASE + "[classify]\nefficacy_terms = [3]\n", ["classify.efficacy_terms: must be an array of non-empty strings"]),
+    (BASE + "[classify]\nintervention_terms = ['exosome*', 'vesicle']\n",
+     ["classify.intervention_terms: 'exosome*' must start and end with a letter or digit "
+      "(terms match whole words; list each form, e.g. 'exosome', 'exosomes')"]),
+    (BASE + "[classify]\nsafety_terms = ['\"granuloma\"']\n",
+     ["classify.safety_terms: '\"granuloma\"' must start and end with a letter or digit "
+      "(terms match whole words; list each form, e.g. 'exosome', 'exosomes')"]),
+    (BASE + "[classify]\ninterventions = ['exosome']\n",
+     ["classify.interventions: unknown key (allowed: case_report_terms, clinical_terms, condition_terms, "
+      "efficacy_terms, intervention_terms, safety_terms)"]),
     ("queries = 3\n" + BASE, ["queries: must be an array of tables ([[queries]] blocks)"]),
     ("[slack\n", None),  # TOML syntax error: reported with the parser's position
 ]
@@ -105,6 +119,16 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
     assert settings.digest.schedule == "0 9 * * mon" and settings.digest.timezone == "UTC"
     assert settings.slack.safety_target == "C999"
     assert settings.channel_for(query) == "C111"
+
+
+def test_classify_terms_load_trimmed_in_file_order(tmp_path: Path) -> None:
+    """Every [classify] key loads as a tuple of trimmed terms; omitted keys are empty."""
+    settings = load_settings(write_config(tmp_path, BASE + "[classify]\n"
+                                          "intervention_terms = [' exosome ', 'split-scalp injection']\n"
+                                          "condition_terms = ['alopecia', 'hair']\n"))
+    assert settings.classify.intervention_terms == ("exosome", "split-scalp injection")
+    assert settings.classify.condition_terms == ("alopecia", "hair")
+    assert settings.classify.efficacy_terms == () and settings.classify.safety_terms == ()
 
 
 def test_missing_config_file_names_the_way_out(tmp_path: Path) -> None:
