@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -13,7 +14,7 @@ from typing import Any
 
 from bot import __version__
 from bot.config import Environment, Settings, load_settings
-from bot.errors import ConfigError, LitwatchError
+from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
 from bot.models import Classification, Item
 from bot.outbox import FlushReport, Sink, flush
@@ -22,6 +23,7 @@ from bot.sources import Source, build_sources
 from bot.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+SEARCH_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov"}
 SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),
                   "all": ("pubmed", "clinicaltrials")}
 
@@ -116,12 +118,19 @@ def _print_delivery(report: FlushReport, store: Store) -> None:
 
 
 def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
+    settings = load_settings(env.config_path)
     since = _iso_date(args.since, "--since") if args.since else None
     with Store.open(env.data_dir, readonly=True) as store:
+        if args.query and settings.query(args.query) is None and not store.items(query=args.query):
+            names = ", ".join(q.name for q in settings.queries)
+            raise LitwatchError(f"no saved query named {args.query!r} (known: {names})")
         docs = store.items(query=args.query, since=since)
     text = render(docs, args.format)
     if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"wrote {len(docs)} records to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -137,13 +146,23 @@ def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
     classify = make_classifier(settings)
     sources = build_sources(env)
     found: list[Item] = []
+    failures: list[str] = []
     for name in SEARCH_SOURCES[args.source]:
-        for item in sources[name].search(terms, limit=args.limit, since=since):
+        try:
+            results = sources[name].search(terms, limit=args.limit, since=since)
+        except SourceError as exc:  # one source down: still show what the others found
+            failures.append(f"{SEARCH_LABEL[name]}: {exc}")
+            continue
+        for item in results:
             item.classification = classify(item)
             found.append(item)
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    if failures and len(failures) == len(SEARCH_SOURCES[args.source]):
+        return EXIT_FAILED
     if args.json:
         print(json.dumps([_search_record(i) for i in found], ensure_ascii=False, indent=2))
-        return EXIT_OK
+        return EXIT_FAILED if failures else EXIT_OK
     if not found:
         print(f"no results for {terms!r}")
     for item in found:
@@ -154,7 +173,7 @@ def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
         print(f"  {item.url}")
         for reason in label.reasons[:3]:
             print(f"    · {reason}")
-    return EXIT_OK
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def _search_record(item: Item) -> dict[str, Any]:
@@ -231,6 +250,7 @@ def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_subscribe(args: argparse.Namespace, env: Environment) -> int:
+    load_settings(env.config_path)  # an invalid config stops every command before it writes
     target = _digest_target(args.target)
     with Store.open(env.data_dir) as store:
         added = store.subscribe(target, args.period)
@@ -239,6 +259,7 @@ def _cmd_subscribe(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_unsubscribe(args: argparse.Namespace, env: Environment) -> int:
+    load_settings(env.config_path)
     target = _digest_target(args.target)
     with Store.open(env.data_dir) as store:
         removed = store.unsubscribe(target)
@@ -246,10 +267,16 @@ def _cmd_unsubscribe(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_OK if removed else EXIT_FAILED
 
 
+DIGEST_TARGET = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGU][A-Z0-9]{6,})$")
+
+
 def _digest_target(value: str) -> str:
     target = value.strip()
-    if not target or any(c.isspace() for c in target):
-        raise LitwatchError(f"{value!r} is not a channel (#name or C…) or a user ID (U…)")
+    if not DIGEST_TARGET.match(target):
+        raise LitwatchError(
+            f"{value!r} is not a channel (#name, or an ID such as C0123456789) or a user ID (U…); "
+            "IDs are under the channel's or person's name > View details"
+        )
     return target
 
 

@@ -184,8 +184,10 @@ def load_settings(path: Path | str | None = None) -> Settings:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        where = "" if path.is_absolute() else f" (looked in {Path.cwd()})"
         raise ConfigError(
-            [f"{path}: file not found (set LITWATCH_CONFIG or create it from the README)"]
+            [f"{path}: file not found{where}; run litwatch from the project folder, "
+             "or set LITWATCH_CONFIG to the config's full path"]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None

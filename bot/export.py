@@ -14,7 +14,7 @@ FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
     "uid", "source", "id", "title", "url", "kind", "safety", "integrity", "reasons", "queries",
     "first_seen", "last_changed", "journal", "published", "doi", "authors", "trial_status",
-    "links",
+    "links", "abstract",
 )
 RIS_TYPE = {"pubmed": "JOUR", "clinicaltrials": "GEN", "feed": "ELEC"}
 

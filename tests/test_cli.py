@@ -115,3 +115,36 @@ def test_unknown_query_name_is_an_error(filled: Path, capsys: pytest.CaptureFixt
     """`once --query` with a name not in the config lists the known names."""
     assert main(["once", "--query", "nope"]) == 1
     assert "no saved query named 'nope' (known: pm, ct)" in capsys.readouterr().err
+
+
+def test_subscribe_refuses_an_invalid_config_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Like every command, subscribe stops at an invalid config (exit 2) before touching the store."""
+    monkeypatch.setenv("LITWATCH_CONFIG", str(write_config(tmp_path, "[slack\n")))
+    assert main(["subscribe", "C0123456789"]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert not Environment.from_env().data_dir.exists()
+
+
+@pytest.mark.parametrize("target", ["exo-review", "#Team Channel", "C12", "hello@example.org"])
+def test_subscribe_names_what_a_target_must_look_like(filled: Path, target: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A target that is neither #name nor a channel/user ID is refused with the forms it could take."""
+    assert main(["subscribe", target]) == 1
+    assert "is not a channel (#name, or an ID such as C0123456789) or a user ID (U…)" in capsys.readouterr().err
+
+
+def test_export_unknown_query_and_unwritable_output_are_errors(filled: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelled --query lists the known names instead of exporting nothing; a bad -o path is one line."""
+    assert main(["export", "--query", "nope"]) == 1
+    assert "no saved query named 'nope' (known: pm, ct)" in capsys.readouterr().err
+    assert main(["export", "--format", "ris", "-o", str(tmp_path / "missing" / "x.ris")]) == 1
+    assert "cannot write " in capsys.readouterr().err
+
+
+def test_csv_export_carries_the_abstract(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Screeners in Covidence or Rayyan need the abstract in the CSV, not only in RIS."""
+    assert main(["export", "--format", "csv", "--query", "pm"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0]["abstract"].startswith("BACKGROUND: Extracellular vesicles")

@@ -130,3 +130,14 @@ def test_search_arguments_are_checked(argv: list[str], message: str, capsys: pyt
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_search_all_shows_trials_when_pubmed_fails(upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """One source failing does not hide the other's results; the failure is named and the exit is 1."""
+    eutils, _, _ = upstreams
+    eutils.fail(400, times=5)
+    assert main(["search", "exosome", "--source", "all", "--limit", "2"]) == 1
+    captured = capsys.readouterr()
+    assert "nct:NCT" in captured.out and "pmid:" not in captured.out
+    assert captured.err.startswith("error: PubMed: ") and "HTTP 400" in captured.err
