@@ -17,7 +17,7 @@ from bot.config import Environment, Settings, load_settings
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
 from bot.models import Classification, Item
-from bot.outbox import FlushReport, Sink, flush
+from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.sources import Source, build_sources
 from bot.store import Store
@@ -112,6 +112,9 @@ def _print_delivery(report: FlushReport, store: Store) -> None:
         print(f"delivered {report.delivered} notification(s)")
     for note, error in report.failed:
         print(f"delivery to {note.get('channel')} failed, kept pending: {error}", file=sys.stderr)
+    if report.held:
+        print(held_notice(report.held), file=sys.stderr)
+        return
     pending = len(store.pending())
     if pending:
         print(f"{pending} notification(s) pending; the next run retries them", file=sys.stderr)
@@ -202,12 +205,15 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
             for warning in state.warnings:
                 print(f"      warning: {warning}")
         pending = store.pending()
-        print(f"outbox: {len(pending)} pending")
+        print(f"outbox: {len(pending)} pending" + (" for Slack" if store.delivers_to_slack() else ""))
+        undeliverable = 0
         for note in pending:
             if note.get("last_error"):
+                undeliverable += 1
                 print(f"  {note['type']} -> {note['channel']}: {note['last_error']} "
                       f"({note['attempts']} attempts)")
-    return EXIT_FAILED if failing else EXIT_OK
+    # A notification that keeps failing is as much a reason to look as a failing query.
+    return EXIT_FAILED if failing or undeliverable else EXIT_OK
 
 
 def _year(value: str) -> int:
@@ -242,9 +248,14 @@ def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
             return EXIT_OK
         notes, delivered = run_digests(store, settings, make_sink(env), period=args.period)
         for note in notes:
-            print(f"digest for {note['channel']}: {len(note['uids'])} items since {note['summary']['since']}")
+            print(f"digest for {note['channel']}: {len(note['uids'])} items since {note['summary']['since']}"
+                  + (" (printed only, not queued)" if note.get("preview") else ""))
         if not notes:
             print("no digest due (pass --period to send one now)")
+        previews = sum(1 for note in notes if note.get("preview"))
+        if previews:
+            print(f"SLACK_BOT_TOKEN is not set, but this store delivers to Slack: {previews} "
+                  "digest(s) printed here and not queued; each stays due for Slack", file=sys.stderr)
         _print_delivery(delivered, store)
     return EXIT_FAILED if delivered.failed else EXIT_OK
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from bot.config import Environment, SavedQuery, Settings
 from bot.errors import CommitsFrozen, LitwatchError
 from bot.inflight import InFlight
-from bot.outbox import FlushReport, Sink, flush
+from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.scheduler import DIGEST_JOB, QUERY_JOB_PREFIX, Scheduler
 from bot.slack.commands import Searchable, Services
@@ -111,17 +111,19 @@ class Runner:
                 report = flush(self.store, self.sink, stopping=self.work.closed)
         for note, error in report.failed:
             log.warning("delivery to %s failed, kept pending: %s", note.get("channel"), error)
+        if report.held:
+            log.warning("%s", held_notice(report.held))
         return report
 
     def digest(self) -> list[dict[str, Any]]:
         """The scheduled digest job: queue what is due for each subscriber, then deliver."""
-        from bot.digest import queue_digests
+        from bot.digest import queue_or_preview
 
         with self.work.track(DIGEST_JOB) as admitted:
             if not admitted:
                 return []
             try:
-                notes = queue_digests(self.store, self.settings)
+                notes = queue_or_preview(self.store, self.settings, self.sink)
             except CommitsFrozen:  # stopping: the digest is queued on the next start instead
                 log.warning("digest abandoned before its commit, litwatch is stopping")
                 return []

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings, now
-from bot.outbox import FlushReport, Sink, flush
+from bot.outbox import FlushReport, Sink, flush, previews_only
 from bot.store import Store
 
 PERIODS = {"weekly": timedelta(days=7), "daily": timedelta(days=1)}
@@ -72,8 +72,25 @@ def _stamp(doc: dict[str, Any]) -> str:
     return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
 
 
+def queue_or_preview(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,
+                     moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Queue the digests that are due; on a Slack store flushed without Slack (no token in
+    this shell), show them through `sink` instead, marked `preview`.
+
+    A preview queues nothing and moves no subscriber's `last_digest`: the digest stays due,
+    and Slack gets it from the next run that has the token.
+    """
+    if not previews_only(store, sink):
+        return queue_digests(store, settings, period=period, moment=moment)
+    notes = build_digests(store, settings, period=period, moment=moment)
+    for note in notes:
+        note["preview"] = True
+        sink.send(note, [doc for uid in note["uids"] if (doc := store.get(uid)) is not None], 0)
+    return notes
+
+
 def run_digests(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,
                 moment: datetime | None = None) -> tuple[list[dict[str, Any]], FlushReport]:  # fmt: skip
     """Queue the digests that are due and deliver everything pending (the scheduled job)."""
-    notes = queue_digests(store, settings, period=period, moment=moment)
+    notes = queue_or_preview(store, settings, sink, period=period, moment=moment)
     return notes, flush(store, sink)

@@ -34,11 +34,29 @@ class Sink(Protocol):
              on_part: PartConfirmed | None = None) -> None: ...
 
 
+def delivers_to_slack(sink: Sink) -> bool:
+    """Whether `sink` posts to Slack (SlackSink says so with `delivers_to = "slack"`)."""
+    return getattr(sink, "delivers_to", None) == "slack"
+
+
+def previews_only(store: Store, sink: Sink) -> bool:
+    """A store that delivers to Slack, flushed to anything else (the console when
+    SLACK_BOT_TOKEN is not set): the sink shows what is pending, Slack still gets it."""
+    return not delivers_to_slack(sink) and store.delivers_to_slack()
+
+
+def held_notice(count: int) -> str:
+    """The one line that says why printed notifications stay pending."""
+    return (f"SLACK_BOT_TOKEN is not set, but this store delivers to Slack: {count} "
+            f"notification{'' if count == 1 else 's'} printed here and kept for Slack")
+
+
 @dataclass
 class FlushReport:
     delivered: int = 0
     failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     skipped: int = 0  # left pending because their channel already failed in this flush
+    held: int = 0  # shown by a console on a Slack store and left pending for Slack
     stopped: bool = False  # the process began stopping: the rest stays pending for the next start
 
 
@@ -48,12 +66,19 @@ def flush(store: Store, sink: Sink, *, stopping: threading.Event | None = None) 
     Once `stopping` is set, no further notification is started; the one being sent finishes
     and is marked, so a deliberate stop never leaves a confirmed message unmarked.
 
+    On a store that delivers to Slack, a sink that is not Slack (no SLACK_BOT_TOKEN in this
+    shell) only previews: every notification is shown and stays pending (`held`), so the
+    terminal never consumes an alert the channel did not get.
+
     Parts already confirmed are never sent again. Where messages carry items, progress is
     kept by uid rather than by part number: a resumed delivery renders only the items not
     yet posted, so an item that changed in between cannot shift the split and be lost or
     posted twice.
     """
     report = FlushReport()
+    if delivers_to_slack(sink):
+        store.remember_slack()
+    hold = previews_only(store, sink)
     broken: set[str] = set()
     for note in store.pending():
         if stopping is not None and stopping.is_set():
@@ -80,12 +105,16 @@ def flush(store: Store, sink: Sink, *, stopping: threading.Event | None = None) 
             store.record_progress(note_id, parts_done, sent)
 
         try:
-            sink.send(note, items, start, confirmed)
+            sink.send(note, items, start, None if hold else confirmed)
         except DeliveryFailed as exc:
-            store.record_failure(note["id"], exc.error, sent_parts=max(start, exc.parts_done),
-                                 sent_uids=sent_uids)
+            if not hold:
+                store.record_failure(note["id"], exc.error, sent_parts=max(start, exc.parts_done),
+                                     sent_uids=sent_uids)
             report.failed.append((note, exc.error))
             broken.add(channel)
+            continue
+        if hold:  # shown, not delivered: Slack, where the team reads it, has not seen it yet
+            report.held += 1
             continue
         store.mark_delivered(note["id"])
         report.delivered += 1

@@ -143,7 +143,7 @@ def _run_query(
             last_success=stamp,
             last_attempt=stamp,
             last_error=None,
-            warnings=report.warnings,
+            warnings=_warnings_after(result.not_modified, state, report),
             validators={**state.validators, **result.validators},
         )
         report.seconds = time.monotonic() - started
@@ -151,6 +151,14 @@ def _run_query(
         store.commit(query.name, diff, outbox=outbox, state=new_state, run=_run_record(report),
                      updates=linked.updates)
     return report
+
+
+def _warnings_after(not_modified: bool, state: QueryState, report: RunReport) -> list[str]:
+    """The warnings a query's state keeps: a not-modified answer (304) re-served the content
+    the earlier warnings were about, so they still hold (a malformed feed stays malformed)."""
+    if not not_modified:
+        return report.warnings
+    return list(dict.fromkeys([*state.warnings, *report.warnings]))
 
 
 def _commit_failure(query: SavedQuery, store: Store, settings: Settings, state: QueryState,
@@ -176,8 +184,8 @@ def notifications(query: SavedQuery, diff: Diff, report: RunReport, settings: Se
     channel = settings.channel_for(query)
     notes: list[dict[str, Any]] = []
     new_warnings = [w for w in report.warnings if w not in previous.warnings]
-    if new_warnings:
-        notes.append(_note("error", channel, query, summary={"message": "; ".join(new_warnings)}))
+    if new_warnings:  # the query ran: a warning, not a failure
+        notes.append(_note("warning", channel, query, summary={"message": "; ".join(new_warnings)}))
     touched = diff.touched
     if not touched:
         return notes

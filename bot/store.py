@@ -555,6 +555,26 @@ class Store:
     def _note(self, note_id: str) -> dict[str, Any] | None:
         return next((dict(v) for v in self._raw("outbox").values() if v.get("id") == note_id), None)
 
+    # -- where notifications go
+
+    def delivers_to_slack(self) -> bool:
+        """Whether Slack was ever this store's destination (a Slack sink has flushed it)."""
+        with self.lock:
+            return any(m.get("delivers_to") == "slack" for m in self._raw("meta").values())
+
+    def remember_slack(self) -> None:
+        """Note, once, that this store delivers to Slack: from then on a console only previews
+        its outbox instead of consuming notifications the channel never saw."""
+        with self.lock:
+            if self.delivers_to_slack():
+                return
+            self._writable()
+            if self._raw("meta"):
+                self._meta.update({"delivers_to": "slack"})
+            else:
+                self._meta.insert({"schema": SCHEMA_VERSION, "delivers_to": "slack"})
+            self._storage.flush()
+
     # -- subscriptions
 
     def subscribe(self, target: str, period: str = "weekly", *, now: datetime | None = None) -> bool:

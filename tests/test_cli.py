@@ -148,3 +148,17 @@ def test_csv_export_carries_the_abstract(filled: Path, capsys: pytest.CaptureFix
     assert main(["export", "--format", "csv", "--query", "pm"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows[0]["abstract"].startswith("BACKGROUND: Extracellular vesicles")
+
+
+def test_status_exits_1_when_a_notification_fails_to_deliver(filled: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (status exits 0 while delivery fails): a pending notification with a delivery error
+    makes `status` exit 1 even though every query is healthy."""
+    assert main(["status"]) == 0
+    with Store.open(filled) as store:
+        store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
+        assert main(["status"]) == 0  # pending, not failing: the next run sends it
+        store.record_failure(store.pending()[0]["id"], "URLError: <urlopen error [Errno 111] Connection refused>")
+    capsys.readouterr()
+    assert main(["status"]) == 1
+    assert "safety -> C999: URLError" in capsys.readouterr().out

@@ -161,3 +161,47 @@ def test_an_item_stamped_at_the_digest_moment_is_in_exactly_one_digest(settings:
     assert [n["uids"] for n in first] == [["pmid:30000001"]]
     assert [n["uids"] for n in second] == [[]]
     assert store.subscriptions()[0]["last_digest"] == (moment + timedelta(days=1)).isoformat(timespec="seconds")
+
+
+def test_digest_without_a_token_on_a_slack_store_is_a_preview(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                              fake_slack: FakeSlack,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Regression (alerts consumed by the terminal): without SLACK_BOT_TOKEN on a Slack store, `digest`
+    prints the digest but queues nothing and keeps `last_digest`; Slack gets it once the token is back."""
+    cli_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("LITWATCH_NOW", (MONDAY + timedelta(days=7)).isoformat())
+    data = Environment.from_env().data_dir
+    with Store.open(data) as store:
+        store.subscribe("#team", "weekly", now=MONDAY)
+        stored(store, [labelled(1)], MONDAY + timedelta(days=1))
+        flush(store, sink_for(fake_slack))  # an earlier run delivered through Slack
+    assert main(["digest"]) == 0
+    captured = capsys.readouterr()
+    assert "== Weekly digest — 1 new item ==" in captured.out and "(printed only, not queued)" in captured.out
+    assert "this store delivers to Slack: 1 digest(s) printed here and not queued" in captured.err
+    with Store.open(data, readonly=True) as store:
+        assert store.pending() == []
+        assert store.subscriptions()[0]["last_digest"] == MONDAY.isoformat(timespec="seconds")
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    assert main(["digest"]) == 0
+    assert len(fake_slack.messages_in("#team")) == 1 and len(fake_slack.files) == 1
+
+
+def test_pending_digest_stays_pending_when_flushed_to_the_console_of_a_slack_store(settings: Settings,
+                                                                                  fake_slack: FakeSlack) -> None:  # fmt: skip
+    """Regression (alerts consumed by the terminal): a digest already queued for Slack is printed by a
+    console flush and left pending, and its subscriber's digest mark does not move again."""
+    store = Store.memory()
+    store.remember_slack()
+    store.subscribe("#team", "weekly", now=MONDAY)
+    stored(store, [labelled(1)], MONDAY + timedelta(days=1))
+    queue_digests(store, settings, moment=MONDAY + timedelta(days=7))
+    mark = store.subscriptions()[0]["last_digest"]
+    out = io.StringIO()
+    notes, report = run_digests(store, settings, ConsoleSink(out), moment=MONDAY + timedelta(days=14))
+    assert report.held == 1 and [n["type"] for n in store.pending()] == ["digest"]
+    assert store.subscriptions()[0]["last_digest"] == mark and all(n["preview"] for n in notes)
+    assert out.getvalue().count("== Weekly digest") == 2  # the pending one and the preview
+    assert flush(store, sink_for(fake_slack)).delivered == 1 and store.pending() == []

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import Environment
+from bot.store import Store
 from tests.conftest import fixture_bytes, fixture_path
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
 from tests.fakes.eutils import FakeEutils, FakeRecord, recorded_articles, renumbered
 from tests.fakes.feeds import FakeFeeds
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 CONFIG = """
 [slack]
@@ -141,3 +144,34 @@ def test_search_all_shows_trials_when_pubmed_fails(upstreams: tuple[FakeEutils, 
     captured = capsys.readouterr()
     assert "nct:NCT" in captured.out and "pmid:" not in captured.out
     assert captured.err.startswith("error: PubMed: ") and "HTTP 400" in captured.err
+
+
+def test_once_without_a_token_on_a_slack_store_prints_alerts_and_keeps_them_for_slack(
+        upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds], fake_slack: FakeSlack,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (alerts consumed by the terminal): `once` without SLACK_BOT_TOKEN on a store that
+    delivers to Slack prints the safety alert, says so on stderr, and Slack still gets it later."""
+    _, ctgov, _ = upstreams
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+    assert main(["once"]) == 0  # the baselines go to Slack: this store now delivers there
+    baselines = len(fake_slack.messages)
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
+    ctgov.change("NCT04207047", updated="2026-03-02", status="TERMINATED", why_stopped="safety concerns")
+    capsys.readouterr()
+    assert main(["once"]) == 0
+    captured = capsys.readouterr()
+    assert "Safety signal" in captured.out and "why stopped: 'safety concerns'" in captured.out
+    assert ("SLACK_BOT_TOKEN is not set, but this store delivers to Slack: 1 notification "
+            "printed here and kept for Slack") in captured.err
+    with Store.open(Environment.from_env().data_dir, readonly=True) as store:
+        assert [n["type"] for n in store.pending()] == ["safety"]
+    assert len(fake_slack.messages) == baselines
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    assert main(["once"]) == 0
+    alerts = fake_slack.messages_in("C999")
+    assert len(alerts) == 1 and "Safety signal" in alerts[0].text

@@ -17,7 +17,7 @@ from bot.models import Classification, FetchResult, Item, Window
 from bot.outbox import DeliveryFailed, flush
 from bot.pipeline import run_query
 from bot.slack.console import ConsoleSink
-from bot.store import QueryState, Store
+from bot.store import Diff, QueryState, Store
 from tests.factories import pubmed_item, retracted, write_config
 
 
@@ -146,7 +146,36 @@ def test_upstream_warnings_are_surfaced_once(settings: Settings) -> None:
     run(settings, store, source)
     run(settings, store, source)
     assert store.query_state("pm").warnings == [warn]
-    assert [n["summary"]["message"] for n in store.pending() if n["type"] == "error"] == [warn]
+    assert [n["summary"]["message"] for n in store.pending() if n["type"] == "warning"] == [warn]
+
+
+def test_a_warning_is_queued_as_a_warning_not_a_failure(settings: Settings) -> None:
+    """Regression (warnings read as failures): a query that ran with a warning queues a "warning"
+    notification, worded as such, and no "error" one."""
+    from bot.slack.render import render_text
+
+    store = Store.memory()
+    warn = "feed is not well-formed (bozo): mismatched tag"
+    run(settings, store, ScriptedSource([FetchResult(items=[pubmed_item(1)], warnings=[warn])]))
+    notes = [n for n in store.pending() if n["type"] in ("warning", "error")]
+    assert [n["type"] for n in notes] == ["warning"]
+    text = render_text(notes[0], [])
+    assert "Query warning — pm" in text and warn in text
+    assert "failed" not in text.lower() and "retries" not in text
+
+
+def test_a_not_modified_run_keeps_the_previous_warnings(settings: Settings) -> None:
+    """Regression (warnings read as failures): a 304 run re-serves the content the warning was about,
+    so `status` keeps showing it instead of reporting the malformed feed healthy."""
+    store = Store.memory()
+    warn = "feed is not well-formed (bozo): mismatched tag"
+    source = ScriptedSource([FetchResult(items=[pubmed_item(1)], warnings=[warn]),
+                             FetchResult(not_modified=True)])
+    run(settings, store, source)
+    second = run(settings, store, source)
+    assert second.not_modified and second.warnings == []
+    assert store.query_state("pm").warnings == [warn]
+    assert len([n for n in store.pending() if n["type"] == "warning"]) == 1  # not announced again
 
 
 def test_flush_delivers_and_keeps_failures_pending(settings: Settings) -> None:
@@ -164,6 +193,39 @@ def test_flush_delivers_and_keeps_failures_pending(settings: Settings) -> None:
     sink.fail_channels.clear()
     assert flush(store, sink).delivered == 2 and store.pending() == []
     assert len(sink.sent) == 3  # nothing confirmed was sent twice
+
+
+def test_console_consumes_the_outbox_of_a_store_that_never_had_slack(settings: Settings) -> None:
+    """Terminal mode (`make run` without a token, never Slack): the console is the destination, so
+    printed notifications are delivered, as before the held-for-Slack fix."""
+    store = Store.memory()
+    store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
+    report = flush(store, ConsoleSink(io.StringIO()))
+    assert (report.delivered, report.held) == (1, 0) and store.pending() == []
+    assert not store.delivers_to_slack()
+
+
+def test_console_flush_of_a_slack_store_prints_but_keeps_every_notification(settings: Settings) -> None:
+    """Regression (alerts consumed by the terminal): once a store delivered to Slack, a console flush
+    shows each pending notification, safety ones too, and leaves it untouched for Slack."""
+    store = Store.memory()
+    store.commit("pm", Diff(new=[pubmed_item(1, title="safety signal")]))
+    flush(store, SlackLike())
+    assert store.delivers_to_slack()
+    store.add_notifications([{"type": "safety", "channel": "C999", "uids": ["pmid:30000001"]},
+                             {"type": "items", "channel": "C111", "uids": ["pmid:30000001"]}])
+    before = store.pending()
+    out = io.StringIO()
+    report = flush(store, ConsoleSink(out))
+    assert (report.delivered, report.held, report.failed) == (0, 2, [])
+    assert store.pending() == before  # no attempt, error or part progress recorded either
+    assert out.getvalue().count("--- to ") == 2 and "Safety signal" in out.getvalue()
+
+
+class SlackLike(RecordingSink):
+    """A sink that declares itself Slack, as SlackSink does."""
+
+    delivers_to = "slack"
 
 
 def test_run_queries_then_console_output(settings: Settings) -> None:

@@ -251,3 +251,24 @@ def test_connection_errors_are_retried_a_bounded_number_of_times() -> None:
         sink.send({"type": "error", "channel": "C111", "query": "pm", "summary": {"message": "x"}}, [], 0)
     assert failed.value.parts_done == 0 and len(pauses.seconds) == 3
     assert "URLError" in failed.value.error or "Connection" in failed.value.error
+
+
+def test_unreachable_slack_keeps_the_alert_pending_with_a_hint(settings: Settings) -> None:
+    """Regression (bare connection errors): when Slack cannot be reached at all, the recorded error
+    says where it tried and what to check, as Slack's own error codes do."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/api/"
+    env = Environment(slack_api_url=url, slack_bot_token=BOT_TOKEN)
+    pauses = Pauses()
+    sink = SlackSink(make_client(env, RetryPolicy(timeout=2, attempts=2, base_delay=0.001, jitter=0),
+                                 sleep=pauses), sleep=pauses)
+    store = Store.memory()
+    store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
+    report = flush(store, sink)
+    assert report.delivered == 0 and len(report.failed) == 1
+    error = store.pending()[0]["last_error"]
+    assert error.startswith("URLError:") and "Connection refused" in error
+    assert f"Slack was not reached at {url}" in error and "the next run retries" in error

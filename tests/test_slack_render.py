@@ -198,8 +198,10 @@ def test_digest_counts_kinds_puts_safety_first_and_says_how_to_get_the_rest() ->
     )
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     assert sections[0].startswith(":rotating_light: *Safety and integrity (2)*")
-    assert sections[1].startswith("*New clinical studies (30)*") and sections[1].count("• ") == 5
-    assert "+25 more" in sections[1] and sections[2].startswith("*New case reports (3)*")
+    # The kind's total (32) is the flagged items listed above (2) plus this section's 30.
+    assert sections[1].startswith("*Clinical studies (30 more; 2 flagged, above)*")
+    assert sections[1].count("• ") == 5
+    assert "+25 more" in sections[1] and sections[2].startswith("*Case reports (3)*")
     assert "25 more not listed — run `litwatch export --since 2026-03-03 --format ris`" in every_text(messages[0])
 
 
@@ -225,3 +227,34 @@ def test_console_text_has_the_same_content_without_markup() -> None:
     assert EVIL + " <https://pubmed.ncbi.nlm.nih.gov/30000001/>" in text
     assert "PubMed · Dermatol Surg · 2025-04-01 · clinical study" in text
     assert "&amp;" not in text and "*" not in text
+
+
+def test_digest_counts_a_changed_item_as_changed_not_new() -> None:
+    """Regression (digest says "N new items" when one changed): an item stored before the digest's
+    period and changed during it makes the header say "new or changed" and the counts split them."""
+    since = "2026-03-03T09:00:00+00:00"
+    items = [labelled(n) for n in range(3)]
+    items.append({**labelled(9), "first_seen": "2026-02-01T06:00:00+00:00",
+                  "changes": ["Status RECRUITING -> COMPLETED"]})
+    messages = r.render(note("digest", query=None, summary={"period": "weekly", "since": since}), items)
+    assert_valid(messages)
+    blocks = messages[0]["blocks"]
+    assert blocks[0]["text"]["text"] == "Weekly digest — 4 new or changed items"
+    assert blocks[1]["elements"][0]["text"].startswith("since 2026-03-03 · 3 new, 1 changed · clinical studies 4")
+    assert "study 9> (changed)" in every_text(messages[0])
+
+
+def test_digest_line_of_a_terminated_trial_says_why_it_stopped() -> None:
+    """Regression (digest shows "status TERMINATED"): a stopped trial's line carries its why-stopped
+    reason, ahead of the registry status line that leads its classifier reasons."""
+    trial = trial_item("NCT00000001", status="TERMINATED", why_stopped="Serious adverse events in 3 participants")
+    trial.classification = Classification("clinical", True, False, (
+        "registry record: interventional study status TERMINATED",
+        "trial TERMINATED, why stopped: 'Serious adverse events in 3 participants'"))
+    quiet = trial_item("NCT00000002", status="WITHDRAWN", why_stopped="funding")
+    quiet.classification = Classification("clinical", False, False, ("registry record: study status WITHDRAWN",))
+    text = every_text(r.render(note("digest", query=None, summary={"period": "weekly"}),
+                               [doc(trial), doc(quiet)])[0])
+    assert "— terminated, why stopped: Serious adverse events in 3 participants" in text
+    assert "— withdrawn, why stopped: funding" in text
+    assert "status TERMINATED" not in text

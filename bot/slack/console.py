@@ -12,6 +12,8 @@ from bot.slack.render import messages
 class ConsoleSink:
     """Prints what would be posted to Slack, part by part; a print cannot fail."""
 
+    delivers_to = "console"
+
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
 

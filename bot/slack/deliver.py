@@ -46,6 +46,8 @@ HINTS = {
     "missing_scope": "the app lacks a scope (chat:write, im:write, files:write)",
 }
 
+UNREACHABLE_HINT = ("Slack was not reached at {url}: check the network or proxy, or SLACK_API_URL "
+                    "if it is set; the notification stays pending and the next run retries")
 
 # ---------------------------------------------------------------- the client
 
@@ -158,6 +160,8 @@ def make_client(env: Environment, policy: RetryPolicy | None = None, *, sleep: S
 class SlackSink:
     """Posts notifications; about one message per second per channel (Slack's posting limit)."""
 
+    delivers_to = "slack"  # flushing through this sink marks the store as a Slack store
+
     def __init__(self, client: WebClient, pace: float = 1.0, *, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:  # fmt: skip
         self.client = client
@@ -183,10 +187,8 @@ class SlackSink:
             if attach and done == len(parts):
                 self._upload_ris(target, notification, items)
                 done += 1
-        except SlackApiError as exc:
-            raise DeliveryFailed(describe(exc), done) from exc
         except (SlackClientError, OSError, ValueError) as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}", done) from exc
+            raise DeliveryFailed(describe(exc, self.client.base_url), done) from exc
 
     def _destination(self, target: str) -> str:
         """Channel names and IDs go as they are; a user ID is opened as a DM first."""
@@ -239,10 +241,17 @@ class SlackSink:
         )
 
 
-def describe(exc: SlackApiError) -> str:
-    """Slack's error code with what to do about it."""
-    response = exc.response
-    data = response.data if isinstance(response.data, dict) else {}
-    code = str(data.get("error") or f"HTTP {response.status_code}")
-    hint = HINTS.get(code)
-    return f"{code} ({hint})" if hint else code
+def describe(exc: Exception, api_url: str = "") -> str:
+    """What went wrong with what to do about it: Slack's error code, or why Slack was not reached."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        data = response.data if isinstance(response.data, dict) else {}
+        code = str(data.get("error") or f"HTTP {response.status_code}")
+        hint = HINTS.get(code)
+        return f"{code} ({hint})" if hint else code
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, RetryAfterRefused):
+        return f"{text} ({HINTS['ratelimited']})"
+    if isinstance(exc, OSError):  # URLError, refused or reset connections, timeouts, DNS
+        return f"{text} ({UNREACHABLE_HINT.format(url=api_url or 'SLACK_API_URL')})"
+    return text

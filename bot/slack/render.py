@@ -387,18 +387,34 @@ def item_section(item: Mapping[str, Any], *, changed: bool = False) -> Section:
     return Section(lines, more_url=url)
 
 
-def digest_line(item: Mapping[str, Any]) -> Line:
-    """One item as a compact bullet: linked title, venue and date, safety reason."""
+def digest_line(item: Mapping[str, Any], *, changed: bool = False) -> Line:
+    """One item as a compact bullet: linked title, venue and date, why it stands out."""
     title = clip(str(item.get("title") or uid_of(item)), TITLE_CHARS // 2)
     venue = item.get("journal") or item.get("feed_title") or SOURCE_LABEL.get(str(item.get("source")), "")
     detail = join([(clip(str(venue), FIELD_CHARS // 2),), (str(item.get("published") or ""),)], ", ")
     line: list[Span] = ["• ", Link(item_url(item), title)]
+    if changed:
+        line.append(" (changed)")
     if detail:
         line.extend([" — ", *detail])
-    reasons = classification(item).get("reasons") or ()
-    if (classification(item).get("safety") or classification(item).get("integrity")) and reasons:
-        line.extend([" — ", clip(str(reasons[0]), REASON_CHARS // 2)])
+    reason = _digest_reason(item)
+    if reason:
+        line.extend([" — ", clip(reason, REASON_CHARS // 2)])
     return tuple(line)
+
+
+def _digest_reason(item: Mapping[str, Any]) -> str:
+    """A stopped trial's stated reason; else a flagged item's first reason that is not the
+    registry status line (which says *that* a trial stopped, not why)."""
+    trial = item.get("trial") or {}
+    why = str(trial.get("why_stopped") or "")
+    if why:
+        status = str(trial.get("status") or "stopped").replace("_", " ").lower()
+        return f"{status}, why stopped: {why}"
+    reasons = [str(r) for r in classification(item).get("reasons") or ()]
+    if not (_flagged(item) and reasons):
+        return ""
+    return next((r for r in reasons if not r.startswith("registry record")), reasons[0])
 
 
 def _is_changed(item: Mapping[str, Any], changed_uids: set[str]) -> bool:
@@ -406,6 +422,13 @@ def _is_changed(item: Mapping[str, Any], changed_uids: set[str]) -> bool:
         return uid_of(item) in changed_uids
     first, last = item.get("first_seen"), item.get("last_changed")
     return bool(item.get("changes")) and bool(first) and bool(last) and first != last
+
+
+def _changed_since(item: Mapping[str, Any], since: str) -> bool:
+    """In a digest: stored before the digest's period began, changed during it."""
+    if not since:
+        return _is_changed(item, set())
+    return str(item.get("first_seen") or since) <= since
 
 
 def _query(notification: Mapping[str, Any]) -> str:
@@ -496,20 +519,36 @@ def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, An
     )
 
 
-def _error_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
-    """A failed query or new source warnings: the message as the pipeline worded it."""
+def _problem_text(notification: Mapping[str, Any]) -> str:
     summary = notification.get("summary") or {}
     message = summary.get("message") or summary.get("error") or notification.get("last_error")
-    text = clip(str(message or "unknown problem"), 1500)
-    lines: list[Line] = [
-        (Emoji("x"), " ", text),
-        ("A failed query keeps its watermark; the next run retries. Details: ", Code("litwatch status")),
-    ]
+    return clip(str(message or "unknown problem"), 1500)
+
+
+def _problem_draft(notification: Mapping[str, Any], title: str, first: Line, then: Line) -> Draft:
+    text = _problem_text(notification)
     return Draft(
-        title=f"Query problem — {_query(notification)}",
+        title=f"{title} — {_query(notification)}",
         fallback=(f"litwatch: {_query(notification)}: ", clip(text, 200)),
         head=[_context(notification)],
-        units=[[Section(lines)]],
+        units=[[Section([(*first, text), then])]],
+    )
+
+
+def _error_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    """A failed query: the message as the pipeline worded it."""
+    return _problem_draft(
+        notification, "Query failed", (Emoji("x"), " "),
+        ("A failed query keeps its watermark; the next run retries. Details: ", Code("litwatch status")),
+    )
+
+
+def _warning_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    """A query that ran, with new warnings from its source (unset NCBI_EMAIL, a malformed feed)."""
+    return _problem_draft(
+        notification, "Query warning", (Emoji("warning"), " "),
+        ("The query ran and its results were stored; this is about what the source returned. "
+         "Details: ", Code("litwatch status")),
     )
 
 
@@ -548,12 +587,15 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
     top = max(1, int(summary.get("top") or 5))
     since = _date(summary.get("since"))
     label = PERIOD_LABEL.get(period, period.title())
-    count_words = "1 new item" if len(items) == 1 else f"{len(items)} new items"
+    changed = {uid_of(i) for i in items if _changed_since(i, str(summary.get("since") or ""))}
+    noun = "item" if len(items) == 1 else "items"
+    count_words = f"{len(items)} new {'or changed ' if changed else ''}{noun}"
     flagged = _newest_first(i for i in items if _flagged(i))
     safety = sum(1 for i in flagged if classification(i).get("safety"))
     counts = join(
         [
             (f"since {since}",) if since else (),
+            (f"{len(items) - len(changed)} new, {len(changed)} changed",) if changed else (),
             _kind_counts(items),
             (f"{safety} safety",) if safety else (),
             (f"{len(flagged) - safety} integrity",) if len(flagged) > safety else (),
@@ -570,15 +612,22 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
             " ",
             Strong(f"Safety and integrity ({len(flagged)})"),
         )
-        units.append(_bullets(heading, [digest_line(i) for i in shown], (f"+{extra} more",) if extra else ()))
+        lines = [digest_line(i, changed=uid_of(i) in changed) for i in shown]
+        units.append(_bullets(heading, lines, (f"+{extra} more",) if extra else ()))
     for kind in KIND_LABEL:
         rest = _newest_first(i for i in items if kind_of(i) == kind and not _flagged(i))
         if not rest:
             continue
         hidden += max(0, len(rest) - top)
-        heading = (Strong(f"New {KIND_PLURAL[kind]} ({len(rest)})"),)
+        # The counts line totals each kind; flagged items of a kind are listed above instead,
+        # so a heading says how its number and the total relate.
+        above = sum(1 for i in flagged if kind_of(i) == kind)
+        plural = KIND_PLURAL[kind].capitalize()
+        heading = (Strong(f"{plural} ({len(rest)} more; {above} flagged, above)" if above
+                          else f"{plural} ({len(rest)})"),)
         more: Line = (f"+{len(rest) - top} more",) if len(rest) > top else ()
-        units.append(_bullets(heading, [digest_line(i) for i in rest[:top]], more))
+        lines = [digest_line(i, changed=uid_of(i) in changed) for i in rest[:top]]
+        units.append(_bullets(heading, lines, more))
     tail: list[Element] = []
     if not items:
         units.append([Section([(f"Nothing new since {since or 'the last digest'}.",)])])
@@ -600,5 +649,6 @@ _DRAFTS = {
     "items": _items_draft,
     "baseline": _baseline_draft,
     "error": _error_draft,
+    "warning": _warning_draft,
     "digest": _digest_draft,
 }
