@@ -320,8 +320,9 @@ def _cmd_serve(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _run_daemon(env: Environment, *, http_port: int | None) -> int:
-    from bot.daemon import build_daemon, run_until_signalled
+    from bot.daemon import build_daemon, configure_logging, run_until_signalled
 
+    configure_logging()
     settings = load_settings(env.config_path)
     store = Store.open(env.data_dir)  # the daemon closes it on the way out
     try:

@@ -223,6 +223,19 @@ class Daemon:
         return finished and closed
 
 
+def configure_logging() -> None:
+    """Warnings from everything, and litwatch's own progress lines (INFO), on stderr.
+
+    Without this only warnings reach the terminal, through Python's last-resort handler,
+    and a line such as "connected to Slack" would be lost. A handler set up earlier (a test
+    harness, an embedding program) is kept; only litwatch's loggers are turned up.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    for name in ("bot", "litwatch"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
     """Start `daemon`, block until SIGTERM/SIGINT, stop within the budget; exit code 0."""
     out = out or sys.stdout

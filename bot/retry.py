@@ -62,7 +62,9 @@ class RetryPolicy:
         A Retry-After is not capped: callers ask `refuses_wait` first and stop retrying
         when the server wants a longer pause than this policy allows.
         """
-        delay = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        # The exponent is capped so that a caller retrying for days (a reconnect loop) never
+        # overflows a float: 2.0 ** 1024 raises; by then the delay is max_delay anyway.
+        delay = min(self.max_delay, self.base_delay * 2.0 ** min(retry - 1, 1000))
         delay *= 1 + random.uniform(-self.jitter, self.jitter)
         if retry_after is not None:
             # The server knows its own limits: never retry sooner than it asked.

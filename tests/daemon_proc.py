@@ -10,14 +10,13 @@ real (socket-blocked) fetch.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import date, timedelta
 from urllib.parse import quote
 from urllib.request import urlopen
 
 from bot.config import Environment, SavedQuery, load_settings
-from bot.daemon import build_daemon, run_until_signalled
+from bot.daemon import build_daemon, configure_logging, run_until_signalled
 from bot.errors import SourceError
 from bot.models import Classification, FetchResult, Item, Window
 from bot.slack.console import ConsoleSink
@@ -50,7 +49,7 @@ def label(item: Item) -> Classification:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    configure_logging()
     env = Environment.from_env()
     settings = load_settings(env.config_path)
     source = HttpListSource(argv[0])

@@ -19,7 +19,7 @@ import pytest
 from bot.store import Store
 from tests.conftest import ROOT
 from tests.factories import pubmed_item
-from tests.fakes.http import FakeServer, Request, Response
+from tests.fakes.http import FakeServer, Request, Response, closed_port
 
 pytestmark = pytest.mark.slow
 
@@ -54,10 +54,11 @@ class Upstream:
 class Daemon:
     """A `tests.daemon_proc` child process whose stdout is collected line by line."""
 
-    def __init__(self, tmp_path: Path, source_url: str, now: str):
+    def __init__(self, tmp_path: Path, source_url: str, now: str, **extra_env: str):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
         env.update(LITWATCH_CONFIG=str(tmp_path / "litwatch.toml"),
-                   LITWATCH_DATA=str(tmp_path / "data"), LITWATCH_NOW=now, PYTHONUNBUFFERED="1")  # fmt: skip
+                   LITWATCH_DATA=str(tmp_path / "data"), LITWATCH_NOW=now, PYTHONUNBUFFERED="1",
+                   **extra_env)  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.daemon_proc", source_url], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -157,3 +158,26 @@ def test_sigint_when_idle_exits_cleanly_and_releases_the_store(tmp_path: Path) -
     assert "SIGINT: stopping" in "\n".join(daemon.lines)
     with Store.open(tmp_path / "data") as store:  # a writer: the daemon's lock is gone
         assert len(store) == 1
+
+
+def test_slack_unreachable_at_start_the_schedule_runs_and_sigterm_while_retrying_exits(tmp_path: Path) -> None:
+    """Regression (`SLACK_APP_TOKEN=... litwatch run` with Slack unreachable crashed at start
+    with a URLError traceback, a crash loop on a platform): the catch-up run happens, each
+    failed connect is one log line, and SIGTERM during the retry pause exits cleanly."""
+    (tmp_path / "litwatch.toml").write_text(CONFIG, encoding="utf-8")
+    with upstream() as (source, url):
+        source.items = [pubmed_item(1).to_dict()]
+        daemon = Daemon(tmp_path, url, DAY0, SLACK_APP_TOKEN="xapp-1",
+                        SLACK_API_URL=f"http://127.0.0.1:{closed_port()}/api/")  # fmt: skip
+        assert daemon.wait_for("pm: fetched 1, baseline"), daemon.output
+        assert daemon.wait_for("; retrying in 2 s"), daemon.output  # SIGTERM lands in that pause
+        assert daemon.terminate(timeout=10) == 0
+    output = daemon.output
+    assert "Traceback" not in output and "URLError" not in output, output
+    assert "slash commands over Socket Mode (connecting in the background)" in output
+    unavailable = [line for line in daemon.lines if "slash commands unavailable: cannot reach Slack" in line]
+    assert unavailable and all("could not connect to 127.0.0.1: [Errno 111] Connection refused" in line
+                               for line in unavailable)  # fmt: skip
+    assert "SIGTERM: stopping" in output and "abandoned" not in output
+    with Store.open(tmp_path / "data") as store:
+        assert store.get("pmid:30000001") is not None

@@ -16,6 +16,7 @@ from bot.retry import RetryPolicy
 from bot.sources.feeds import FeedSource, entry_doi, parse_entries, strip_html
 from tests.conftest import LOCAL_FIXTURES, fixture_bytes
 from tests.fakes.feeds import FakeFeeds
+from tests.fakes.http import closed_port
 
 TODAY = date(2025, 3, 10)
 
@@ -218,11 +219,7 @@ def test_search_finds_nothing() -> None:
 
 def test_unreachable_host_error_names_the_host_and_cause_briefly() -> None:
     """A refused connection reads "could not connect to <host>: <cause>", without urllib3's wrapper chain."""
-    import socket
-
-    with socket.socket() as probe:  # a port with nobody listening
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     query = SavedQuery(name="safety", source="feed", url=f"http://127.0.0.1:{port}/rss.xml")
     with pytest.raises(SourceError) as caught:
         FeedSource(session=requests.Session(), policy=RetryPolicy.fast(attempts=2)).fetch(

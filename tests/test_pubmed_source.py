@@ -31,7 +31,7 @@ from tests.fakes.eutils import (
     recorded_articles,
     renumbered,
 )
-from tests.fakes.http import Response
+from tests.fakes.http import Response, closed_port
 
 TODAY = date(2026, 3, 2)
 QUERY = SavedQuery(name="exosomes-hair", source="pubmed", term="exosome* AND alopecia")
@@ -682,3 +682,16 @@ def integrity_rule(item: Item) -> Classification:
     """Test classifier: a retracted publication is an integrity signal."""
     retracted = "Retracted Publication" in item.publication_types
     return Classification(integrity=retracted, reasons=("test rule",))
+
+
+def test_unreachable_eutils_reads_like_the_other_sources():
+    """A refused connection reads "esearch could not connect to <host>: <cause>", as the
+    ClinicalTrials.gov and feed clients say it, and stays retryable."""
+    unreachable = PubMedSource(f"http://127.0.0.1:{closed_port()}/entrez/eutils", email="review-team@example.org",
+                               limiter=RateLimiter(1000),
+                               policy=RetryPolicy.fast(attempts=2))  # fmt: skip
+    with pytest.raises(SourceError) as caught:
+        unreachable.fetch(QUERY, BASELINE)
+    message = caught.value.message
+    assert "esearch could not connect to 127.0.0.1: [Errno 111] Connection refused" in message
+    assert "urlopen error" not in message and caught.value.retryable

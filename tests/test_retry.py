@@ -31,6 +31,13 @@ def test_backoff_is_never_shorter_than_retry_after() -> None:
     assert POLICY.backoff(1) == pytest.approx(0.001)
 
 
+def test_backoff_stays_at_max_delay_however_many_retries() -> None:
+    """Regression (2 ** n overflowed a float after ~1,000 retries, ending a reconnect loop that
+    retries for days): a late retry waits max_delay, never raises."""
+    assert POLICY.backoff(5_000) == 60
+    assert POLICY.backoff(10**9) == 60
+
+
 def test_retry_after_longer_than_max_delay_stops_the_retries_at_once() -> None:
     """Regression (120 s Retry-After retried after 60 s): a wait past max_delay ends retrying with no pause."""
     fn, calls = refused_with(120)

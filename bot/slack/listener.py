@@ -17,8 +17,11 @@ command's `response_url` (ephemeral unless the user asked to `share`).
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.client import BaseSocketModeClient
@@ -35,7 +39,9 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.retry import RetryPolicy, TransientError, call_with_retries
 from bot.slack.commands import Caller, Services, ack_payload, handle, parse, reply
+from bot.sources.http import could_not_connect
 
 log = logging.getLogger(__name__)
 
@@ -146,23 +152,111 @@ class CommandDispatcher:
 # ---------------------------------------------------------------- Socket Mode
 
 
+# Slack's answers to apps.connections.open that no retry can fix: the app token is wrong,
+# revoked, of the wrong type (a bot token where an xapp- token belongs) or lacks its scope.
+REFUSED_TOKEN = frozenset({
+    "invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "token_expired",
+    "account_inactive", "missing_scope", "no_permission", "invalid_token", "team_access_not_granted",
+})  # fmt: skip
+# Reconnecting at start: 2 s, 4 s, 8 s ... then about every 3 minutes for as long as it takes
+# (a platform restarts a crashed worker anyway; this keeps the scheduler running meanwhile).
+CONNECT_RETRY = RetryPolicy(timeout=15.0, attempts=sys.maxsize, base_delay=2.0, max_delay=180.0,
+                            total=math.inf, jitter=0.2)  # fmt: skip
+
+
+class TokenRefused(Exception):
+    """Slack refused the app token: retrying cannot help."""
+
+
+class _Closed(Exception):
+    """The listener was closed while waiting to reconnect."""
+
+
 class SocketModeListener:
-    """Receives slash commands over Socket Mode (`SLACK_APP_TOKEN`, no public URL needed)."""
+    """Receives slash commands over Socket Mode (`SLACK_APP_TOKEN`, no public URL needed).
 
-    description = "listening for /litwatch over Socket Mode"
+    `start()` returns at once: the connection is made on a background thread, retried with
+    `CONNECT_RETRY` (one log line per failed attempt) while Slack cannot be reached, so the
+    scheduler runs even when Slack is down at start. A token Slack refuses is not retried:
+    the daemon runs on without slash commands and says why. Once connected, the SDK's own
+    monitor reconnects after a dropped connection.
+    """
 
-    def __init__(self, app_token: str, dispatcher: CommandDispatcher, *, api_url: str):
+    description = "slash commands over Socket Mode (connecting in the background)"
+
+    def __init__(self, app_token: str, dispatcher: CommandDispatcher, *, api_url: str,
+                 policy: RetryPolicy = CONNECT_RETRY):  # fmt: skip
         self.dispatcher = dispatcher
+        self.api_url = api_url
+        self.policy = policy
+        self.connected = threading.Event()
+        self.refused: str | None = None  # Slack's error code when it refused the token
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
         self.client = SocketModeClient(
             app_token=app_token,
-            web_client=WebClient(base_url=api_url),
+            # No SDK retries: this listener's loop is the one place that decides when to retry.
+            web_client=WebClient(base_url=api_url, timeout=max(1, round(policy.timeout)), retry_handlers=[],
+                                 logger=_sdk_logger()),
             auto_reconnect_enabled=True,
+            logger=_sdk_logger(),
         )
         self.client.socket_mode_request_listeners.append(self._on_request)
 
     def start(self) -> None:
-        """Open the connection (apps.connections.open, then the websocket); returns at once."""
-        self.client.connect()
+        """Begin connecting (apps.connections.open, then the websocket) in the background."""
+        self._thread = threading.Thread(target=self._connect, name="litwatch-socket-connect", daemon=True)
+        self._thread.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def _connect(self) -> None:
+        try:
+            call_with_retries(self._attempt, self.policy, sleep=self._pause, on_retry=self._report_retry)
+        except _Closed:
+            return
+        except TokenRefused as exc:
+            log.error("slash commands off: %s; scheduled runs and alerts continue. Check "
+                      "SLACK_APP_TOKEN (an app-level xapp- token with connections:write) and restart.",
+                      exc)  # fmt: skip
+            return
+        except Exception:  # a bug here must not take the scheduler with it
+            log.exception("slash commands off: connecting to Slack failed unexpectedly")
+            return
+        if self._closed.is_set():  # close() came while the last attempt was connecting
+            self.client.close()
+            return
+        self.connected.set()
+        log.info("slash commands available: connected to Slack over Socket Mode")
+
+    def _attempt(self) -> None:
+        if self._closed.is_set():
+            raise _Closed()
+        # A fresh wss:// URL every time: the one from a failed attempt may have expired.
+        try:
+            self.client.wss_uri = self.client.issue_new_wss_url()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            if error in REFUSED_TOKEN:
+                self.refused = error
+                raise TokenRefused(f"Slack refused the app token ({error})") from exc
+            raise TransientError(f"apps.connections.open answered {error}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransientError(could_not_connect("apps.connections.open", self.api_url, exc)) from exc
+        try:
+            self.client.connect()
+        except OSError as exc:
+            raise TransientError(could_not_connect("the websocket", self.client.wss_uri, exc)) from exc
+        except Exception as exc:  # the handshake refused, or the SDK's own errors
+            raise TransientError(f"the websocket: {type(exc).__name__}: {exc}") from exc
+
+    def _pause(self, seconds: float) -> None:
+        if self._closed.wait(seconds):
+            raise _Closed()
+
+    def _report_retry(self, attempt: int, exc: TransientError, delay: float) -> None:
+        log.warning("slash commands unavailable: cannot reach Slack (%s); retrying in %.0f s", exc, delay)
 
     def _on_request(self, client: BaseSocketModeClient, request: SocketModeRequest) -> None:
         if request.type != "slash_commands":
@@ -175,15 +269,31 @@ class SocketModeListener:
             self.dispatcher.start(work)
 
     def close(self, wait: float = 0.5) -> None:
-        """Close the websocket at once; the client's own threads wind down in the background.
+        """Stop reconnecting and close the websocket at once; the client's own threads wind
+        down in the background.
 
         `SocketModeClient.close()` disconnects first, then joins three polling threads that
         each take up to a second to notice; they are daemon threads, so the shutdown budget
-        is not spent waiting for them.
+        is not spent waiting for them. Neither is an attempt still connecting: its thread is
+        a daemon too, and closes the client itself if it connects after this.
         """
+        self._closed.set()
         closer = threading.Thread(target=self.client.close, name="litwatch-socket-close", daemon=True)
         closer.start()
         closer.join(wait)
+
+
+# What the SDK logs on its own when a connect attempt fails; this listener logs one line instead.
+_SDK_CONNECT_NOISE = ("Failed to retrieve WSS URL", "Failed to send a request to Slack API server")
+
+
+def _sdk_logger() -> logging.Logger:
+    """The logger the listener's SDK clients use: theirs, minus their reports of a failed
+    connect attempt, each of which this listener already logs in one readable line."""
+    sdk = logging.getLogger(f"{__name__}.sdk")
+    if not sdk.filters:
+        sdk.addFilter(lambda record: not str(record.msg).startswith(_SDK_CONNECT_NOISE))
+    return sdk
 
 
 # ---------------------------------------------------------------- HTTP mode

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.error import URLError
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -77,7 +78,7 @@ def get_with_retries(
         except requests.Timeout as exc:
             raise TransientError(f"{what} timed out after {policy.timeout:g} s") from exc
         except requests.ConnectionError as exc:
-            raise TransientError(f"{what} could not connect to {_host(url)}: {_connection_failure(exc)}") from exc
+            raise TransientError(could_not_connect(what, url, exc)) from exc
         except CUT_IN_TRANSIT as exc:
             raise TransientError(f"{what} was cut or garbled in transit ({type(exc).__name__}: {exc})") from exc
         except requests.RequestException as exc:
@@ -124,8 +125,22 @@ def _host(url: str) -> str:
         return url
 
 
-def _connection_failure(exc: requests.ConnectionError) -> str:
-    """The root cause ("Failed to resolve 'host' (...)"), not urllib3's whole chain and URL."""
+def could_not_connect(what: str, url: str, exc: BaseException) -> str:
+    """"<what> could not connect to <host>: <root cause>", for `requests` and urllib alike."""
+    return f"{what} could not connect to {_host(url)}: {connection_failure(exc)}"
+
+
+def connection_failure(exc: BaseException) -> str:
+    """The root cause of a failed connection, not the whole chain and URL around it.
+
+    `requests.ConnectionError` wraps urllib3's MaxRetryError, which wraps the real error
+    ("Failed to resolve 'host' (...)"); urllib's `URLError` carries it as `reason`
+    ("[Errno -2] Name or service not known"); any other error is its own cause.
+    """
+    if isinstance(exc, URLError):
+        return str(exc.reason)
+    if not isinstance(exc, requests.RequestException):  # an OSError of its own: "timed out"
+        return str(exc)
     reason: object = exc.args[0] if exc.args else exc
     reason = getattr(reason, "reason", None) or reason  # MaxRetryError wraps the real error
     text = str(reason)

@@ -79,7 +79,7 @@ from bot.retry import (
     call_with_retries,
     parse_retry_after,
 )
-from bot.sources.http import is_web_url
+from bot.sources.http import could_not_connect, is_web_url
 from bot.sources.pubmed_xml import SearchResult, parse_efetch, parse_esearch
 
 # Biopython warns on stderr when no email is set; this source reports that itself, once per
@@ -360,7 +360,7 @@ class PubMedSource:
                     raise TransientError(f"{tool}: HTTP {exc.code}", retry_after=wait) from exc
                 raise SourceError(f"{tool}: HTTP {exc.code} {exc.reason}", query=run.query) from exc
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise _transport_failure(tool, exc, run.query) from exc
+                raise _transport_failure(tool, cgi, exc, run.query) from exc
             try:
                 return parse(body)
             except SourceError as exc:
@@ -387,7 +387,7 @@ class _WebOnlyRedirects(HTTPRedirectHandler):
 _OPENER = build_opener(_WebOnlyRedirects)
 
 
-def _transport_failure(tool: str, exc: Exception, query: str) -> TransientError | SourceError:
+def _transport_failure(tool: str, url: str, exc: Exception, query: str) -> TransientError | SourceError:
     """A request that got no HTTP answer: worth asking again, or bound to fail the same way.
 
     Dropped or refused connections, timeouts, TLS errors and bodies cut short
@@ -396,7 +396,7 @@ def _transport_failure(tool: str, exc: Exception, query: str) -> TransientError 
     """
     if isinstance(exc, URLError):
         if isinstance(exc.reason, OSError):  # could not connect: DNS, refused, TLS, timeout
-            return TransientError(f"{tool}: {exc.reason}")
+            return TransientError(could_not_connect(tool, url, exc))
         return SourceError(f"{tool}: {exc.reason}", query=query)
     if isinstance(exc, http.client.InvalidURL) or (isinstance(exc, ValueError) and not isinstance(exc, OSError)):
         return SourceError(f"{tool}: bad URL ({exc})", query=query)

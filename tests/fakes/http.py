@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -46,10 +47,18 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
-class FakeServer:
-    """Serve `handler` on a free loopback port; every request is kept in `requests`."""
+def closed_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused) until a test binds it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-    def __init__(self, handler: Handler):
+
+class FakeServer:
+    """Serve `handler` on a free loopback port (or `port`, to bring up a server a client was
+    already failing to reach); every request is kept in `requests`."""
+
+    def __init__(self, handler: Handler, *, port: int = 0):
         self.handler = handler
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -90,7 +99,7 @@ class FakeServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 

@@ -199,8 +199,8 @@ def _texts(blocks: Iterable[dict[str, Any]]) -> list[str]:
 class FakeSlack:
     """The fake Web API. Use as a context manager; `client()` gives a real WebClient for it."""
 
-    def __init__(self, *, channels: Iterable[str] | None = None, not_member: Iterable[str] = ()):
-        self.server = FakeServer(self._handle)
+    def __init__(self, *, channels: Iterable[str] | None = None, not_member: Iterable[str] = (), port: int = 0):
+        self.server = FakeServer(self._handle, port=port)
         self.messages: list[Posted] = []
         self.files: list[UploadedFile] = []
         self.rejected: list[tuple[str, list[str]]] = []  # (method, problems) Slack refused
