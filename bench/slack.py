@@ -105,7 +105,7 @@ def bench_digest(count: int, settings_path: Path) -> str:
         run_digests(store, settings, sink(fake), moment=monday + timedelta(days=7))
         seconds = time.perf_counter() - started
         methods = [c.method for c in fake.calls()]
-        uploads = sum(1 for r in fake.server.requests if r.path.startswith("/upload/"))
+        uploads = sum(1 for r in fake.requests if r.path.startswith("/upload/"))
         ris = fake.files[0].content if fake.files else b""
         assert not fake.rejected and not store.pending()
     posts = methods.count("chat.postMessage")

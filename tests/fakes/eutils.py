@@ -93,11 +93,12 @@ def renumbered(xml: bytes, pmid: str) -> bytes:
     )
 
 
-class FakeEutils:
+class FakeEutils(FakeServer):
     """esearch.fcgi + efetch.fcgi on 127.0.0.1; `url` is the base to give the client."""
 
     def __init__(self, *, rate: int = 3, enforce_rate: bool = False,
                  rate_limit_body: bytes = RATE_LIMIT_BODY):  # fmt: skip
+        super().__init__(self._handle)
         self.rate = rate
         self.enforce_rate = enforce_rate
         self.rate_limit_body = rate_limit_body
@@ -108,25 +109,13 @@ class FakeEutils:
         self.faults: deque[tuple[str | None, Response | str]] = deque()
         self.histories: dict[str, list[str]] = {}
         self.violations = 0
-        self._lock = threading.Lock()
-        self.server = FakeServer(self._handle)
+        self._state = threading.Lock()
 
     # ------------------------------------------------------------ set-up
 
-    def __enter__(self) -> FakeEutils:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
-
     @property
     def url(self) -> str:
-        return self.server.url + "/entrez/eutils"
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
+        return super().url + "/entrez/eutils"
 
     def add(self, records: Iterable[FakeRecord]) -> None:
         for record in records:
@@ -159,8 +148,8 @@ class FakeEutils:
 
     def _handle(self, request: Request) -> Response:
         tool = request.path.rsplit("/", 1)[-1].removesuffix(".fcgi")
-        with self._lock:
-            recent = [r for r in self.server.requests if 0 <= request.at - r.at < 1.0]
+        with self._state:
+            recent = [r for r in self.requests if 0 <= request.at - r.at < 1.0]
             violation = len(recent) > self.rate
             if violation:
                 self.violations += 1
@@ -217,7 +206,7 @@ class FakeEutils:
         page = listed[retstart : retstart + retmax]
         history = ""
         if request.param("usehistory") == "y":
-            with self._lock:
+            with self._state:
                 webenv = f"MCID_fake{len(self.histories) + 1:08d}"
                 self.histories[webenv] = listed
             history = f"<QueryKey>1</QueryKey><WebEnv>{webenv}</WebEnv>"

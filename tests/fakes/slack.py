@@ -196,24 +196,24 @@ def _texts(blocks: Iterable[dict[str, Any]]) -> list[str]:
     return [str(o.get("text", "")) for b in blocks if isinstance(b, dict) for o in _text_objects(b)]
 
 
-class FakeSlack:
+class FakeSlack(FakeServer):
     """The fake Web API. Use as a context manager; `client()` gives a real WebClient for it."""
 
     def __init__(self, *, channels: Iterable[str] | None = None, not_member: Iterable[str] = (), port: int = 0):
-        self.server = FakeServer(self._handle, port=port)
+        super().__init__(self._handle, port=port)
         self.messages: list[Posted] = []
         self.files: list[UploadedFile] = []
         self.rejected: list[tuple[str, list[str]]] = []  # (method, problems) Slack refused
         self.faults: list[Fault] = []
         self.known_channels = None if channels is None else {c.lstrip("#") for c in channels}
         self.not_member = {c.lstrip("#") for c in not_member}
-        self._lock = threading.RLock()
+        self._state = threading.RLock()
         self._ids: dict[str, str] = {}
         self._dms: dict[str, str] = {}
         self._uploads: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count(1)
         self.responses: list[CommandResponse] = []
-        self._responded = threading.Condition(self._lock)
+        self._responded = threading.Condition(self._state)
         self._routes: dict[str, ApiHandler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -222,23 +222,12 @@ class FakeSlack:
             "files.completeUploadExternal": self._complete_upload,
         }
 
-    # ------------------------------------------------------------ lifecycle and wiring
-
-    def __enter__(self) -> FakeSlack:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+    # ------------------------------------------------------------ wiring
 
     @property
     def api_url(self) -> str:
         """What SLACK_API_URL points at (WebClient's `base_url`)."""
-        return self.server.url + "/api/"
+        return self.url + "/api/"
 
     def client(self, **kwargs: Any) -> WebClient:
         """A real WebClient for this fake (no retry handlers unless given)."""
@@ -262,7 +251,7 @@ class FakeSlack:
     ) -> Fault:
         """Make `times` calls of `method` fail (500, 429 + Retry-After, or `error`), `after` OK ones."""
         fault = Fault(method, times, after, status, error, retry_after, body)
-        with self._lock:
+        with self._state:
             self.faults.append(fault)
         return fault
 
@@ -271,7 +260,7 @@ class FakeSlack:
     def calls(self, method: str | None = None) -> list[ApiCall]:
         """Every Web API call received, in order (uploads to the upload URL excluded)."""
         out = []
-        for request in list(self.server.requests):
+        for request in list(self.requests):
             if request.path.startswith("/api/"):
                 call = ApiCall(request.path[5:], _params(request), request)
                 if method is None or call.method == method:
@@ -283,13 +272,13 @@ class FakeSlack:
         name = name.lstrip("#")
         if CONVERSATION_ID.match(name):
             return name
-        with self._lock:
+        with self._state:
             if name not in self._ids:
                 self._ids[name] = f"C{next(self._counter):08d}"
             return self._ids[name]
 
     def dm_channel(self, user: str) -> str:
-        with self._lock:
+        with self._state:
             if user not in self._dms:
                 self._dms[user] = f"D{next(self._counter):08d}"
             return self._dms[user]
@@ -310,7 +299,7 @@ class FakeSlack:
         if not request.path.startswith("/api/"):
             return Response(404, b"not found")
         method = request.path[5:]
-        with self._lock:
+        with self._state:
             fault = next(
                 (f for f in self.faults if f.times > 0 and f.method in ("*", method)), None
             )
@@ -330,7 +319,7 @@ class FakeSlack:
         handler = self._routes.get(method)
         if handler is None:
             return _json({"ok": False, "error": "unknown_method"})
-        with self._lock:
+        with self._state:
             answer = handler(call)
         return answer if isinstance(answer, Response) else _json(answer)
 
@@ -455,7 +444,7 @@ class FakeSlack:
 
     def _receive_upload(self, request: Request) -> Response:
         file_id = request.path.rsplit("/", 1)[-1]
-        with self._lock:
+        with self._state:
             pending = self._uploads.get(file_id)
             if pending is None:
                 return Response(404, b"unknown upload")
