@@ -14,11 +14,14 @@ from bot import ratelimit
 from bot.config import Environment, SavedQuery
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import Classification, Item, Window
+from bot.pipeline import window_for
 from bot.progress import Silent, on_terminal
 from bot.ratelimit import RateLimiter
 from bot.retry import RetryPolicy
+from bot.sources import build_sources
 from bot.sources.pubmed import PubMedSource
 from bot.sources.pubmed_xml import parse_efetch
+from bot.store import QueryState
 from tests.conftest import FIXTURES, fixture_bytes, fixture_path
 from tests.fakes.eutils import (
     ARTICLE,
@@ -581,18 +584,20 @@ def test_overlap_is_seven_days_unless_the_query_says_otherwise():
     """The source's overlap is 7 days; a query's overlap_days overrides it."""
     src = PubMedSource("http://127.0.0.1:9")
     assert src.overlap == timedelta(days=7)
-    assert src.overlap_for(QUERY) == timedelta(days=7)
+    state = QueryState(watermark=TODAY)
+    assert TODAY - window_for(QUERY, state, src, TODAY).start == timedelta(days=7)
     custom = SavedQuery(name="q", source="pubmed", term="x", overlap_days=30)
-    assert src.overlap_for(custom) == timedelta(days=30)
+    assert TODAY - window_for(custom, state, src, TODAY).start == timedelta(days=30)
 
 
-def test_from_environment_takes_url_email_and_key_from_the_environment_object():
+def test_build_sources_gives_pubmed_the_url_email_and_key_of_the_environment_object():
     """The CLI's Environment decides where and as whom the source talks."""
     env = Environment.from_env(
         {"NCBI_EUTILS_URL": "http://mirror.example/eutils/", "NCBI_EMAIL": "x@y.z",
          "NCBI_API_KEY": "secret"}
     )  # fmt: skip
-    src = PubMedSource.from_environment(env)
+    src = build_sources(env)["pubmed"]
+    assert isinstance(src, PubMedSource)
     assert (src.base_url, src.email, src.api_key) == (
         "http://mirror.example/eutils",
         "x@y.z",

@@ -67,7 +67,7 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 from Bio import Entrez
 
 from bot import ratelimit
-from bot.config import NCBI_EUTILS_URL, Environment, SavedQuery, today
+from bot.config import NCBI_EUTILS_URL, SavedQuery, today
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import FetchResult, Item, Window
 from bot.progress import Progress, ProgressFactory, on_terminal
@@ -150,23 +150,6 @@ class PubMedSource:
         self.stored_ids = stored_ids
         self.overlap = overlap
         self._sleep = sleep
-
-    @classmethod
-    def from_environment(
-        cls, env: Environment, *, policy: RetryPolicy | None = None, **options: object
-    ) -> PubMedSource:
-        """The source as the CLI builds it: URL, email and key from the environment."""
-        return cls(
-            env.ncbi_eutils_url,
-            email=env.ncbi_email,
-            api_key=env.ncbi_api_key,
-            policy=policy,
-            **options,  # type: ignore[arg-type]
-        )
-
-    def overlap_for(self, query: SavedQuery) -> timedelta:
-        """How far before the watermark a run re-searches: the query's own, else 7 days."""
-        return timedelta(days=query.overlap_days) if query.overlap_days else self.overlap
 
     # ------------------------------------------------------------ Source protocol
 
