@@ -14,18 +14,16 @@ from typing import Any
 
 from bot import __version__
 from bot.config import Environment, Settings, load_settings
+from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
-from bot.models import Classification, Item
+from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item
 from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.sources import Source, build_sources
 from bot.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-SEARCH_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov"}
-SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),
-                  "all": ("pubmed", "clinicaltrials")}
 
 
 # ---------------------------------------------------------------- wiring
@@ -154,7 +152,7 @@ def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
         try:
             results = sources[name].search(terms, limit=args.limit, since=since)
         except SourceError as exc:  # one source down: still show what the others found
-            failures.append(f"{SEARCH_LABEL[name]}: {exc}")
+            failures.append(f"{SOURCE_LABEL[name]}: {exc}")
             continue
         for item in results:
             item.classification = classify(item)
@@ -292,7 +290,7 @@ def _digest_target(value: str) -> str:
 
 
 def _add_digest_commands(sub: Any) -> None:
-    periods = ("weekly", "daily")
+    periods = tuple(PERIODS)
     p = sub.add_parser("digest", help="send the digest to its subscribers now, with a RIS attachment")
     p.add_argument("--period", choices=periods,
                    help="every subscriber of this period (default: those whose period has passed)")

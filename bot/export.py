@@ -10,6 +10,8 @@ from typing import Any
 
 import rispy
 
+from bot.models import SOURCE_LABEL
+
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
     "uid", "source", "id", "title", "url", "kind", "safety", "integrity", "reasons", "queries",
@@ -17,6 +19,8 @@ CSV_COLUMNS = (
     "links", "abstract",
 )
 RIS_TYPE = {"pubmed": "JOUR", "clinicaltrials": "GEN", "feed": "ELEC"}
+# RIS "DB" names the database a record came from; a feed is none, so its DB stays empty.
+RIS_DATABASE = {s: SOURCE_LABEL[s] for s in ("pubmed", "clinicaltrials")}
 
 
 def export_record(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,9 +82,7 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         "doi": doc.get("doi"),
         "urls": [u for u in [doc.get("url"), *(doc.get("alt_urls") or ())] if u],
         "notes": ["; ".join(record["reasons"])] if record["reasons"] else [],
-        "name_of_database": {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov"}.get(
-            str(doc.get("source")), ""
-        ),
+        "name_of_database": RIS_DATABASE.get(str(doc.get("source")), ""),
     }
     entry.update({k: v for k, v in optional.items() if v})
     return entry

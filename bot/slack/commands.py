@@ -16,19 +16,14 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from bot.config import SLUG, SavedQuery, Settings, today
+from bot.digest import PERIODS
 from bot.errors import QuerySyntaxError, SourceError
-from bot.models import Classification, Item
+from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item
 from bot.slack.markup import Code, Emoji, Line, Strong, clip
-from bot.slack.render import SOURCE_LABEL, Context, Element, Message, Section, item_section
+from bot.slack.render import Context, Element, Message, Section, item_section
 
 SEARCH_LIMIT = 10
 MAX_TERMS = 500  # characters; PubMed rejects very long GET terms and nobody types more
-PERIODS = ("weekly", "daily")
-SEARCH_SOURCES = {
-    "pubmed": ("pubmed",),
-    "trials": ("clinicaltrials",),
-    "all": ("pubmed", "clinicaltrials"),
-}
 VERBS = ("search", "subscribe", "unsubscribe", "queries", "status", "run", "help")
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 

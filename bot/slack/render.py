@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.models import SOURCE_LABEL
 from bot.slack.markup import (
     ELLIPSIS,
     Code,
@@ -59,7 +60,6 @@ KIND_PLURAL = {
     "case_report": "case reports",
     "other": "other items",
 }
-SOURCE_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "Feed"}
 PERIOD_LABEL = {"weekly": "Weekly", "daily": "Daily"}
 
 
