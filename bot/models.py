@@ -11,6 +11,8 @@ from typing import Any, Literal
 Kind = Literal["clinical", "case_report", "other"]
 SOURCES = ("pubmed", "clinicaltrials", "feed")
 UID_PREFIX = {"pubmed": "pmid", "clinicaltrials": "nct", "feed": "feed"}
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+STUDY_URL = "https://clinicaltrials.gov/study/{}"
 SOURCE_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "Feed"}
 # What `search … source:<name>` (Slack) and `litwatch search --source` cover.
 SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),

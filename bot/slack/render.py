@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import SOURCE_LABEL
+from bot.models import PUBMED_URL, SOURCE_LABEL, STUDY_URL, UID_PREFIX
 from bot.slack.markup import (
     ELLIPSIS,
     Code,
@@ -262,23 +262,23 @@ def item_url(item: Mapping[str, Any]) -> str:
 def uid_of(item: Mapping[str, Any]) -> str:
     if item.get("uid"):
         return str(item["uid"])
-    prefix = {"pubmed": "pmid", "clinicaltrials": "nct"}.get(str(item.get("source")), "feed")
+    prefix = UID_PREFIX.get(str(item.get("source")), "feed")
     return f"{prefix}:{item.get('id', '')}"
 
 
 def uid_url(uid: str) -> str:
     prefix, _, ident = uid.partition(":")
     if prefix == "pmid":
-        return f"https://pubmed.ncbi.nlm.nih.gov/{ident}/"
+        return PUBMED_URL.format(pmid=ident)
     if prefix == "nct":
-        return f"https://clinicaltrials.gov/study/{ident}"
+        return STUDY_URL.format(ident)
     return ""
 
 
 def registry_url(trial_id: str) -> str:
     upper = trial_id.upper()
     if upper.startswith("NCT"):
-        return f"https://clinicaltrials.gov/study/{upper}"
+        return STUDY_URL.format(upper)
     if upper.startswith("ISRCTN"):
         return f"https://www.isrctn.com/{upper}"
     return ""

@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from bot.models import Item, TrialInfo
+from bot.models import STUDY_URL, Item, TrialInfo
 
-STUDY_URL = "https://clinicaltrials.gov/study/{}"
 NCT_ID = re.compile(r"^NCT\d{8}$")
 
 _EVENT_GROUPS = ("resultsSection", "adverseEventsModule", "eventGroups", "[]")
