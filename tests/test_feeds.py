@@ -182,7 +182,7 @@ def test_bytes_naming_a_local_file_are_not_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "/etc/passwd", "ftp://example.org/f.xml"])
 def test_only_http_urls(url: str) -> None:
     """Feed URLs other than http(s) are refused before any request."""
-    with pytest.raises(SourceError, match="not http"):
+    with pytest.raises(SourceError, match="is not a valid http"):
         source().fetch(query(url), window())
 
 

@@ -92,9 +92,12 @@ def test_a_non_http_url_is_refused_before_any_request() -> None:
 
 
 def test_a_malformed_url_is_a_source_error() -> None:
-    """Regression (InvalidURL escape): a URL without a host fails the query with requests' reason."""
-    with pytest.raises(SourceError, match=r"^medrxiv: feed http:// failed: InvalidURL: .*No host") as caught:
-        get("http://")
+    """Regression (InvalidURL escape): a URL requests cannot use fails the query, not retryable."""
+    with pytest.raises(SourceError, match=r"^medrxiv: feed http://\.example\.org/ failed: InvalidURL: ") as caught:
+        get("http://.example.org/")
+    assert not caught.value.retryable
+    with pytest.raises(SourceError, match=r"^medrxiv: feed http:// refused: 'http://' is not a valid http\(s\) URL") as caught:
+        get("http://")  # no host: refused before requests sees it
     assert not caught.value.retryable
 
 

@@ -51,9 +51,6 @@ class FeedSource:
     def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
         """The feed's entries, or `not_modified` when the server says nothing changed."""
         url = query.url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SourceError(f"feed URL {url!r} is not http(s)", query=query.name)
         previous = dict(window.validators)
         fetched = get_with_retries(
             self.session, url, self.policy, headers=conditional_headers(previous),

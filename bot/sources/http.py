@@ -98,9 +98,10 @@ def get_with_retries(
 
 
 def is_web_url(url: str) -> bool:
-    """Whether `url` is http or https (False too when it is too malformed to parse)."""
+    """Whether `url` is http or https with a host (False too when it is too malformed to parse)."""
     try:
-        return urlsplit(url).scheme.lower() in WEB_SCHEMES
+        parts = urlsplit(url)
+        return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
     except ValueError:  # an unclosed IPv6 bracket, a bad port
         return False
 
