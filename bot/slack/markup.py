@@ -74,16 +74,16 @@ def mrkdwn(line: Line) -> str:
     out: list[str] = []
     for span in line:
         if isinstance(span, str):
-            out.append(span.translate(_ESCAPES))
+            out.append(escape(span))
         elif isinstance(span, Link):
-            label = span.label.translate(_ESCAPES)
+            label = escape(span.label)
             url = safe_url(span.url)
             text = f"<{url}|{label}>" if url else label
             out.append(f"*{text}*" if span.bold else text)
         elif isinstance(span, Strong):
-            out.append(f"*{span.text.translate(_ESCAPES)}*")
+            out.append(f"*{escape(span.text)}*")
         elif isinstance(span, Code):
-            out.append(f"`{span.text.translate(_ESCAPES)}`")
+            out.append(f"`{escape(span.text)}`")
         else:
             out.append(f":{span.name}:")
     return "".join(out)
