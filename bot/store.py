@@ -372,6 +372,18 @@ class Store:
                 if doc.get("source") == source and (query is None or query in doc.get("queries", ()))
             }
 
+    def fields(self, source: str, *names: str) -> list[tuple[Any, ...]]:
+        """The named fields of every item stored for `source`, in storage order.
+
+        A scan for hot paths: no document is copied or sorted. Values are the stored
+        objects themselves, so callers must only read them.
+        """
+        with self.lock:
+            return [
+                tuple(doc.get(name) for name in names)
+                for doc in self._raw("items").values() if doc.get("source") == source
+            ]
+
     def diff(self, items: Iterable[Item], query: str | None = None) -> Diff:
         """Sort fetched items into new / changed / unchanged by content fingerprint (no I/O)."""
         result = Diff()

@@ -100,6 +100,13 @@ def test_a_second_query_joins_a_known_item(store: Store, data_dir: Path) -> None
     store.close()
 
 
+def test_fields_scans_one_source(store: Store) -> None:
+    """`fields` gives the named fields of one source's items, None where a field is absent."""
+    store.commit("q", store.diff([pubmed_item(1), trial_item("NCT00000001")], "q"))
+    assert store.fields("pubmed", "uid", "no_such_field") == [("pmid:30000001", None)]
+    assert store.fields("clinicaltrials", "id") == [("NCT00000001",)]
+
+
 def test_commit_is_one_write(store: Store) -> None:
     """Items, outbox, query state and run record of a run land in a single file write."""
     before = store.file_writes
