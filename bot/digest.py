@@ -44,7 +44,7 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
         since = str(sub.get("last_digest") or (moment - PERIODS[sub_period]).isoformat(timespec="seconds"))
         # Half-open (since, until]: an item stamped exactly at a digest's moment is in that
         # digest only, never in the next one too.
-        docs = [d for d in store.items(since=since) if since < _stamp(d) <= until]
+        docs = store.items(after=since, until=until)
         notes.append({
             "type": "digest",
             "channel": sub["target"],
@@ -66,10 +66,6 @@ def queue_digests(store: Store, settings: Settings, *, period: str | None = None
         store.commit("", outbox=notes,
                      last_digests={n["channel"]: n["summary"]["until"] for n in notes})
     return notes
-
-
-def _stamp(doc: dict[str, Any]) -> str:
-    return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
 
 
 def queue_or_preview(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,

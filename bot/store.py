@@ -353,14 +353,22 @@ class Store:
         with self.lock:
             return len(self._index)
 
-    def items(self, query: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
-        """Stored items, oldest first; `since` (ISO date) filters on first_seen or last_changed."""
-        with self.lock:
-            docs = [dict(d) for d in self._raw("items").values()]
-        if query:
-            docs = [d for d in docs if query in d.get("queries", ())]
-        if since:
-            docs = [d for d in docs if max(d.get("first_seen", ""), d.get("last_changed", "")) >= since]
+    def items(self, query: str | None = None, since: str | None = None, *,
+              after: str | None = None, until: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Stored items, oldest first, filtered on their `item_stamp` (ISO strings): from
+        `since` on (inclusive), later than `after` (exclusive), up to `until` (inclusive)."""
+
+        def wanted(doc: Mapping[str, Any]) -> bool:
+            if query and query not in doc.get("queries", ()):
+                return False
+            if not (since or after or until):
+                return True
+            stamp = item_stamp(doc)
+            return ((not since or stamp >= since) and (not after or stamp > after)
+                    and (not until or stamp <= until))  # fmt: skip
+
+        with self.lock:  # only the items kept are copied
+            docs = [dict(d) for d in self._raw("items").values() if wanted(d)]
         docs.sort(key=lambda d: (d.get("first_seen", ""), d["uid"]))
         return docs
 
@@ -683,6 +691,11 @@ class Store:
             raise StoreError("the store was opened read-only (another process is writing)")
         if self._closed:
             raise StoreError("the store is closed (litwatch is stopping)")
+
+
+def item_stamp(doc: Mapping[str, Any]) -> str:
+    """When an item last arrived or changed: the later of its first_seen and last_changed."""
+    return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
 
 
 @contextlib.contextmanager

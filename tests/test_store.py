@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -105,6 +105,20 @@ def test_fields_scans_one_source(store: Store) -> None:
     store.commit("q", store.diff([pubmed_item(1), trial_item("NCT00000001")], "q"))
     assert store.fields("pubmed", "uid", "no_such_field") == [("pmid:30000001", None)]
     assert store.fields("clinicaltrials", "id") == [("NCT00000001",)]
+
+
+def test_items_filters_on_the_later_stamp(store: Store) -> None:
+    """`since` and `until` include their bound, `after` excludes it; a change moves an item's stamp."""
+    for day, n in ((1, 1), (2, 2), (3, 3)):
+        store.commit("q", store.diff([pubmed_item(n)], "q"), now=datetime(2026, 1, day, tzinfo=UTC))
+    store.commit("q", store.diff([retracted(pubmed_item(1))], "q"), now=datetime(2026, 1, 4, tzinfo=UTC))
+
+    def uids(**bounds: str) -> list[str]:
+        return [d["uid"] for d in store.items(**bounds)]
+
+    assert uids(since="2026-01-02T00:00:00+00:00") == ["pmid:30000001", "pmid:30000002", "pmid:30000003"]
+    assert uids(after="2026-01-02T00:00:00+00:00", until="2026-01-03T00:00:00+00:00") == ["pmid:30000003"]
+    assert uids(after="2026-01-03T00:00:00+00:00") == ["pmid:30000001"]
 
 
 def test_commit_is_one_write(store: Store) -> None:
