@@ -626,14 +626,6 @@ class Store:
             return sorted((dict(s) for s in self._raw("subscriptions").values()),
                           key=lambda s: s["target"])
 
-    def set_last_digest(self, target: str, when: str) -> None:
-        with self.lock:
-            self._writable()
-            ids = self._sub_ids(target)
-            if ids:
-                self._subs.update({"last_digest": when}, doc_ids=ids)
-                self._storage.flush()
-
     # -- internals
 
     def _table(self, name: str) -> Table:
@@ -747,8 +739,3 @@ def _utcnow() -> datetime:
     from bot.config import now
 
     return now()
-
-
-def iter_chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -193,7 +193,7 @@ def test_subscriptions(store: Store) -> None:
     assert store.subscribe("C1", "weekly") is True
     assert store.subscribe("C1", "daily") is False
     assert [(s["target"], s["period"]) for s in store.subscriptions()] == [("C1", "daily")]
-    store.set_last_digest("C1", "2026-02-02T09:00:00")
+    store.commit("", last_digests={"C1": "2026-02-02T09:00:00"})
     assert store.subscriptions()[0]["last_digest"] == "2026-02-02T09:00:00"
     assert store.unsubscribe("C1") is True and store.unsubscribe("C1") is False
 
