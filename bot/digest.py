@@ -81,7 +81,7 @@ def queue_or_preview(store: Store, settings: Settings, sink: Sink, *, period: st
     notes = build_digests(store, settings, period=period, moment=moment)
     for note in notes:
         note["preview"] = True
-        sink.send(note, [doc for uid in note["uids"] if (doc := store.get(uid)) is not None], 0)
+        sink.send(note, store.docs(note["uids"]), 0)
     return notes
 
 

@@ -341,6 +341,11 @@ class Store:
             doc = self._items.get(doc_id=entry[0])
             return dict(doc) if doc is not None else None
 
+    def docs(self, uids: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored items among `uids`, in that order (uids no longer stored are skipped)."""
+        with self.lock:
+            return [doc for uid in uids if (doc := self.get(uid)) is not None]
+
     def uid_for_doi(self, doi: str) -> str | None:
         with self.lock:
             return self._doi.get(doi.lower())

@@ -107,6 +107,13 @@ def test_fields_scans_one_source(store: Store) -> None:
     assert store.fields("clinicaltrials", "id") == [("NCT00000001",)]
 
 
+def test_docs_keeps_the_order_asked_and_skips_unknown_uids(store: Store) -> None:
+    """`docs` returns the stored items for the uids given, in their order, without the unknown ones."""
+    store.commit("q", store.diff([pubmed_item(1), pubmed_item(2)], "q"))
+    docs = store.docs(["pmid:30000002", "pmid:39999999", "pmid:30000001"])
+    assert [d["uid"] for d in docs] == ["pmid:30000002", "pmid:30000001"]
+
+
 def test_items_filters_on_the_later_stamp(store: Store) -> None:
     """`since` and `until` include their bound, `after` excludes it; a change moves an item's stamp."""
     for day, n in ((1, 1), (2, 2), (3, 3)):
