@@ -21,7 +21,7 @@ from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item
 from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.sources import Source, build_sources
-from bot.store import Store
+from bot.store import STORE_FILE, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -90,8 +90,7 @@ def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
 def _cmd_once(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
     if args.query and settings.query(args.query) is None:
-        names = ", ".join(q.name for q in settings.queries)
-        raise LitwatchError(f"no saved query named {args.query!r} (known: {names})")
+        raise _unknown_query(settings, args.query)
     with Store.open(env.data_dir) as store:
         reports, delivered = run_queries(
             settings, store, build_sources(env, store=store), make_sink(env),
@@ -103,6 +102,11 @@ def _cmd_once(args: argparse.Namespace, env: Environment) -> int:
                 print(f"{report.query}: warning: {warning}", file=sys.stderr)
         _print_delivery(delivered, store)
     return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
+
+
+def _unknown_query(settings: Settings, name: str) -> LitwatchError:
+    names = ", ".join(q.name for q in settings.queries)
+    return LitwatchError(f"no saved query named {name!r} (known: {names})")
 
 
 def _print_delivery(report: FlushReport, store: Store) -> None:
@@ -123,8 +127,7 @@ def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
     since = _iso_date(args.since, "--since") if args.since else None
     with Store.open(env.data_dir, readonly=True) as store:
         if args.query and settings.query(args.query) is None and not store.items(query=args.query):
-            names = ", ".join(q.name for q in settings.queries)
-            raise LitwatchError(f"no saved query named {args.query!r} (known: {names})")
+            raise _unknown_query(settings, args.query)
         docs = store.items(query=args.query, since=since)
     text = render(docs, args.format)
     if args.output and args.output != "-":
@@ -185,7 +188,7 @@ def _search_record(item: Item) -> dict[str, Any]:
 
 def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
-    path = env.data_dir / "litwatch.json"
+    path = env.data_dir / STORE_FILE
     if not path.exists():
         print(f"no store yet at {path}: run `litwatch once`")
         return EXIT_OK

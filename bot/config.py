@@ -56,7 +56,6 @@ class Environment:
     slack_bot_token: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
-    now_override: datetime | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -65,6 +64,7 @@ class Environment:
         def get(name: str, default: str = "") -> str:
             return env.get(name, "").strip() or default
 
+        _parse_now(get("LITWATCH_NOW"))  # a bad pin fails at start-up, not at the first date
         return cls(
             config_path=Path(get("LITWATCH_CONFIG", str(DEFAULT_CONFIG))),
             data_dir=Path(get("LITWATCH_DATA", str(DEFAULT_DATA))),
@@ -76,7 +76,6 @@ class Environment:
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-            now_override=_parse_now(get("LITWATCH_NOW")),
         )
 
 

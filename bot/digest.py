@@ -44,7 +44,7 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
         since = str(sub.get("last_digest") or (moment - PERIODS[sub_period]).isoformat(timespec="seconds"))
         # Half-open (since, until]: an item stamped exactly at a digest's moment is in that
         # digest only, never in the next one too.
-        docs = [d for d in store.items(since=since) if since < _stamp(d) <= until]
+        docs = store.items(after=since, until=until)
         notes.append({
             "type": "digest",
             "channel": sub["target"],
@@ -68,10 +68,6 @@ def queue_digests(store: Store, settings: Settings, *, period: str | None = None
     return notes
 
 
-def _stamp(doc: dict[str, Any]) -> str:
-    return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
-
-
 def queue_or_preview(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,
                      moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Queue the digests that are due; on a Slack store flushed without Slack (no token in
@@ -85,7 +81,7 @@ def queue_or_preview(store: Store, settings: Settings, sink: Sink, *, period: st
     notes = build_digests(store, settings, period=period, moment=moment)
     for note in notes:
         note["preview"] = True
-        sink.send(note, [doc for uid in note["uids"] if (doc := store.get(uid)) is not None], 0)
+        sink.send(note, store.docs(note["uids"]), 0)
     return notes
 
 

@@ -109,14 +109,14 @@ def link_items(items: list[Item], store: Any) -> Links:
     """The pipeline hook: `link` on the store (its `get`, `uid_for_doi` and an NCT scan)."""
 
     def naming(ncts: set[str]) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for doc in store.items():
-            if doc.get("source") != "pubmed":
-                continue
-            text_ids = set(doc.get("trial_ids") or ()) | set(NCT.findall(doc.get("abstract", "")))
+        found: dict[str, list[tuple[str, str]]] = {}
+        for uid, first_seen, trial_ids, abstract in store.fields(
+                "pubmed", "uid", "first_seen", "trial_ids", "abstract"):  # fmt: skip
+            text_ids = set(trial_ids or ()) | set(NCT.findall(abstract or ""))
             for nct in text_ids & ncts:
-                found.setdefault(nct, []).append(doc["uid"])
-        return found
+                found.setdefault(nct, []).append((first_seen or "", uid))
+        # Publications oldest first, as the store lists its items.
+        return {nct: [uid for _, uid in sorted(docs)] for nct, docs in found.items()}
 
     return link(items, store, naming=naming)
 

@@ -88,11 +88,12 @@ def flush(store: Store, sink: Sink, *, stopping: threading.Event | None = None) 
         if channel in broken:
             report.skipped += 1
             continue
-        items = [doc for uid in note.get("uids", ()) if (doc := store.get(uid)) is not None]
+        items = store.docs(note.get("uids", ()))
         sent_uids = list(note.get("sent_uids") or ())
         start = int(note.get("sent_parts") or 0)
         if sent_uids:
-            items = [doc for doc in items if doc["uid"] not in set(sent_uids)]
+            already_sent = set(sent_uids)
+            items = [doc for doc in items if doc["uid"] not in already_sent]
             start = 0
             if not items:  # every item went out before the last attempt was cut off
                 store.mark_delivered(note["id"])

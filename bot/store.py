@@ -341,6 +341,11 @@ class Store:
             doc = self._items.get(doc_id=entry[0])
             return dict(doc) if doc is not None else None
 
+    def docs(self, uids: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored items among `uids`, in that order (uids no longer stored are skipped)."""
+        with self.lock:
+            return [doc for uid in uids if (doc := self.get(uid)) is not None]
+
     def uid_for_doi(self, doi: str) -> str | None:
         with self.lock:
             return self._doi.get(doi.lower())
@@ -353,14 +358,22 @@ class Store:
         with self.lock:
             return len(self._index)
 
-    def items(self, query: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
-        """Stored items, oldest first; `since` (ISO date) filters on first_seen or last_changed."""
-        with self.lock:
-            docs = [dict(d) for d in self._raw("items").values()]
-        if query:
-            docs = [d for d in docs if query in d.get("queries", ())]
-        if since:
-            docs = [d for d in docs if max(d.get("first_seen", ""), d.get("last_changed", "")) >= since]
+    def items(self, query: str | None = None, since: str | None = None, *,
+              after: str | None = None, until: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Stored items, oldest first, filtered on their `item_stamp` (ISO strings): from
+        `since` on (inclusive), later than `after` (exclusive), up to `until` (inclusive)."""
+
+        def wanted(doc: Mapping[str, Any]) -> bool:
+            if query and query not in doc.get("queries", ()):
+                return False
+            if not (since or after or until):
+                return True
+            stamp = item_stamp(doc)
+            return ((not since or stamp >= since) and (not after or stamp > after)
+                    and (not until or stamp <= until))  # fmt: skip
+
+        with self.lock:  # only the items kept are copied
+            docs = [dict(d) for d in self._raw("items").values() if wanted(d)]
         docs.sort(key=lambda d: (d.get("first_seen", ""), d["uid"]))
         return docs
 
@@ -371,6 +384,18 @@ class Store:
                 doc["id"] for doc in self._raw("items").values()
                 if doc.get("source") == source and (query is None or query in doc.get("queries", ()))
             }
+
+    def fields(self, source: str, *names: str) -> list[tuple[Any, ...]]:
+        """The named fields of every item stored for `source`, in storage order.
+
+        A scan for hot paths: no document is copied or sorted. Values are the stored
+        objects themselves, so callers must only read them.
+        """
+        with self.lock:
+            return [
+                tuple(doc.get(name) for name in names)
+                for doc in self._raw("items").values() if doc.get("source") == source
+            ]
 
     def diff(self, items: Iterable[Item], query: str | None = None) -> Diff:
         """Sort fetched items into new / changed / unchanged by content fingerprint (no I/O)."""
@@ -606,14 +631,6 @@ class Store:
             return sorted((dict(s) for s in self._raw("subscriptions").values()),
                           key=lambda s: s["target"])
 
-    def set_last_digest(self, target: str, when: str) -> None:
-        with self.lock:
-            self._writable()
-            ids = self._sub_ids(target)
-            if ids:
-                self._subs.update({"last_digest": when}, doc_ids=ids)
-                self._storage.flush()
-
     # -- internals
 
     def _table(self, name: str) -> Table:
@@ -673,6 +690,11 @@ class Store:
             raise StoreError("the store is closed (litwatch is stopping)")
 
 
+def item_stamp(doc: Mapping[str, Any]) -> str:
+    """When an item last arrived or changed: the later of its first_seen and last_changed."""
+    return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
+
+
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """Build many long-lived containers without the cyclic GC rescanning the store each time.
@@ -722,8 +744,3 @@ def _utcnow() -> datetime:
     from bot.config import now
 
     return now()
-
-
-def iter_chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -178,3 +178,9 @@ def test_litwatch_now_pins_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITWATCH_NOW", "yesterday")
     with pytest.raises(ConfigError, match="LITWATCH_NOW: 'yesterday' is not an ISO 8601"):
         today()
+
+
+def test_a_bad_litwatch_now_fails_at_start_up() -> None:
+    """Reading the environment rejects a LITWATCH_NOW that is not ISO 8601, before any command runs."""
+    with pytest.raises(ConfigError, match="LITWATCH_NOW: 'yesterday' is not an ISO 8601"):
+        Environment.from_env({"LITWATCH_NOW": "yesterday"})

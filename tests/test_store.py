@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -100,6 +100,34 @@ def test_a_second_query_joins_a_known_item(store: Store, data_dir: Path) -> None
     store.close()
 
 
+def test_fields_scans_one_source(store: Store) -> None:
+    """`fields` gives the named fields of one source's items, None where a field is absent."""
+    store.commit("q", store.diff([pubmed_item(1), trial_item("NCT00000001")], "q"))
+    assert store.fields("pubmed", "uid", "no_such_field") == [("pmid:30000001", None)]
+    assert store.fields("clinicaltrials", "id") == [("NCT00000001",)]
+
+
+def test_docs_keeps_the_order_asked_and_skips_unknown_uids(store: Store) -> None:
+    """`docs` returns the stored items for the uids given, in their order, without the unknown ones."""
+    store.commit("q", store.diff([pubmed_item(1), pubmed_item(2)], "q"))
+    docs = store.docs(["pmid:30000002", "pmid:39999999", "pmid:30000001"])
+    assert [d["uid"] for d in docs] == ["pmid:30000002", "pmid:30000001"]
+
+
+def test_items_filters_on_the_later_stamp(store: Store) -> None:
+    """`since` and `until` include their bound, `after` excludes it; a change moves an item's stamp."""
+    for day, n in ((1, 1), (2, 2), (3, 3)):
+        store.commit("q", store.diff([pubmed_item(n)], "q"), now=datetime(2026, 1, day, tzinfo=UTC))
+    store.commit("q", store.diff([retracted(pubmed_item(1))], "q"), now=datetime(2026, 1, 4, tzinfo=UTC))
+
+    def uids(**bounds: str) -> list[str]:
+        return [d["uid"] for d in store.items(**bounds)]
+
+    assert uids(since="2026-01-02T00:00:00+00:00") == ["pmid:30000001", "pmid:30000002", "pmid:30000003"]
+    assert uids(after="2026-01-02T00:00:00+00:00", until="2026-01-03T00:00:00+00:00") == ["pmid:30000003"]
+    assert uids(after="2026-01-03T00:00:00+00:00") == ["pmid:30000001"]
+
+
 def test_commit_is_one_write(store: Store) -> None:
     """Items, outbox, query state and run record of a run land in a single file write."""
     before = store.file_writes
@@ -172,7 +200,7 @@ def test_subscriptions(store: Store) -> None:
     assert store.subscribe("C1", "weekly") is True
     assert store.subscribe("C1", "daily") is False
     assert [(s["target"], s["period"]) for s in store.subscriptions()] == [("C1", "daily")]
-    store.set_last_digest("C1", "2026-02-02T09:00:00")
+    store.commit("", last_digests={"C1": "2026-02-02T09:00:00"})
     assert store.subscriptions()[0]["last_digest"] == "2026-02-02T09:00:00"
     assert store.unsubscribe("C1") is True and store.unsubscribe("C1") is False
 
