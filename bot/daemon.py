@@ -168,6 +168,7 @@ class Daemon:
             run_query=runner.run,
             run_digest=runner.digest,
             last_success=runner.last_success,
+            work=runner.work,
         )
         services = Services(
             settings=settings,
@@ -206,7 +207,7 @@ class Daemon:
             self.listener.close()
         work = self.runner.work
         work.close()  # no new run or delivery; a flush stops before its next notification
-        self.scheduler.stop(timeout=0)  # no queued job starts; `work` covers the running one
+        self.scheduler.stop(timeout=0)  # no queued job starts; the wait below covers the running one
         deadline = started + drain
         finished = work.wait(deadline - time.monotonic())
         finished = self.dispatcher.wait(deadline - time.monotonic()) and finished

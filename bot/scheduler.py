@@ -14,19 +14,18 @@ so tests drive real schedules with fakes.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import SavedQuery, Settings, now
+from bot.inflight import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +97,17 @@ def catch_up_due(
     return bool(fired) and fired[-1] > last_success
 
 
+def is_job(name: str) -> bool:
+    """Whether a work name is a scheduler job's id (`query:<name>` or `digest`)."""
+    return name == DIGEST_JOB or name.startswith(QUERY_JOB_PREFIX)
+
+
 class Scheduler:
-    """The query and digest jobs of one daemon. `start()` catches up, `stop()` drains."""
+    """The query and digest jobs of one daemon. `start()` catches up, `stop()` drains.
+
+    Each job runs counted in `work` under its job id; the daemon passes its runner's
+    `InFlight`, so one tracker holds the scheduled runs alongside chat runs and deliveries.
+    """
 
     def __init__(
         self,
@@ -109,6 +117,7 @@ class Scheduler:
         run_digest: DigestJob | None,
         last_success: LastSuccess,
         clock: Callable[[], datetime] = now,
+        work: InFlight | None = None,
     ):
         self.settings = settings
         self.timezone = settings.digest.timezone
@@ -116,18 +125,14 @@ class Scheduler:
         self._run_digest = run_digest
         self._last_success = last_success
         self._clock = clock
-        self._running: dict[str, float] = {}  # job id -> monotonic start
-        self._running_lock = threading.Lock()
-        self._idle = threading.Condition(self._running_lock)
+        self.work = work if work is not None else InFlight()
         self.failures: list[tuple[str, str]] = []  # (job id, error) of jobs that raised
-        self.missed: list[str] = []  # job ids whose run came later than their grace time
-        self._stopping = threading.Event()
         self._scheduler = BackgroundScheduler(
             timezone=ZoneInfo(self.timezone),
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
-        self._scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self._scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         moment = clock()
         for query in settings.enabled_queries:
             self._add(
@@ -162,31 +167,19 @@ class Scheduler:
             id=job_id,
             name=job_id,
             misfire_grace_time=misfire_grace(period),
-            coalesce=True,
-            max_instances=1,
         )
 
     # -- running
 
     def _guarded(self, job_id: str, func: Callable[..., object], *args: Any) -> None:
-        with self._running_lock:
-            # Jobs already queued in the worker pool when stop() came must not start.
-            if self._stopping.is_set():
-                return
-            self._running[job_id] = time.monotonic()
-        try:
-            func(*args)
-        finally:
-            with self._running_lock:
-                self._running.pop(job_id, None)
-                self._idle.notify_all()
+        with self.work.track(job_id) as admitted:
+            # Jobs already queued in the worker pool when `work` closed must not start.
+            if admitted:
+                func(*args)
 
-    def _on_event(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_MISSED:
-            self.missed.append(event.job_id)
-        elif event.exception is not None:
-            self.failures.append((event.job_id, repr(event.exception)))
-            log.error("job %s failed: %r", event.job_id, event.exception)
+    def _on_error(self, event: JobExecutionEvent) -> None:
+        self.failures.append((event.job_id, repr(event.exception)))
+        log.error("job %s failed: %r", event.job_id, event.exception)
 
     def catch_up(self) -> list[str]:
         """Queue, in config order, every query that missed a fire time since its last success.
@@ -223,8 +216,7 @@ class Scheduler:
     @property
     def running(self) -> list[str]:
         """Job ids running right now (`query:<name>` or `digest`)."""
-        with self._running_lock:
-            return list(self._running)
+        return [name for name in self.work.running if is_job(name)]
 
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self._scheduler.get_jobs())
@@ -232,20 +224,12 @@ class Scheduler:
     # -- stopping
 
     def stop(self, timeout: float = 7.0) -> bool:
-        """Take no more work, wait up to `timeout` s for the running job; True if none is left.
+        """Close `work`, wait up to `timeout` s for the running jobs; True if none is left.
 
         A job still running after that is abandoned, not killed: the pipeline commits a run
         in one write at its end, so a run cut off by process exit never moves its watermark.
         """
-        with self._running_lock:
-            self._stopping.set()
+        self.work.close()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        deadline = time.monotonic() + timeout
-        with self._running_lock:
-            while self._running:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        return self.work.wait(timeout, which=is_job)

@@ -87,13 +87,18 @@ def test_jobs_coalesce_single_instance_and_daily_grace() -> None:
     """Jobs coalesce, never overlap, use the config's time zone; a daily job may start 12 h late."""
     settings = make_settings(pubmed("a"), pubmed("hourly", "5 * * * *"), timezone="Europe/Berlin")
     sched = never_run(settings, Recorder())
-    jobs = {job.id: job for job in sched._scheduler.get_jobs()}
-    daily = jobs["query:a"]
-    assert daily.coalesce is True and daily.max_instances == 1
-    assert daily.misfire_grace_time == 12 * 3600
-    assert jobs["query:hourly"].misfire_grace_time == 1800
-    assert str(daily.trigger.timezone) == "Europe/Berlin"
-    assert str(sched._scheduler.timezone) == "Europe/Berlin"
+    # APScheduler applies its job_defaults when it adds the pending jobs, at start.
+    sched._scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in sched._scheduler.get_jobs()}
+        daily = jobs["query:a"]
+        assert daily.coalesce is True and daily.max_instances == 1
+        assert daily.misfire_grace_time == 12 * 3600
+        assert jobs["query:hourly"].misfire_grace_time == 1800
+        assert str(daily.trigger.timezone) == "Europe/Berlin"
+        assert str(sched._scheduler.timezone) == "Europe/Berlin"
+    finally:
+        sched.stop()
 
 
 def test_schedule_period_from_previous_fire_times() -> None:
