@@ -23,9 +23,9 @@ import logging
 import math
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +39,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.inflight import InFlight
 from bot.retry import RetryPolicy, TransientError, call_with_retries
 from bot.slack.commands import Caller, Services, ack_payload, handle, parse, reply
 from bot.sources.http import could_not_connect
@@ -49,6 +50,7 @@ Post = Callable[[str, dict[str, Any]], None]
 MAX_BODY = 64 * 1024  # a slash-command form is a few hundred bytes
 # Where Slack's response_urls point: commercial Slack and GovSlack.
 SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+COMMAND = "command"  # the work name each command's reply is counted under
 
 
 def body_length(header: str | None) -> int | None:
@@ -89,8 +91,7 @@ class CommandDispatcher:
         self.allowed_hosts = allowed_hosts
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="litwatch-command")
         self._closed = threading.Event()
-        self.pending: set[Future[None]] = set()
-        self._changed = threading.Condition()
+        self.work = InFlight()  # each command from submission until its future is done
 
     def acknowledge(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Callable[[], None] | None]:
         """Pure and fast: the ack payload, and the work to start once the ack is sent."""
@@ -118,15 +119,15 @@ class CommandDispatcher:
 
     def start(self, work: Callable[[], None]) -> None:
         """Run `work` on a worker thread (after the ack went out)."""
-        with self._changed:
-            future = self._pool.submit(work)
-            self.pending.add(future)
-        future.add_done_callback(self._forget)
+        with ExitStack() as stack:
+            stack.enter_context(self.work.track(COMMAND))
+            future = self._pool.submit(work)  # raises once closed: the count is released
+            # Counted while queued too; the count ends when the future is done or cancelled.
+            counted = stack.pop_all()
+        future.add_done_callback(lambda done: self._forget(done, counted))
 
-    def _forget(self, future: Future[None]) -> None:
-        with self._changed:
-            self.pending.discard(future)
-            self._changed.notify_all()
+    def _forget(self, future: Future[None], counted: ExitStack) -> None:
+        counted.close()
         if not future.cancelled() and future.exception() is not None:
             log.error("command reply failed: %r", future.exception())
 
@@ -144,9 +145,7 @@ class CommandDispatcher:
 
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` s for the commands in progress; True if none is left."""
-        deadline = time.monotonic() + max(timeout, 0.0)
-        with self._changed:
-            return self._changed.wait_for(lambda: not self.pending, deadline - time.monotonic())
+        return self.work.wait(timeout)
 
 
 # ---------------------------------------------------------------- Socket Mode
