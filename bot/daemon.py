@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import FrameType
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from bot.config import Environment, SavedQuery, Settings
 from bot.errors import CommitsFrozen, LitwatchError
@@ -72,7 +73,7 @@ class Runner:
         self.classify = classify
         self.link = link
         self.on_report = on_report
-        self._query_locks: dict[str, threading.Lock] = {q.name: threading.Lock() for q in settings.queries}
+        self._query_locks: dict[str, threading.Lock] = {}  # made on first run (setdefault is atomic)
         self._deliver_lock = threading.Lock()
         self.reports: list[RunReport] = []
         self.work = InFlight()
@@ -178,7 +179,7 @@ class Daemon:
             run_query=runner.run,
             next_run=self.scheduler.next_run,
         )
-        host = slack_api_url.split("//", 1)[-1].split("/", 1)[0] if slack_api_url else ""
+        host = urlsplit(slack_api_url).netloc  # compared with a response_url's netloc
         extra: dict[str, Any] = {"post": post} if post else {}
         self.dispatcher = CommandDispatcher(services, allowed_hosts=(host,) if host else (), **extra)
         self.listener = listen(self.dispatcher) if listen else None
