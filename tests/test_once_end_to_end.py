@@ -13,26 +13,14 @@ from bot.cli import main
 from bot.config import Environment
 from bot.store import Store
 from tests.conftest import fixture_bytes, fixture_path
+from tests.factories import MINIMAL_CONFIG
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
 from tests.fakes.eutils import FakeEutils, FakeRecord, recorded_articles, renumbered
 from tests.fakes.feeds import FakeFeeds
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
-CONFIG = """
-[slack]
-channel = "C111"
-safety_channel = "C999"
-
-[[queries]]
-name = "pm"
-source = "pubmed"
-term = "exosome alopecia"
-
-[[queries]]
-name = "ct"
-source = "clinicaltrials"
-term = "exosome"
-
+# The factories' two queries (pm, ct) plus a preprint feed on the fake feed host.
+CONFIG = MINIMAL_CONFIG + """
 [[queries]]
 name = "preprints"
 source = "feed"
