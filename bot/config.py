@@ -14,11 +14,10 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from bot.models import SOURCES
+from bot.models import SOURCES, is_web_url
 
 DEFAULT_CONFIG = Path("config/litwatch.toml")
 DEFAULT_DATA = Path("data")
@@ -286,14 +285,8 @@ def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery 
     if source == "feed":
         if not url and "url" not in raw:
             v.problem(f"{key}.url", "required for source = 'feed'")
-        elif url:
-            try:
-                parts = urlsplit(url)
-                valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            except ValueError:
-                valid = False
-            if not valid:
-                v.problem(f"{key}.url", f"{url!r} is not an http(s) URL (feeds are never read from local files)")
+        elif url and not is_web_url(url):
+            v.problem(f"{key}.url", f"{url!r} is not an http(s) URL (feeds are never read from local files)")
 
     since_raw = raw.get("since")
     since: date | None = None

@@ -7,12 +7,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 Kind = Literal["clinical", "case_report", "other"]
 SOURCES = ("pubmed", "clinicaltrials", "feed")
 UID_PREFIX = {"pubmed": "pmid", "clinicaltrials": "nct", "feed": "feed"}
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 STUDY_URL = "https://clinicaltrials.gov/study/{}"
+WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def is_web_url(url: str) -> bool:
+    """Whether `url` is http or https with a host (False too when it is too malformed to parse).
+
+    The one test of "may litwatch fetch this": config validation, every source client and
+    every redirect use it, so a feed can never be read from a local file.
+    """
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        return False
 SOURCE_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "Feed"}
 # What `search … source:<name>` (Slack) and `litwatch search --source` cover.
 SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),

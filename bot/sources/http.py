@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from bot.errors import SourceError
+from bot.models import is_web_url
 from bot.retry import (
     RetriesExhausted,
     RetryPolicy,
@@ -29,7 +30,6 @@ from bot.retry import (
 )
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-WEB_SCHEMES = frozenset({"http", "https"})
 # A body cut or garbled in transit: the same request may well succeed a moment later.
 CUT_IN_TRANSIT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
@@ -95,15 +95,6 @@ def get_with_retries(
     except RetriesExhausted as exc:
         raise SourceError(str(exc), query=query, retryable=True) from exc
     return Fetched(response, attempts)
-
-
-def is_web_url(url: str) -> bool:
-    """Whether `url` is http or https with a host (False too when it is too malformed to parse)."""
-    try:
-        parts = urlsplit(url)
-        return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
-    except ValueError:  # an unclosed IPv6 bracket, a bad port
-        return False
 
 
 def _refuse_non_web_redirect(response: requests.Response, **_: Any) -> requests.Response:
