@@ -21,7 +21,7 @@ from bot.slack.console import ConsoleSink
 from bot.slack.deliver import SlackSink
 from bot.slack.listener import CommandDispatcher, SocketModeListener
 from bot.store import Store
-from tests.conftest import FIXTURES
+from tests.conftest import LOCAL_FIXTURES
 from tests.fakes.slack import APP_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 
@@ -47,15 +47,20 @@ schedule = "30 6 * * mon-fri"
 """
 
 
-def recorded(name: str) -> dict[str, Any]:
-    """A recorded Socket Mode message from the shared fixtures (read in place)."""
-    return json.loads((FIXTURES / "slack" / name).read_text(encoding="utf-8"))
+def socket_mode_message(path: Path) -> dict[str, Any]:
+    """A Socket Mode message read from a JSON file."""
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def fake_socket_mode() -> FakeSocketMode:
+def fake_socket_mode(hello: Path | None = None, envelope: Path | None = None) -> FakeSocketMode:
+    """A fake Socket Mode endpoint greeting with `hello` and re-addressing `envelope`.
+
+    The defaults are the project's own messages (tests/fixtures), so the daemon tests run in a
+    clone with nothing beside it; a test passes the recorded real pair to check they agree.
+    """
     return FakeSocketMode(
-        recorded("slack_socketmode_hello.json"),
-        recorded("slack_socketmode_envelope_slash_commands.json"),
+        socket_mode_message(hello or LOCAL_FIXTURES / "socketmode_hello.json"),
+        socket_mode_message(envelope or LOCAL_FIXTURES / "socketmode_envelope_slash_command.json"),
     )
 
 
@@ -124,16 +129,18 @@ class Rig:
 @contextmanager
 def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
                sources: dict[str, ScriptedSource] | None = None,
-               slack_sink: bool = False) -> Iterator[Rig]:  # fmt: skip
+               slack_sink: bool = False,
+               socket_mode: tuple[Path, Path] | None = None) -> Iterator[Rig]:  # fmt: skip
     """A Daemon on a real store in `tmp_path`, with Socket Mode through the fakes; alerts go
-    to the console, or with `slack_sink` through the real SlackSink to the fake Slack."""
+    to the console, or with `slack_sink` through the real SlackSink to the fake Slack.
+    `socket_mode` names the (hello, slash envelope) files the fake speaks with."""
     config_path = tmp_path / "litwatch.toml"
     config_path.write_text(config, encoding="utf-8")
     settings = load_settings(config_path)
     sources = sources or {"pubmed": ScriptedSource(), "clinicaltrials": ScriptedSource()}
     console = io.StringIO()
     store = Store.open(tmp_path / "data")
-    with FakeSlack() as slack, fake_socket_mode() as socket:
+    with FakeSlack() as slack, fake_socket_mode(*(socket_mode or ())) as socket:
         slack.route("apps.connections.open", socket.connections_open)
         sink = SlackSink(slack.client(), pace=0) if slack_sink else ConsoleSink(console)
         runner = Runner(settings, store, sources, sink, classify=label)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import QuerySyntaxError, SourceError
+from tests.conftest import fixture_path
 from tests.daemon_kit import Rig, ScriptedSource, daemon_rig
 from tests.factories import pubmed_item, trial_item
 from tests.fakes.slack import slack_problems
@@ -39,6 +40,16 @@ def test_help_is_answered_in_the_ack_alone(tmp_path: Path) -> None:
         assert "`weekly` or `daily`" in bad.payload["text"]
         time.sleep(0.2)
         assert rig.slack.responses == []
+
+
+def test_recorded_slack_messages_drive_the_listener_like_ours(tmp_path: Path) -> None:
+    """Slack's recorded `hello` and slash-command envelope are understood as ours are."""
+    recorded = (fixture_path("slack", "slack_socketmode_hello.json"),
+                fixture_path("slack", "slack_socketmode_envelope_slash_commands.json"))  # fmt: skip
+    with daemon_rig(tmp_path, socket_mode=recorded) as rig:
+        ack = rig.socket.wait_ack(rig.command("help"))
+    assert ack is not None and ack.payload is not None
+    assert "/litwatch search" in ack.payload["blocks"][0]["text"]["text"]
 
 
 def test_search_acks_before_searching_and_replies_with_linked_results(tmp_path: Path) -> None:
