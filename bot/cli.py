@@ -17,7 +17,7 @@ from bot.config import Environment, Settings, load_settings
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
-from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item
+from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item, is_flagged
 from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.sources import Source, build_sources
@@ -129,6 +129,8 @@ def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
         if args.query and settings.query(args.query) is None and not store.items(query=args.query):
             raise _unknown_query(settings, args.query)
         docs = store.items(query=args.query, since=since)
+    if args.flagged:
+        docs = [d for d in docs if is_flagged(d)]
     text = render(docs, args.format)
     if args.output and args.output != "-":
         try:
@@ -368,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--query", metavar="NAME", help="only items this saved query matched")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only items new or changed since then")
+    p.add_argument("--flagged", action="store_true", help="only items with a safety or integrity flag")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=_cmd_export)
 

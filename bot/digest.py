@@ -28,6 +28,12 @@ def due(subscription: dict[str, Any], moment: datetime) -> bool:
     return datetime.fromisoformat(str(last)) <= moment - period + DUE_SLACK
 
 
+def _baseline_only(doc: dict[str, Any]) -> bool:
+    """An item stored by a query's first run and unchanged since: the team has its summary
+    (and the flagged list) already, so a digest never repeats the baseline as news."""
+    return bool(doc.get("baseline")) and doc.get("last_changed") == doc.get("first_seen")
+
+
 def build_digests(store: Store, settings: Settings, *, period: str | None = None,
                   moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """One digest notification per subscriber: every subscriber of `period`, or (None) every
@@ -44,7 +50,7 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
         since = str(sub.get("last_digest") or (moment - PERIODS[sub_period]).isoformat(timespec="seconds"))
         # Half-open (since, until]: an item stamped exactly at a digest's moment is in that
         # digest only, never in the next one too.
-        docs = store.items(after=since, until=until)
+        docs = [d for d in store.items(after=since, until=until) if not _baseline_only(d)]
         notes.append({
             "type": "digest",
             "channel": sub["target"],

@@ -28,6 +28,12 @@ def is_web_url(url: str) -> bool:
         return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
     except ValueError:  # an unclosed IPv6 bracket, a bad port
         return False
+def is_flagged(doc: Mapping[str, Any]) -> bool:
+    """Whether a stored item (its dict) carries a safety or integrity flag."""
+    label = doc.get("classification") or {}
+    return bool(label.get("safety") or label.get("integrity"))
+
+
 SOURCE_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "Feed"}
 # What `search … source:<name>` (Slack) and `litwatch search --source` cover.
 SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),

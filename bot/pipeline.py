@@ -149,7 +149,7 @@ def _run_query(
         report.seconds = time.monotonic() - started
         # Items are stamped at commit time, so a digest taken during the fetch still sees them.
         store.commit(query.name, diff, outbox=outbox, state=new_state, run=_run_record(report),
-                     updates=linked.updates)
+                     updates=linked.updates, baseline=window.baseline)
     return report
 
 
@@ -194,7 +194,11 @@ def notifications(query: SavedQuery, diff: Diff, report: RunReport, settings: Se
         flagged = [i for i in touched if i.classification and (i.classification.safety or i.classification.integrity)]
         notes.append(_note("baseline", channel, query, uids=[i.uid for i in touched], summary={
             "count": len(touched), "kinds": dict(kinds), "flagged": len(flagged),
+            "flagged_to": settings.slack.safety_target,
         }))
+        if flagged:  # stored, not alerted one by one: listed once where safety is reviewed
+            notes.append(_note("baseline_flagged", settings.slack.safety_target, query,
+                               uids=[i.uid for i in flagged], summary={"count": len(flagged)}))
         return notes
     grouped: list[str] = []
     for item in touched:

@@ -431,11 +431,13 @@ class Store:
         updates: Mapping[str, Mapping[str, Any]] | None = None,
         last_digests: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        baseline: bool = False,
     ) -> None:
         """Write new and changed items, notifications, query state and run record at once.
 
         `updates` maps stored uids to fields to overwrite (cross-source links);
-        `last_digests` moves subscribers' digest marks. Nothing reaches the file until
+        `last_digests` moves subscribers' digest marks; `baseline` marks the new items as a
+        query's first run (digests leave them out). Nothing reaches the file until
         everything is in memory; then one atomic write.
         """
         diff = diff or Diff()
@@ -451,6 +453,8 @@ class Store:
                 doc = item.to_dict()
                 doc.update(uid=item.uid, queries=[query], first_seen=stamp, last_changed=stamp,
                            fingerprint=fingerprint(item), changes=[])
+                if baseline:
+                    doc["baseline"] = True
                 new_docs.append(doc)
                 self._index[item.uid] = (-1, doc["fingerprint"])  # placeholder until inserted
             if new_docs:

@@ -162,3 +162,12 @@ def test_status_exits_1_when_a_notification_fails_to_deliver(filled: Path,
     capsys.readouterr()
     assert main(["status"]) == 1
     assert "safety -> C999: URLError" in capsys.readouterr().out
+
+
+def test_export_flagged_keeps_only_safety_and_integrity_records(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12: `export --flagged` is the baseline's flagged records, reachable from the CLI."""
+    assert main(["export", "--flagged"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["uid"] for r in records] == ["pmid:30000001"]
+    assert main(["export", "--flagged", "--query", "ct"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.slack.commands import Command, ack_payload, parse, unescape
+from bot.config import load_settings
+from bot.models import Classification
+from bot.slack.commands import Caller, Command, Services, ack_payload, handle, parse, unescape
 from bot.slack.markup import escape
+from bot.store import Store
+from tests.factories import pubmed_item, write_config
 
 
 def test_search_with_all_options() -> None:
@@ -100,3 +106,32 @@ def test_escape_round_trip() -> None:
     raw = "a & b < c > d &amp;"
     assert unescape(escape(raw)) == raw
     assert escape("<!here>") == "&lt;!here&gt;"
+
+
+def test_flagged_takes_an_optional_query_name() -> None:
+    """`flagged` alone is every query; one saved-query name narrows it; anything else is help."""
+    assert parse("flagged") == Command("flagged")
+    assert parse("flagged pm") == Command("flagged", query="pm")
+    assert parse("flagged pm ct").verb == "help"
+    assert parse("flagged <x>").verb == "help"
+
+
+def test_flagged_lists_stored_flagged_records_newest_first(tmp_path: Path) -> None:
+    """Issue 12: Slack users reach the baseline's flagged records without the CLI."""
+    settings = load_settings(write_config(tmp_path))
+    store = Store.memory()
+    items = []
+    for n in range(1, 14):
+        item = pubmed_item(n, title=f"Record {n}", published=f"2025-01-{n:02d}")
+        item.classification = Classification("clinical", safety=n % 2 == 1, reasons=("test rule",))
+        items.append(item)
+    store.commit("pm", store.diff(items, "pm"))
+    services = Services(settings, store, sources={}, classify=lambda item: Classification())
+    payload = handle(parse("flagged pm"), Caller("U1", "C1"), services)
+    text = payload["blocks"][0]["text"]["text"]
+    assert payload["text"].startswith("*7* flagged records for pm, newest first")
+    assert text.index("Record 13") < text.index("Record 11") and "Record 12" not in text
+    unknown = handle(parse("flagged nope"), Caller("U1", "C1"), services)
+    assert "There is no saved query `nope`" in unknown["text"]
+    empty = handle(parse("flagged"), Caller("U1", "C1"), Services(settings, Store.memory(), {}, services.classify))
+    assert empty["text"] == "No stored record carries a safety or integrity flag."

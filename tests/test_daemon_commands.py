@@ -206,14 +206,18 @@ def test_run_command_does_not_overlap_the_scheduled_run(tmp_path: Path) -> None:
 def test_subscribe_then_the_scheduled_digest_reaches_the_subscriber(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A channel that subscribed by slash command gets the next digest, with its RIS file."""
+    """A channel that subscribed by slash command gets the next digest, with its RIS file;
+    the records of the query's baseline are not in it (issue 12: no baseline as digest news)."""
     monkeypatch.setenv("LITWATCH_NOW", "2025-03-10T08:00:00+00:00")
-    pubmed = ScriptedSource(items=[pubmed_item(1), pubmed_item(2, title="Safety of exosomes")])
+    pubmed = ScriptedSource(items=[pubmed_item(1, title="Baseline record on exosomes")])
     sources = {"pubmed": pubmed, "clinicaltrials": ScriptedSource()}
     with daemon_rig(tmp_path, sources=sources, slack_sink=True) as rig:
         _, reply = ack_and_reply(rig, "subscribe daily", channel_id="C0TEAM001")
         assert "daily digest" in reply["text"]
         monkeypatch.setenv("LITWATCH_NOW", "2025-03-10T12:00:00+00:00")
+        ack_and_reply(rig, "run pm")  # the baseline
+        pubmed.items = [*pubmed.items, pubmed_item(2, title="Safety of exosomes")]
+        monkeypatch.setenv("LITWATCH_NOW", "2025-03-10T13:00:00+00:00")
         ack_and_reply(rig, "run pm")
         assert rig.slack.messages_in("C0TEAM001") == []  # alerts go to the alert channel
         monkeypatch.setenv("LITWATCH_NOW", "2025-03-11T09:00:00+00:00")
@@ -222,7 +226,7 @@ def test_subscribe_then_the_scheduled_digest_reaches_the_subscriber(
         files = [f for f in rig.slack.files if f.channel == "C0TEAM001"]
     assert len(digests) >= 1
     text = "\n".join(m.all_text() for m in digests)
-    assert "Safety of exosomes" in text
+    assert "Safety of exosomes" in text and "Baseline record" not in text
     assert len(files) == 1 and files[0].filename.endswith(".ris")
     assert b"Safety of exosomes" in files[0].content
     assert rig.store.pending() == []

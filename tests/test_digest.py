@@ -16,7 +16,7 @@ from bot.models import Classification, Item
 from bot.outbox import flush
 from bot.slack.console import ConsoleSink
 from bot.store import Diff, Store
-from tests.factories import pubmed_item, write_config
+from tests.factories import pubmed_item, retracted, write_config
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.test_slack_deliver import sink_for
 
@@ -205,3 +205,18 @@ def test_pending_digest_stays_pending_when_flushed_to_the_console_of_a_slack_sto
     assert store.subscriptions()[0]["last_digest"] == mark and all(n["preview"] for n in notes)
     assert out.getvalue().count("== Weekly digest") == 2  # the pending one and the preview
     assert flush(store, sink_for(fake_slack)).delivered == 1 and store.pending() == []
+
+
+def test_a_digest_leaves_out_baseline_records_but_not_their_later_changes(settings: Settings) -> None:
+    """Issue 12: a subscriber added before a query's first run never gets the baseline as news;
+    a baseline record that changes later (a retraction) is in the next digest."""
+    store = Store.memory()
+    store.subscribe("C0SUB", "weekly", now=MONDAY - timedelta(days=1))
+    old, retracted_later = labelled(1), labelled(2)
+    store.commit("pm", Diff(new=[old, retracted_later]), now=MONDAY + timedelta(hours=1), baseline=True)
+    store.commit("pm", Diff(new=[labelled(3)]), now=MONDAY + timedelta(days=1))
+    diff = store.diff([retracted(labelled(2))], "pm")
+    assert [c.item.uid for c in diff.changed] == ["pmid:30000002"]
+    store.commit("pm", diff, now=MONDAY + timedelta(days=2))
+    (note,) = build_digests(store, settings, moment=MONDAY + timedelta(days=7))
+    assert sorted(note["uids"]) == ["pmid:30000002", "pmid:30000003"]

@@ -161,5 +161,5 @@ def test_once_without_a_token_on_a_slack_store_prints_alerts_and_keeps_them_for_
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     assert main(["once"]) == 0
-    alerts = fake_slack.messages_in("C999")
+    alerts = [m for m in fake_slack.messages[baselines:] if m.requested == "C999"]
     assert len(alerts) == 1 and "Safety signal" in alerts[0].text

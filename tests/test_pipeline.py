@@ -293,3 +293,33 @@ def test_a_run_whose_commit_is_refused_at_stop_is_abandoned_and_writes_nothing(s
         assert report.abandoned and report.failed and "stopping" in report.summary()
         assert store.query_state("pm").watermark == date(2025, 1, 1)
         assert store.get("pmid:30000001") is None and store.pending() == [] and store.runs() == []
+
+
+def test_baseline_flagged_records_are_listed_once_to_the_safety_channel(settings: Settings,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: a baseline's flagged records go to the safety channel in one list, linked, with a count."""
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
+    store = Store.memory()
+    items = [pubmed_item(n, title=f"Granuloma safety report {n}" if n < 13 else f"Study {n}")
+             for n in range(1, 31)]
+    run(settings, store, ScriptedSource([FetchResult(items=items)]))
+    notes = {n["type"]: n for n in store.pending()}
+    assert set(notes) == {"baseline", "baseline_flagged"}
+    flagged = notes["baseline_flagged"]
+    assert flagged["channel"] == settings.slack.safety_target
+    assert len(flagged["uids"]) == 12 and flagged["summary"]["count"] == 12
+    out = io.StringIO()
+    flush(store, ConsoleSink(out))
+    text = out.getvalue()
+    assert f"--- to {settings.slack.safety_target}\n== Baseline — 12 flagged records — pm ==" in text
+    assert text.count("• Granuloma safety report") == 10  # the top 10, then a count
+    assert "+2 more: /litwatch flagged pm or litwatch export --flagged --query pm" in text
+    assert "12 carry a safety or integrity flag: they are listed in one message to the safety channel" in text
+
+
+def test_baseline_without_flags_posts_only_its_summary(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing flagged in a baseline: no second message for the safety channel."""
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
+    store = Store.memory()
+    run(settings, store, ScriptedSource([FetchResult(items=[pubmed_item(1), pubmed_item(2)])]))
+    assert [n["type"] for n in store.pending()] == ["baseline"]

@@ -18,13 +18,14 @@ from typing import Any, Protocol
 from bot.config import SLUG, SavedQuery, Settings, today
 from bot.digest import PERIODS
 from bot.errors import QuerySyntaxError, SourceError
-from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item
+from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item, is_flagged
 from bot.slack.markup import Code, Emoji, Line, Strong, clip
-from bot.slack.render import Context, Element, Message, Section, item_section
+from bot.slack.render import Context, Element, Message, Section, digest_line, item_section
 
 SEARCH_LIMIT = 10
 MAX_TERMS = 500  # characters; PubMed rejects very long GET terms and nobody types more
-VERBS = ("search", "subscribe", "unsubscribe", "queries", "status", "run", "help")
+VERBS = ("search", "subscribe", "unsubscribe", "flagged", "queries", "status", "run", "help")
+FLAGGED_SHOWN = 10
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
 HELP = """\
@@ -33,6 +34,7 @@ HELP = """\
 (only you see the results unless you add `share`)
 `/litwatch subscribe [weekly|daily]` send this channel (or you, in a DM) the digest
 `/litwatch unsubscribe` stop the digest here
+`/litwatch flagged [query]` stored records with a safety or integrity flag, newest first
 `/litwatch queries` saved queries: schedule, last success, last error, next run
 `/litwatch status` health: failures, pending alerts, store size
 `/litwatch run <query>` run one saved query now and report when done
@@ -77,6 +79,10 @@ def parse(text: str, *, this_year: int | None = None) -> Command:
         if len(args) != 1 or not SLUG.match(args[0]):
             return _bad("`run` takes the name of one saved query (see `/litwatch queries`)")
         return Command("run", query=args[0])
+    if verb == "flagged":
+        if len(args) > 1 or (args and not SLUG.match(args[0])):
+            return _bad("`flagged` takes at most the name of one saved query (see `/litwatch queries`)")
+        return Command("flagged", query=args[0] if args else "")
     if verb in ("unsubscribe", "queries", "status", "help"):
         if args:
             return _bad(f"`{verb}` takes no arguments")
@@ -243,6 +249,26 @@ def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[s
     return reply("There was no digest subscription here.")
 
 
+def _flagged(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    """The stored records with a safety or integrity flag (all queries, or one), newest first."""
+    query = command.query or None
+    if query and services.settings.query(query) is None and not services.store.items(query=query):
+        names = ", ".join(q.name for q in services.settings.queries) or "none"
+        return lines_reply([("There is no saved query ", Code(query), ". Saved: ", names)])
+    docs = [d for d in services.store.items(query=query) if is_flagged(d)]
+    docs.sort(key=lambda d: (str(d.get("published") or ""), str(d.get("first_seen") or "")), reverse=True)
+    where = f" for {query}" if query else ""
+    if not docs:
+        return reply(f"No stored record{where} carries a safety or integrity flag.")
+    noun = "record" if len(docs) == 1 else "records"
+    head: Line = (Strong(str(len(docs))), f" flagged {noun}{where}, newest first")
+    lines: list[Line] = [head, *(digest_line(d) for d in docs[:FLAGGED_SHOWN])]
+    if len(docs) > FLAGGED_SHOWN:
+        export = "litwatch export --flagged" + (f" --query {query}" if query else "")
+        lines.append((f"+{len(docs) - FLAGGED_SHOWN} more: ", Code(export), " lists them all."))
+    return lines_reply(lines)
+
+
 def _when(stamp: str | datetime | None) -> str:
     if not stamp:
         return "never"
@@ -317,6 +343,7 @@ _HANDLERS: dict[str, Callable[[Command, Caller, Services], dict[str, Any]]] = {
     "search": _search,
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,
+    "flagged": _flagged,
     "queries": _queries,
     "status": _status,
     "run": _run,

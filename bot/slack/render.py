@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import PUBMED_URL, SOURCE_LABEL, STUDY_URL, UID_PREFIX
+from bot.models import PUBMED_URL, SOURCE_LABEL, STUDY_URL, UID_PREFIX, is_flagged
 from bot.slack.markup import (
     ELLIPSIS,
     Code,
@@ -47,6 +47,7 @@ MESSAGE_TEXT = 24_000  # Slack truncates at 40,000; stay well below
 FALLBACK_TEXT = 300
 ITEMS_PER_MESSAGE = 20  # readable in one screen; a 500-item run is 25 messages
 DIGEST_SAFETY_SHOWN = 20  # safety and integrity items listed in a digest before "N more"
+BASELINE_FLAGGED_SHOWN = 10  # a baseline's flagged records listed before "N more"
 
 TITLE_CHARS = 300
 FIELD_CHARS = 120
@@ -412,7 +413,7 @@ def _digest_reason(item: Mapping[str, Any]) -> str:
         status = str(trial.get("status") or "stopped").replace("_", " ").lower()
         return f"{status}, why stopped: {why}"
     reasons = [str(r) for r in classification(item).get("reasons") or ()]
-    if not (_flagged(item) and reasons):
+    if not (is_flagged(item) and reasons):
         return ""
     return next((r for r in reasons if not r.startswith("registry record")), reasons[0])
 
@@ -502,13 +503,16 @@ def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, An
     by_kind = _kind_counts(items)
     if by_kind:
         lines.append(("By kind: ", *by_kind))
-    flagged = sum(1 for i in items if classification(i).get("safety") or classification(i).get("integrity"))
+    flagged = sum(1 for i in items if is_flagged(i))
     if flagged:
         lines.append(
             (
-                f"{flagged} carry a safety or integrity flag; run ",
-                Code(f"litwatch export --query {_query(notification)}"),
-                " to review them.",
+                f"{flagged} {'carries' if flagged == 1 else 'carry'} a safety or integrity flag: "
+                "they are listed in one message to the safety channel, and ",
+                Code(f"/litwatch flagged {_query(notification)}"),
+                " or ",
+                Code(f"litwatch export --flagged --query {_query(notification)}"),
+                " lists them again.",
             )
         )
     return Draft(
@@ -516,6 +520,29 @@ def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, An
         fallback=(f"litwatch: baseline of {total} items for {_query(notification)}",),
         head=[_context(notification)],
         units=[[Section(lines)]],
+    )
+
+
+def _baseline_flagged_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+    """A baseline's flagged records, listed once (newest first) instead of one alert each."""
+    query = _query(notification)
+    total = int((notification.get("summary") or {}).get("count") or len(items))
+    shown = _newest_first(items)[:BASELINE_FLAGGED_SHOWN]
+    noun = "record" if total == 1 else "records"
+    heading: Line = (
+        Emoji("rotating_light"), " ",
+        Strong(f"{total} flagged {noun} in the baseline"),
+        " (stored without one alert each; safety and integrity flags, newest first)",
+    )
+    more: Line = ()
+    if total > len(shown):
+        more = (f"+{total - len(shown)} more: ", Code(f"/litwatch flagged {query}"), " or ",
+                Code(f"litwatch export --flagged --query {query}"))
+    return Draft(
+        title=f"Baseline — {total} flagged {noun} — {query}",
+        fallback=(f"litwatch: {total} flagged {noun} in the baseline of {query}",),
+        head=[_context(notification)],
+        units=[_bullets(heading, [digest_line(i) for i in shown], more)],
     )
 
 
@@ -552,11 +579,6 @@ def _warning_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any
     )
 
 
-def _flagged(item: Mapping[str, Any]) -> bool:
-    c = classification(item)
-    return bool(c.get("safety") or c.get("integrity"))
-
-
 def _newest_first(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(
         items,
@@ -590,7 +612,7 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
     changed = {uid_of(i) for i in items if _changed_since(i, str(summary.get("since") or ""))}
     noun = "item" if len(items) == 1 else "items"
     count_words = f"{len(items)} new {'or changed ' if changed else ''}{noun}"
-    flagged = _newest_first(i for i in items if _flagged(i))
+    flagged = _newest_first(i for i in items if is_flagged(i))
     safety = sum(1 for i in flagged if classification(i).get("safety"))
     counts = join(
         [
@@ -615,7 +637,7 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
         lines = [digest_line(i, changed=uid_of(i) in changed) for i in shown]
         units.append(_bullets(heading, lines, (f"+{extra} more",) if extra else ()))
     for kind in KIND_LABEL:
-        rest = _newest_first(i for i in items if kind_of(i) == kind and not _flagged(i))
+        rest = _newest_first(i for i in items if kind_of(i) == kind and not is_flagged(i))
         if not rest:
             continue
         hidden += max(0, len(rest) - top)
@@ -648,6 +670,7 @@ _DRAFTS = {
     "integrity": _alert_draft,
     "items": _items_draft,
     "baseline": _baseline_draft,
+    "baseline_flagged": _baseline_flagged_draft,
     "error": _error_draft,
     "warning": _warning_draft,
     "digest": _digest_draft,
