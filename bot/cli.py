@@ -8,20 +8,22 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import __version__
-from bot.config import Environment, Settings, load_settings
+from bot.config import Environment, SavedQuery, Settings, load_settings
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
 from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item, is_flagged
 from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
+from bot.scheduler import next_fire_time
 from bot.sources import Source, build_sources
-from bot.store import STORE_FILE, Store
+from bot.store import STORE_FILE, QueryState, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -197,26 +199,51 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
     with Store.open(env.data_dir, readonly=True) as store:
         print(f"store: {path} ({path.stat().st_size / 1e6:.1f} MB, {len(store)} items)")
         failing = 0
+        print(f"queries (times in {settings.digest.timezone}):")
         for query in settings.queries:
             state = store.query_state(query.name)
-            mark = state.watermark.isoformat() if state.watermark else "never"
-            line = f"  {query.name} ({query.source}{'' if query.enabled else ', disabled'}): up to {mark}"
+            print(f"  {_query_status(query, state, settings.digest.timezone)}")
             if state.last_error:
                 failing += 1
-                line += f"; LAST RUN FAILED: {state.last_error}"
-            print(line)
+                print(f"      LAST RUN FAILED: {state.last_error}")
             for warning in state.warnings:
                 print(f"      warning: {warning}")
+        subscriptions = store.subscriptions()
+        print(f"digest subscriptions: {len(subscriptions)}" + (":" if subscriptions else ""))
+        for sub in subscriptions:
+            print(f"  {sub['target']}: {sub.get('period') or 'weekly'}, "
+                  f"last digest {_local_time(sub.get('last_digest'), settings.digest.timezone)}")
         pending = store.pending()
         print(f"outbox: {len(pending)} pending" + (" for Slack" if store.delivers_to_slack() else ""))
         undeliverable = 0
         for note in pending:
             if note.get("last_error"):
                 undeliverable += 1
+                attempts = int(note.get("attempts") or 0)
                 print(f"  {note['type']} -> {note['channel']}: {note['last_error']} "
-                      f"({note['attempts']} attempts)")
+                      f"({attempts} attempt{'' if attempts == 1 else 's'})")
     # A notification that keeps failing is as much a reason to look as a failing query.
     return EXIT_FAILED if failing or undeliverable else EXIT_OK
+
+
+def _query_status(query: SavedQuery, state: QueryState, timezone: str) -> str:
+    """One query's line: source, schedule, last success, next run, how far it has covered."""
+    head = f"{query.name} ({SOURCE_LABEL[query.source]})"
+    if not query.enabled:
+        return f"{head}: disabled · last success {_local_time(state.last_success, timezone)}"
+    upcoming = next_fire_time(query.schedule, timezone)
+    covered = f"covered up to {state.watermark.isoformat()}" if state.watermark else "no successful run yet"
+    return (f"{head}: schedule {query.schedule} · last success {_local_time(state.last_success, timezone)}"
+            f" · next run {_local_time(upcoming, timezone)} · {covered}")
+
+
+def _local_time(stamp: str | datetime | None, timezone: str) -> str:
+    if not stamp:
+        return "never"
+    moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(timezone))
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _year(value: str) -> int:

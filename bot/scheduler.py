@@ -65,6 +65,11 @@ def previous_fire_times(trigger: CronTrigger, moment: datetime, count: int = 2) 
     return fired[-count:]
 
 
+def next_fire_time(crontab: str, timezone: str, moment: datetime | None = None) -> datetime | None:
+    """When a crontab fires next after `moment` (now), in its timezone."""
+    return trigger_for(crontab, timezone).get_next_fire_time(None, moment or now())
+
+
 def schedule_period(crontab: str, timezone: str, moment: datetime | None = None) -> timedelta:
     """How often a crontab fires, measured between its two previous fire times."""
     moment = moment or now()

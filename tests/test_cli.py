@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -99,16 +100,34 @@ def test_export_without_a_store_says_what_to_do(tmp_path: Path, monkeypatch: pyt
     assert "run `litwatch once` first" in capsys.readouterr().err
 
 
-def test_status_shows_failures_and_pending(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_shows_failures_and_pending(filled: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """status lists each query's watermark and last error, and pending notifications with their error."""
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T07:00:00+00:00")
     with Store.open(filled) as store:
         store.commit("ct", state=QueryState(last_error="HTTP 503 after 5 attempts"))
         store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
         store.record_failure(store.pending()[0]["id"], "channel_not_found")
     assert main(["status"]) == 1
     out = capsys.readouterr().out
-    assert "ct (clinicaltrials): up to never; LAST RUN FAILED: HTTP 503 after 5 attempts" in out
-    assert "safety -> C999: channel_not_found (1 attempts)" in out
+    assert "ct (ClinicalTrials.gov): schedule 0 6 * * * · last success never · next run 2026-03-11 06:00" in out
+    assert "no successful run yet\n      LAST RUN FAILED: HTTP 503 after 5 attempts" in out
+    assert "safety -> C999: channel_not_found (1 attempt)" in out
+
+
+def test_status_shows_schedules_last_success_next_run_and_subscriptions(
+        filled: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: status gives each query's schedule, last success and next run, and the subscriptions."""
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T07:00:00+00:00")
+    with Store.open(filled) as store:
+        store.commit("pm", state=QueryState(watermark=date(2026, 3, 9), last_success="2026-03-09T06:00:04+00:00"))
+        store.subscribe("C0TEAM001", "daily", now=datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "queries (times in UTC):" in out
+    assert ("pm (PubMed): schedule 0 6 * * * · last success 2026-03-09 06:00 · next run 2026-03-11 06:00"
+            " · covered up to 2026-03-09") in out
+    assert "digest subscriptions: 1:\n  C0TEAM001: daily, last digest 2026-03-09 09:00" in out
 
 
 def test_unknown_query_name_is_an_error(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
