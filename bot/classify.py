@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+from bot import registry
 from bot.config import ClassifySettings
 from bot.models import Classification, Item, Kind, TrialInfo
 
@@ -547,9 +548,10 @@ class Classifier:
         types = set(item.publication_types)
         if _is_notice(item, text):
             return "other", ["a notice about another record (erratum, retraction or concern)"]
-        if item.trial is not None or item.source == "clinicaltrials":
+        spec = registry.get(item.source)
+        if item.trial is not None or (spec is not None and spec.registry_records):
             return "clinical", [_registry_reason(item)]
-        if item.source == "feed":
+        if spec is not None and spec.may_list_registry_records:
             where = " ".join((item.url, *item.links, *item.alt_urls)).lower()
             if _REGISTRY_URL.search(where) or _NCT.fullmatch(item.id.strip().lower()):
                 return "clinical", [f"registry record in a feed: {_clip(item.url or item.id)}"]

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import __version__
+from bot import __version__, registry
 from bot.config import Environment, SavedQuery, Settings, load_settings
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
-from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item, is_flagged
+from bot.models import Classification, Item, is_flagged
 from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.scheduler import next_fire_time
@@ -155,18 +155,18 @@ def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
     sources = build_sources(env)
     found: list[Item] = []
     failures: list[str] = []
-    for name in SEARCH_SOURCES[args.source]:
+    for name in registry.search_scopes()[args.source]:
         try:
             results = sources[name].search(terms, limit=args.limit, since=since)
         except SourceError as exc:  # one source down: still show what the others found
-            failures.append(f"{SOURCE_LABEL[name]}: {exc}")
+            failures.append(f"{registry.label(name)}: {exc}")
             continue
         for item in results:
             item.classification = classify(item)
             found.append(item)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    if failures and len(failures) == len(SEARCH_SOURCES[args.source]):
+    if failures and len(failures) == len(registry.search_scopes()[args.source]):
         return EXIT_FAILED
     if args.json:
         print(json.dumps([_search_record(i) for i in found], ensure_ascii=False, indent=2))
@@ -228,7 +228,7 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
 
 def _query_status(query: SavedQuery, state: QueryState, timezone: str) -> str:
     """One query's line: source, schedule, last success, next run, how far it has covered."""
-    head = f"{query.name} ({SOURCE_LABEL[query.source]})"
+    head = f"{query.name} ({registry.label(query.source)})"
     if not query.enabled:
         return f"{head}: disabled · last success {_local_time(state.last_success, timezone)}"
     upcoming = next_fire_time(query.schedule, timezone)
@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="ad hoc search (nothing is stored)")
     p.add_argument("terms", nargs="+", help="search terms, as typed in PubMed")
-    p.add_argument("--source", choices=tuple(SEARCH_SOURCES), default="pubmed")
+    p.add_argument("--source", choices=tuple(registry.search_scopes()), default="pubmed")
     p.add_argument("--since", type=_year, metavar="YYYY", help="only records from this year on")
     p.add_argument("--limit", type=_limit, default=10, help="results per source (1-100, default 10)")
     p.add_argument("--json", action="store_true", help="print JSON records")

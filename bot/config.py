@@ -6,6 +6,7 @@ Validation collects every problem before reporting, each as `file: key: reason`,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -16,26 +17,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import registry
 from bot.errors import ConfigError
-from bot.models import SOURCES, is_web_url
 
 DEFAULT_CONFIG = Path("config/litwatch.toml")
 DEFAULT_DATA = Path("data")
 DEFAULT_QUERY_SCHEDULE = "0 6 * * *"
 DEFAULT_DIGEST_SCHEDULE = "0 9 * * mon"
-NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
-CTGOV_API_URL = "https://clinicaltrials.gov/api/v2"
 SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_FETCH_DEADLINE = 60.0
+DEFAULT_MAX_FETCH_MB = 20
 ROOT_CONFIG_KEYS = frozenset({"slack", "digest", "classify", "queries"})
 # A classifier term is matched as whole words, so it must begin and end with one.
 TERM = re.compile(r"^[^\W_](?:.*[^\W_])?$", re.DOTALL)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-CT_STATUSES = (
-    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
-    "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN",
-)
 
 
 # ---------------------------------------------------------------- environment
@@ -47,9 +43,12 @@ class Environment:
 
     config_path: Path = DEFAULT_CONFIG
     data_dir: Path = DEFAULT_DATA
-    ncbi_eutils_url: str = NCBI_EUTILS_URL
-    ctgov_api_url: str = CTGOV_API_URL
+    # Each source's base URL by its environment variable (NCBI_EUTILS_URL, CTGOV_API_URL, ...);
+    # a variable not set here means the source's default (`base_url`).
+    source_urls: Mapping[str, str] = field(default_factory=dict)
     slack_api_url: str = SLACK_API_URL
+    fetch_deadline: float = DEFAULT_FETCH_DEADLINE  # seconds one fetch may take, all its bytes included
+    max_fetch_bytes: int = DEFAULT_MAX_FETCH_MB * 1024 * 1024
     ncbi_email: str = ""
     ncbi_api_key: str = field(default="", repr=False)
     slack_bot_token: str = field(default="", repr=False)
@@ -67,15 +66,40 @@ class Environment:
         return cls(
             config_path=Path(get("LITWATCH_CONFIG", str(DEFAULT_CONFIG))),
             data_dir=Path(get("LITWATCH_DATA", str(DEFAULT_DATA))),
-            ncbi_eutils_url=get("NCBI_EUTILS_URL", NCBI_EUTILS_URL).rstrip("/"),
-            ctgov_api_url=get("CTGOV_API_URL", CTGOV_API_URL).rstrip("/"),
+            source_urls={s.url_variable: get(s.url_variable).rstrip("/") for s in registry.specs()
+                         if s.url_variable and get(s.url_variable)},
             slack_api_url=_with_slash(get("SLACK_API_URL", SLACK_API_URL)),
+            fetch_deadline=_positive(get("LITWATCH_FETCH_DEADLINE"), "LITWATCH_FETCH_DEADLINE", "seconds",
+                                     DEFAULT_FETCH_DEADLINE),
+            max_fetch_bytes=int(_positive(get("LITWATCH_MAX_FETCH_MB"), "LITWATCH_MAX_FETCH_MB", "megabytes",
+                                          DEFAULT_MAX_FETCH_MB) * 1024 * 1024),
             ncbi_email=get("NCBI_EMAIL"),
             ncbi_api_key=get("NCBI_API_KEY"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         )
+
+
+    def base_url(self, spec: registry.SourceSpec) -> str:
+        """Where `spec`'s API lives: its variable if set, else its default."""
+        return (self.source_urls.get(spec.url_variable or "") or spec.default_url).rstrip("/")
+
+    def url_is_set(self, spec: registry.SourceSpec) -> bool:
+        """Whether the operator moved `spec`'s base URL (a mirror, a proxy, a typo to check)."""
+        return bool(spec.url_variable and self.source_urls.get(spec.url_variable))
+
+
+def _positive(value: str, name: str, unit: str, default: float) -> float:
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise ConfigError([f"{name}: {value!r} is not a positive number of {unit} (default {default:g})"])
+    return number
 
 
 def _with_slash(url: str) -> str:
@@ -122,6 +146,11 @@ class SavedQuery:
     channel: str | None = None
     enabled: bool = True
     overlap_days: int | None = None
+    # Keys a source declares beyond the fields above, as (key, value) pairs: see `option`.
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return next((value for name, value in self.options if name == key), default)
 
 
 @dataclass(frozen=True)
@@ -244,49 +273,37 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
     return Settings(path=path, slack=slack, digest=digest, classify=classify, queries=tuple(queries))
 
 
-_QUERY_KEYS = {
-    "name", "source", "term", "condition", "intervention", "status", "url", "schedule", "since",
-    "channel", "enabled", "overlap_days",
-}
-_SOURCE_ONLY = {
-    "condition": "clinicaltrials", "intervention": "clinicaltrials", "status": "clinicaltrials",
-    "url": "feed",
-}
+# Keys every [[queries]] block may have; each source adds its own (`SourceSpec.query_keys`).
+COMMON_QUERY_KEYS = frozenset({"name", "source", "schedule", "since", "channel", "enabled", "overlap_days"})
+_TEXT_FIELDS = ("term", "condition", "intervention", "url")  # SavedQuery fields a source may claim
 
 
 def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery | None:
-    v.keys(raw, key, _QUERY_KEYS)
+    specs = registry.specs()
+    v.keys(raw, key, COMMON_QUERY_KEYS.union(*(s.query_keys for s in specs)))
     name = v.text(raw, key, "name", required=True)
     if name and not SLUG.match(name):
         v.problem(f"{key}.name", f"{name!r} is not a slug (lowercase letters, digits, '-' and '_')")
     source = v.text(raw, key, "source", required=True)
-    if source and source not in SOURCES:
-        v.problem(f"{key}.source", f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
-    for option, owner in _SOURCE_ONLY.items():
-        if option in raw and source in SOURCES and source != owner:
-            v.problem(f"{key}.{option}", f"only applies to source = {owner!r}, not {source!r}")
-    if source == "feed" and "term" in raw:
-        v.problem(f"{key}.term", "only applies to pubmed and clinicaltrials queries, not 'feed'")
-
-    term = v.text(raw, key, "term")
-    condition = v.text(raw, key, "condition")
-    intervention = v.text(raw, key, "intervention")
-    url = v.text(raw, key, "url")
+    spec = registry.get(source) if source else None
+    if source and spec is None:
+        v.problem(f"{key}.source", f"unknown source {source!r} (expected one of: {', '.join(registry.names())})")
+    if spec is not None:
+        for option in sorted(set(raw) - COMMON_QUERY_KEYS - spec.query_keys):
+            owners = [s.name for s in specs if option in s.query_keys]
+            if not owners:
+                continue  # an unknown key, reported above
+            where = f"source = {owners[0]!r}" if len(owners) == 1 else f"{' and '.join(owners)} queries"
+            v.problem(f"{key}.{option}", f"only applies to {where}, not {source!r}")
+    term, condition, intervention, url = (v.text(raw, key, field_name) for field_name in _TEXT_FIELDS)
     statuses = v.terms(raw, key, "status")
-    for status in statuses:
-        if status not in CT_STATUSES:
-            v.problem(f"{key}.status", f"unknown trial status {status!r} (expected e.g. RECRUITING, COMPLETED)")
-    if source == "pubmed" and not term:
-        v.problem(f"{key}.term", "required for source = 'pubmed'")
-    search_keys = ("term", "condition", "intervention")
-    mistyped = any(k in raw and not isinstance(raw[k], str) for k in search_keys)  # reported above
-    if source == "clinicaltrials" and not (term or condition or intervention) and not mistyped:
-        v.problem(key, "source = 'clinicaltrials' needs at least one of term, condition, intervention")
-    if source == "feed":
-        if not url and "url" not in raw:
-            v.problem(f"{key}.url", "required for source = 'feed'")
-        elif url and not is_web_url(url):
-            v.problem(f"{key}.url", f"{url!r} is not an http(s) URL (feeds are never read from local files)")
+    own = spec.query_keys if spec is not None else frozenset()
+    options = tuple(sorted((k, raw[k]) for k in own - {*_TEXT_FIELDS, "status"} if k in raw))
+    query = SavedQuery(name=name or "?", source=source, term=term, condition=condition, intervention=intervention,
+                       url=url, status=statuses, options=options)  # fmt: skip
+    if spec is not None:
+        for sub, reason in spec.check_query(query, raw):
+            v.problem(f"{key}.{sub}" if sub else key, reason)
 
     since_raw = raw.get("since")
     since: date | None = None
@@ -308,13 +325,10 @@ def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery 
     channel = v.text(raw, key, "channel") or None
     overlap = v.integer(raw, key, "overlap_days", None, minimum=1, maximum=365)
     schedule = v.crontab(raw, key, "schedule", DEFAULT_QUERY_SCHEDULE)
-    if not name or source not in SOURCES:
+    if not name or spec is None:
         return None
-    return SavedQuery(
-        name=name, source=source, term=term, condition=condition, intervention=intervention,
-        status=statuses, url=url, schedule=schedule, since=since, channel=channel,
-        enabled=enabled, overlap_days=overlap,
-    )
+    return dataclasses.replace(query, schedule=schedule, since=since, channel=channel, enabled=enabled,
+                               overlap_days=overlap)
 
 
 def _type(value: Any) -> str:

@@ -1,8 +1,10 @@
 """What counts as a change worth telling people about, per source, and how it reads.
 
 A stored item is "changed" only when a watched field differs: the fields a living review
-acts on (a trial's status or results, a paper's retraction or erratum). Everything else
-(a trial's update date, a reformatted abstract) is refreshed silently or ignored.
+acts on (a trial's status or results, a paper's retraction or erratum), which each source
+declares (`bot.registry.SourceSpec.watched`). Everything else (a trial's update date, a
+reformatted abstract) is refreshed silently or ignored. A field a source watches that no
+describer here knows reads "<field>: old -> new".
 """
 
 from __future__ import annotations
@@ -12,47 +14,22 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot import registry
 from bot.models import Item
-
-# CommentsCorrections types that change what a review should think of a record.
-INTEGRITY_LINKS = frozenset({
-    "RetractionIn", "RetractionOf", "ExpressionOfConcernIn", "ExpressionOfConcernFor",
-    "ErratumIn", "ErratumFor", "UpdateIn", "UpdateOf", "ReprintIn",
-})
-
-TRIAL_FIELDS = ("status", "why_stopped", "has_results", "enrollment", "primary_completion_date",
-                "phases")
 
 
 def watched(item: Item | Mapping[str, Any]) -> dict[str, Any]:
-    """The fields whose change makes an item 'changed', as plain JSON values."""
-    if isinstance(item, Item):
-        return _watched_item(item)
-    data = item
-    source = data.get("source")
-    if source == "pubmed":
-        links = sorted(
-            f"{c.get('type')}:{c.get('pmid') or c.get('ref', '')}"
-            for c in data.get("corrections") or ()
-            if c.get("type") in INTEGRITY_LINKS
-        )
-        return {"publication_types": sorted(data.get("publication_types") or ()), "links": links}
-    if source == "clinicaltrials":
-        trial = data.get("trial") or {}
-        return {name: _plain(trial.get(name)) for name in TRIAL_FIELDS}
-    return {"title": data.get("title", "")}
+    """The fields whose change makes an item 'changed' (its source declares them), as JSON values.
 
-
-def _watched_item(item: Item) -> dict[str, Any]:
-    # Same result as watched(item.to_dict()), without deep-copying the whole item: this runs
-    # once per fetched record on every run, so it is the no-change diff's hot path.
-    if item.source == "pubmed":
-        links = sorted(f"{c.type}:{c.pmid or c.ref}" for c in item.corrections if c.type in INTEGRITY_LINKS)
-        return {"publication_types": sorted(item.publication_types), "links": links}
-    if item.source == "clinicaltrials":
-        trial = item.trial
-        return {name: _plain(getattr(trial, name)) if trial else None for name in TRIAL_FIELDS}
-    return {"title": item.title}
+    A stored record of a source no longer registered is compared by title alone.
+    """
+    source = item.source if isinstance(item, Item) else str(item.get("source"))
+    spec = registry.get(source)
+    if spec is None:
+        return {"title": item.title if isinstance(item, Item) else item.get("title", "")}
+    # An Item as it is: this runs once per fetched record on every run (the no-change diff's
+    # hot path); a stored dict is read back into one first.
+    return spec.watched(item if isinstance(item, Item) else Item.from_dict(item))
 
 
 def fingerprint(item: Item | Mapping[str, Any]) -> str:
@@ -71,10 +48,6 @@ def describe_changes(old: Mapping[str, Any], new: Item) -> list[str]:
         describe = _DESCRIBERS.get(name, _generic(name.replace("_", " ")))
         lines.extend(describe(before.get(name), after.get(name)))
     return lines
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, list | tuple) else value
 
 
 def _generic(label: str) -> Callable[[Any, Any], list[str]]:

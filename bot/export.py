@@ -10,7 +10,7 @@ from typing import Any
 
 import rispy
 
-from bot.models import SOURCE_LABEL
+from bot import registry
 
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
@@ -18,9 +18,6 @@ CSV_COLUMNS = (
     "first_seen", "last_changed", "journal", "published", "doi", "authors", "trial_status",
     "links", "abstract",
 )
-RIS_TYPE = {"pubmed": "JOUR", "clinicaltrials": "GEN", "feed": "ELEC"}
-# RIS "DB" names the database a record came from; a feed is none, so its DB stays empty.
-RIS_DATABASE = {s: SOURCE_LABEL[s] for s in ("pubmed", "clinicaltrials")}
 
 
 def export_record(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,8 +65,9 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         keywords.append("litwatch:safety")
     if record["integrity"]:
         keywords.append("litwatch:integrity")
+    spec = registry.get(str(doc.get("source")))
     entry: dict[str, Any] = {
-        "type_of_reference": RIS_TYPE.get(str(doc.get("source")), "GEN"),
+        "type_of_reference": spec.ris_type if spec else "GEN",
         "title": doc.get("title") or "(untitled)",
         "accession_number": doc.get("id", ""),
         "keywords": keywords,
@@ -82,7 +80,7 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         "doi": doc.get("doi"),
         "urls": [u for u in [doc.get("url"), *(doc.get("alt_urls") or ())] if u],
         "notes": ["; ".join(record["reasons"])] if record["reasons"] else [],
-        "name_of_database": RIS_DATABASE.get(str(doc.get("source")), ""),
+        "name_of_database": spec.ris_database if spec else "",
     }
     entry.update({k: v for k, v in optional.items() if v})
     return entry

@@ -2,11 +2,13 @@
 
 Pure: given the items a run touched and read-only lookups into the store, it sets `links`,
 `alt_urls` and reasons on those items and says what the pipeline must change in stored
-items. Two rules:
+items. What names what is each source's declaration (`bot.registry`: `accession`,
+`naming_fields`). Two rules:
 
-- A PubMed record naming an NCT ID (DataBank list or abstract) that the store holds is linked
-  both ways; its alert gives "publication of tracked trial NCT…". A trial record listing
-  result publications (or newly tracked after them) is linked the same way.
+- A record naming another source's record the store holds (a PubMed record naming an NCT ID
+  in its DataBank list or abstract) is linked both ways; its alert gives "publication of
+  tracked trial NCT…". A record listing others itself (a trial's result publications), or
+  newly tracked after records naming it, is linked the same way.
 - A new item whose DOI is already stored under another source (a journal's feed entry and
   its PubMed record) is folded into the stored item: one item carrying both URLs, no second
   alert.
@@ -15,14 +17,12 @@ items. Two rules:
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot import registry
 from bot.models import Classification, Item
-
-NCT = re.compile(r"\bNCT\d{8}\b")
 
 
 class StoredLookup(Protocol):
@@ -33,8 +33,8 @@ class StoredLookup(Protocol):
     def uid_for_doi(self, doi: str) -> str | None: ...
 
 
-# For new trials: stored uids of publications naming each of these NCT IDs (a store scan,
-# so it is only asked when a run brings new trials).
+# For new records others may name: stored uids of the records naming each of these uids (a
+# store scan, so it is only asked when a run brings new nameable records).
 NamingLookup = Callable[[set[str]], Mapping[str, list[str]]]
 
 
@@ -46,11 +46,10 @@ class Links:
     merged: dict[str, str] = field(default_factory=dict)  # new uid -> stored uid it joined
 
 
-def named_trials(item: Item) -> list[str]:
-    """NCT IDs a record names: its DataBank accession numbers, then any in its abstract."""
-    found = [t.upper() for t in item.trial_ids if NCT.fullmatch(t.upper())]
-    found += NCT.findall(item.abstract)
-    return list(dict.fromkeys(found))
+def named_uids(item: Item) -> list[str]:
+    """Uids of other sources' records that `item` names (NCT IDs in a PubMed record's DataBank
+    list, then in its abstract), each once."""
+    return registry.named_uids(item.source, lambda name: getattr(item, name))
 
 
 def link(
@@ -79,46 +78,76 @@ def link(
 
     live = [i for i in items if i.uid not in result.merged]
     for item in live:
-        if item.source == "pubmed":
-            tracked = [n for n in named_trials(item) if stored.get(f"nct:{n}") is not None]
-            for nct in tracked:
-                _add(item, "links", f"nct:{nct}")
-                patches.add(f"nct:{nct}", "links", item.uid)
-            if tracked:
-                _reason(item, "publication of tracked trial " + ", ".join(tracked))
-        elif item.source == "clinicaltrials":
-            for uid in item.links:
-                if uid.startswith("pmid:") and stored.get(uid) is not None:
-                    patches.add(uid, "links", item.uid)
+        tracked = [uid for uid in named_uids(item) if stored.get(uid) is not None]
+        for uid in tracked:
+            _add(item, "links", uid)
+            patches.add(uid, "links", item.uid)
+        if tracked:
+            _reason(item, _naming_reason(item, tracked))
+        for uid in item.links:  # links the record carries itself (a trial's publications)
+            if uid not in tracked and stored.get(uid) is not None:
+                patches.add(uid, "links", item.uid)
 
-    new_trials = {i.id: i for i in live if i.source == "clinicaltrials" and i.uid in new_uids}
-    if new_trials and naming is not None:
-        for nct, publications in naming(set(new_trials)).items():
-            trial = new_trials.get(nct)
-            if trial is None:
+    nameable = {i.uid: i for i in live if i.uid in new_uids and _nameable(i)}
+    if nameable and naming is not None:
+        for uid, naming_uids in naming(set(nameable)).items():
+            record = nameable.get(uid)
+            if record is None:
                 continue
-            for uid in publications:
-                _add(trial, "links", uid)
-                patches.add(uid, "links", trial.uid)
-            if publications:
-                _reason(trial, "tracked trial with publications " + ", ".join(publications))
+            for other in naming_uids:
+                _add(record, "links", other)
+                patches.add(other, "links", record.uid)
+            if naming_uids:
+                _reason(record, _named_reason(record, naming_uids))
     return result
 
 
+def _nameable(item: Item) -> bool:
+    spec = registry.get(item.source)
+    return spec is not None and spec.accession is not None
+
+
+def _naming_reason(item: Item, tracked: list[str]) -> str:
+    """ "publication of tracked trial NCT01234567": the record, then what it names, by source."""
+    noun = _noun(item.source)
+    parts = []
+    for target in registry.specs():
+        idents = [uid.partition(":")[2] for uid in tracked if uid.partition(":")[0] == target.uid_prefix]
+        if idents:
+            parts.append(f"{noun} of tracked {target.noun} {', '.join(idents)}")
+    return "; ".join(parts)
+
+
+def _named_reason(record: Item, naming_uids: list[str]) -> str:
+    """ "tracked trial with publications pmid:1, pmid:2"."""
+    spec = registry.for_uid(naming_uids[0])
+    return f"tracked {_noun(record.source)} with {spec.noun if spec else 'record'}s {', '.join(naming_uids)}"
+
+
+def _noun(source: str) -> str:
+    spec = registry.get(source)
+    return spec.noun if spec else "record"
+
+
 def link_items(items: list[Item], store: Any) -> Links:
-    """The pipeline hook: `link` on the store (its `get`, `uid_for_doi` and an NCT scan)."""
+    """The pipeline hook: `link` on the store (its `get`, `uid_for_doi` and a scan for names)."""
 
-    def naming(ncts: set[str]) -> dict[str, list[str]]:
+    def naming(uids: set[str]) -> dict[str, list[tuple[str, str]]]:
         found: dict[str, list[tuple[str, str]]] = {}
-        for uid, first_seen, trial_ids, abstract in store.fields(
-                "pubmed", "uid", "first_seen", "trial_ids", "abstract"):  # fmt: skip
-            text_ids = set(trial_ids or ()) | set(NCT.findall(abstract or ""))
-            for nct in text_ids & ncts:
-                found.setdefault(nct, []).append((first_seen or "", uid))
-        # Publications oldest first, as the store lists its items.
-        return {nct: [uid for _, uid in sorted(docs)] for nct, docs in found.items()}
+        for spec in registry.specs():
+            if not spec.naming_fields:
+                continue
+            for uid, first_seen, *values in store.fields(spec.name, "uid", "first_seen", *spec.naming_fields):
+                doc = dict(zip(spec.naming_fields, values, strict=True))
+                for named in set(registry.named_uids(spec.name, doc.get)) & uids:
+                    found.setdefault(named, []).append((first_seen or "", uid))
+        return found
 
-    return link(items, store, naming=naming)
+    def oldest_first(uids: set[str]) -> dict[str, list[str]]:
+        # Naming records oldest first, as the store lists its items.
+        return {named: [uid for _, uid in sorted(docs)] for named, docs in naming(uids).items()}
+
+    return link(items, store, naming=oldest_first)
 
 
 # ---------------------------------------------------------------- helpers

@@ -9,11 +9,9 @@ from datetime import date
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from bot import registry
+
 Kind = Literal["clinical", "case_report", "other"]
-SOURCES = ("pubmed", "clinicaltrials", "feed")
-UID_PREFIX = {"pubmed": "pmid", "clinicaltrials": "nct", "feed": "feed"}
-PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
-STUDY_URL = "https://clinicaltrials.gov/study/{}"
 WEB_SCHEMES = frozenset({"http", "https"})
 
 
@@ -28,16 +26,12 @@ def is_web_url(url: str) -> bool:
         return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
     except ValueError:  # an unclosed IPv6 bracket, a bad port
         return False
+
+
 def is_flagged(doc: Mapping[str, Any]) -> bool:
     """Whether a stored item (its dict) carries a safety or integrity flag."""
     label = doc.get("classification") or {}
     return bool(label.get("safety") or label.get("integrity"))
-
-
-SOURCE_LABEL = {"pubmed": "PubMed", "clinicaltrials": "ClinicalTrials.gov", "feed": "Feed"}
-# What `search … source:<name>` (Slack) and `litwatch search --source` cover.
-SEARCH_SOURCES = {"pubmed": ("pubmed",), "trials": ("clinicaltrials",),
-                  "all": ("pubmed", "clinicaltrials")}
 
 
 @dataclass(frozen=True)
@@ -131,7 +125,7 @@ class Item:
 
     @property
     def uid(self) -> str:
-        return f"{UID_PREFIX[self.source]}:{self.id}"
+        return registry.uid(self.source, self.id)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists) that `from_dict` turns back into this item."""

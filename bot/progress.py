@@ -1,4 +1,4 @@
-"""A one-line progress display for long fetches, shown only on an interactive terminal.
+"""Progress of long fetches and retries, shown only on an interactive terminal.
 
 A cold baseline of thousands of records takes minutes at NCBI's 3 requests/s; a person at a
 terminal should see it moving. Under a scheduler, in CI or with output redirected there is
@@ -7,9 +7,14 @@ no terminal and nothing is printed (no bar fragments in log files).
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Protocol, TextIO
+
+from bot.retry import Retry
+
+log = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
@@ -60,3 +65,11 @@ def on_terminal(label: str, total: int) -> Progress:
     if sys.stdout.isatty() and sys.stderr.isatty():
         return ProgressLine(label, total, sys.stderr)
     return Silent()
+
+
+def retry_on_terminal(retry: Retry) -> None:
+    """A retry worth waiting for, told on a terminal ("retrying in 8 s (attempt 3 of 5)"); always logged."""
+    log.info("%s", retry)
+    if retry.delay >= 1 and sys.stderr.isatty():
+        sys.stderr.write(f"{retry}\n")
+        sys.stderr.flush()

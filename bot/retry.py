@@ -1,7 +1,11 @@
 """Bounded retries with exponential backoff, jitter and Retry-After, shared by every client.
 
-Retry behaviour is configuration (a `RetryPolicy` handed to each client), so tests pass a
-policy with millisecond delays instead of patching sleeps.
+Retry behaviour is configuration: a `RetryPolicy` handed to each client says how long one
+request may take and how often and patiently it is retried. `retrying` runs a call under it
+on stamina, so tests switch every wait off in one place (`stamina.set_testing`, in
+tests/conftest.py) while the policy's attempt counts still hold. `call_with_retries` is the
+same policy as a plain loop with an injectable sleep, for a loop that must stop in the middle
+of a wait (the Socket Mode reconnect, which a shutdown interrupts); stamina's waits cannot be.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import stamina
+import stamina.instrumentation
+
 T = TypeVar("T")
+QUICK_RETRY = 0.5  # seconds before asking an unreachable host once more
+# Our own report (`RetryReport`) says what is retried and why; stamina's default logging hook
+# would add an unformatted "stamina.retry_scheduled" line to every terminal.
+stamina.instrumentation.set_on_retry_hooks(())
 
 
 class TransientError(Exception):
@@ -23,6 +34,11 @@ class TransientError(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unreachable(TransientError):
+    """The host did not resolve or refused the connection: a wrong place or no network, not a busy
+    server. Asked once more, quickly, and no more."""
 
 
 class RetriesExhausted(Exception):
@@ -142,4 +158,63 @@ def call_with_retries(
             if on_retry:
                 on_retry(attempt, exc, delay)
             sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One retry about to happen, for whoever shows progress: "retrying in 8 s (attempt 3 of 5)"."""
+
+    what: str
+    attempt: int  # the attempt about to start, 2 or more
+    attempts: int
+    delay: float
+    error: TransientError
+
+    def __str__(self) -> str:
+        return f"{self.error}; retrying in {_seconds(round(self.delay))} s (attempt {self.attempt} of {self.attempts})"
+
+
+RetryReport = Callable[[Retry], None]
+
+
+def retrying(fn: Callable[[], T], policy: RetryPolicy, *, what: str = "request",
+             report: RetryReport | None = None) -> T:  # fmt: skip
+    """Call `fn` until it returns; retry only `TransientError`, within the policy's bounds.
+
+    The wait before each retry is the policy's backoff, never shorter than a Retry-After; a
+    Retry-After longer than the policy allows ends the retries instead (see `refuses_wait`).
+    An `Unreachable` host gets one quick retry. Raises `RetriesExhausted` with the last error.
+    """
+    started = time.monotonic()
+    made = 0
+    refusal: str | None = None
+
+    def backoff(exc: Exception) -> bool | float:
+        nonlocal refusal
+        if not isinstance(exc, TransientError) or made >= policy.attempts:
+            return False
+        if isinstance(exc, Unreachable):
+            if made >= 2:
+                return False
+            delay = min(policy.base_delay, QUICK_RETRY)
+        else:
+            elapsed = time.monotonic() - started
+            refusal = policy.refuses_wait(exc.retry_after, elapsed)
+            if refusal:
+                return False
+            delay = policy.backoff(made, exc.retry_after)
+            if elapsed + delay > policy.total:
+                return False
+        if report is not None:
+            report(Retry(what, made + 1, policy.attempts, delay, exc))
+        return float(delay)
+
+    try:
+        for attempt in stamina.retry_context(on=backoff, attempts=policy.attempts, timeout=None):
+            with attempt:
+                made += 1
+                return fn()
+    except TransientError as exc:
+        raise RetriesExhausted(made, exc, reason=refusal) from exc
     raise AssertionError("unreachable: the loop returns or raises")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 
 from tests.fakes.slack import FakeSlack
 
@@ -17,7 +18,10 @@ LOCAL_FIXTURES = Path(__file__).parent / "fixtures"
 _ENV = (
     "LITWATCH_CONFIG", "LITWATCH_NOW", "NCBI_EUTILS_URL", "CTGOV_API_URL", "SLACK_API_URL",
     "NCBI_API_KEY", "NCBI_EMAIL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
+    "LITWATCH_FETCH_DEADLINE", "LITWATCH_MAX_FETCH_MB",
 )  # fmt: skip
+# Every retry keeps its attempt count but waits no time: the one switch for all sources.
+RETRY_ATTEMPTS_IN_TESTS = 10
 
 
 def fixture_path(*parts: str) -> Path:
@@ -33,6 +37,12 @@ def fixture_path(*parts: str) -> Path:
 
 def fixture_bytes(*parts: str) -> bytes:
     return fixture_path(*parts).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_waits() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=RETRY_ATTEMPTS_IN_TESTS, cap=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.models import Correction, Item, TrialInfo
+from bot.retry import RetryPolicy
+from bot.sources.http import Http
 
 ABSTRACT = (
     "BACKGROUND: Extracellular vesicles derived from mesenchymal stem cells have been proposed "
@@ -58,3 +60,10 @@ def write_config(tmp_path: Path, text: str = MINIMAL_CONFIG) -> Path:
     path = tmp_path / "litwatch.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def http_stack(policy: RetryPolicy | None = None, waits: list[float] | None = None) -> Http:
+    """The sources' HTTP stack for a test; `waits` collects the pause chosen before each retry
+    (stamina's test mode then skips it: see conftest)."""
+    report = (lambda retry: waits.append(retry.delay)) if waits is not None else (lambda retry: None)
+    return Http(policy=policy or RetryPolicy.fast(), report=report)

@@ -13,6 +13,7 @@ from bot.models import Window
 from bot.retry import RetryPolicy
 from bot.sources.clinicaltrials import ClinicalTrialsSource, query_params
 from bot.sources.ctgov_json import FIELDS
+from tests.factories import http_stack
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies, synthetic_studies
 from tests.fakes.http import Response
 
@@ -23,10 +24,7 @@ TODAY = date(2025, 3, 10)
 
 def client(fake: FakeClinicalTrials, policy: RetryPolicy | None = None,
            sleeps: list[float] | None = None) -> ClinicalTrialsSource:  # fmt: skip
-    return ClinicalTrialsSource(
-        fake.url, session=requests.Session(), policy=policy or RetryPolicy.fast(),
-        sleep=(sleeps.append if sleeps is not None else lambda s: None),
-    )  # fmt: skip
+    return ClinicalTrialsSource(fake.url, http=http_stack(policy, sleeps))
 
 
 def full(start: date | None = None) -> Window:
@@ -47,8 +45,7 @@ def test_cold_load_pages_across_an_empty_page() -> None:
 def test_every_page_repeats_the_same_parameters() -> None:
     """Each page request carries the first page's parameters plus only the token."""
     with FakeClinicalTrials(synthetic_studies(25), empty_page_after=1) as fake:
-        source = ClinicalTrialsSource(fake.url, session=requests.Session(),
-                                      policy=RetryPolicy.fast(), page_size=10)  # fmt: skip
+        source = ClinicalTrialsSource(fake.url, http=http_stack(), page_size=10)
         assert len(source.fetch(QUERY, full()).items) == 25
     assert len(fake.requests) == 4  # 10, empty, 10, 5
     first = fake.requests[0].query
@@ -139,16 +136,17 @@ def test_projected_page_holds_only_the_event_group_counts() -> None:
     assert "resultsSection" not in studies["NCT04207047"]
 
 
-def test_400_text_error_names_the_query() -> None:
-    """A text/plain 400 becomes a QuerySyntaxError carrying the API's words and the query name."""
+def test_400_text_error_names_the_query(caplog: pytest.LogCaptureFixture) -> None:
+    """A text/plain 400 becomes a QuerySyntaxError naming the query and the status; the API's words
+    go to the log, not the message (issue 14 finding 3: no upstream body in a chat message)."""
     with FakeClinicalTrials(recorded_studies()) as fake:
         fake.fail_next.append(Response(400, "`filter.studyType` is unknown parameter",
                                        {"Content-Type": "text/plain"}))  # fmt: skip
         with pytest.raises(QuerySyntaxError) as caught:
             client(fake).fetch(QUERY, full())
     message = str(caught.value)
-    assert message.startswith("trials-exosomes-hair: ")
-    assert "`filter.studyType` is unknown parameter" in message
+    assert message == "trials-exosomes-hair: ClinicalTrials.gov answered HTTP 400 Bad Request: it rejected the query"
+    assert "`filter.studyType` is unknown parameter" in caplog.text
     assert caught.value.query == "trials-exosomes-hair"
     assert len(fake.requests) == 1  # a 400 is not retried
 
@@ -156,9 +154,8 @@ def test_400_text_error_names_the_query() -> None:
 def test_404_is_a_source_error_with_the_url() -> None:
     """A 404 (wrong base URL) fails the query, names the URL and is not retried."""
     with FakeClinicalTrials(recorded_studies()) as fake:
-        source = ClinicalTrialsSource(fake.url + "/api/v9", session=requests.Session(),
-                                      policy=RetryPolicy.fast())  # fmt: skip
-        with pytest.raises(SourceError, match=r"HTTP 404 .*/api/v9/studies: Not found"):
+        source = ClinicalTrialsSource(fake.url + "/api/v9", http=http_stack())
+        with pytest.raises(SourceError, match=r"answered HTTP 404 Not Found for .*/api/v9/studies$"):
             source.fetch(QUERY, full())
     assert len(fake.requests) == 1
 

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import requests
 
 from bot.config import SavedQuery
 from bot.errors import SourceError
 from bot.models import Item, Window
 from bot.retry import RetryPolicy
 from bot.sources.feeds import FeedSource, entry_doi, parse_entries, strip_html
+from bot.sources.http import Http
 from tests.conftest import LOCAL_FIXTURES, fixture_bytes
 from tests.fakes.feeds import FakeFeeds
-from tests.fakes.http import closed_port
+from tests.fakes.http import Response, closed_port
 
 TODAY = date(2025, 3, 10)
 
@@ -30,7 +30,7 @@ def entries(name: str, feed_url: str) -> list[Item]:
 
 
 def source() -> FeedSource:
-    return FeedSource(session=requests.Session(), policy=RetryPolicy.fast())
+    return FeedSource(http=Http(policy=RetryPolicy.fast()))
 
 
 def query(url: str, name: str = "medrxiv-dermatology") -> SavedQuery:
@@ -190,9 +190,18 @@ def test_http_error_names_the_feed() -> None:
     """A 404 fails the fetch with the feed URL and the query name."""
     with FakeFeeds() as fake, pytest.raises(SourceError) as caught:
         source().fetch(query(fake.url + "/gone.xml"), window())
-    assert str(caught.value) == (
-        f"medrxiv-dermatology: feed {fake.url}/gone.xml answered HTTP 404: no such feed"
-    )
+    assert str(caught.value) == f"medrxiv-dermatology: feed {fake.url}/gone.xml answered HTTP 404 Not Found"
+
+
+def test_an_error_body_never_reaches_the_message_only_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14 finding 3: a 403 whose body holds a secret fails with status and reason only;
+    the body is logged, trimmed, never put in the error that chat messages carry."""
+    secret = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG"
+    with FakeFeeds() as fake, pytest.raises(SourceError) as caught:
+        fake.fail_next.append(Response(403, f"denied: {secret} " + "x" * 2000, {"Content-Type": "text/plain"}))
+        source().fetch(query(fake.url + "/f.xml"), window())
+    assert str(caught.value) == f"medrxiv-dermatology: feed {fake.url}/f.xml answered HTTP 403 Forbidden"
+    assert secret in caplog.text and "x" * 400 not in caplog.text
 
 
 def test_server_without_validators_is_fetched_in_full() -> None:
@@ -222,7 +231,7 @@ def test_unreachable_host_error_names_the_host_and_cause_briefly() -> None:
     port = closed_port()
     query = SavedQuery(name="safety", source="feed", url=f"http://127.0.0.1:{port}/rss.xml")
     with pytest.raises(SourceError) as caught:
-        FeedSource(session=requests.Session(), policy=RetryPolicy.fast(attempts=2)).fetch(
+        FeedSource(http=Http(policy=RetryPolicy.fast(attempts=2))).fetch(
             query, Window(start=None, end=date(2026, 3, 1), baseline=True))
     message = caught.value.message
     assert "could not connect to 127.0.0.1: Failed to establish a new connection" in message

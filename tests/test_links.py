@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.links import link, named_trials
+from bot.links import link, named_uids
 from bot.models import Classification, Item
 from tests.factories import pubmed_item, trial_item
 
@@ -30,10 +30,10 @@ def feed_item(n: int, doi: str) -> Item:
 
 
 def test_named_trials_from_databank_and_abstract() -> None:
-    """NCT IDs come from the DataBank list and the abstract, each once, registry ids only."""
+    """Named trials come from the DataBank list and the abstract, each once, registry ids only."""
     item = pubmed_item(1, trial_ids=("NCT01234567", "ISRCTN12345678"),
                        abstract="Registered as NCT01234567 and NCT07654321.")  # fmt: skip
-    assert named_trials(item) == ["NCT01234567", "NCT07654321"]
+    assert named_uids(item) == ["nct:NCT01234567", "nct:NCT07654321"]
 
 
 def test_publication_of_tracked_trial_links_both_ways() -> None:
@@ -73,12 +73,12 @@ def test_new_trial_finds_earlier_publications() -> None:
     trial = trial_item("NCT01234567")
     asked: list[set[str]] = []
 
-    def naming(ncts: set[str]) -> dict[str, list[str]]:
-        asked.append(ncts)
-        return {"NCT01234567": ["pmid:30000001"]}
+    def naming(uids: set[str]) -> dict[str, list[str]]:
+        asked.append(uids)
+        return {"nct:NCT01234567": ["pmid:30000001"]}
 
     result = link([trial], Lookup(paper), naming=naming)
-    assert asked == [{"NCT01234567"}]
+    assert asked == [{"nct:NCT01234567"}]
     assert trial.links == ("pmid:30000001",)
     assert result.updates == {"pmid:30000001": {"links": ["nct:NCT01234567"]}}
 

@@ -75,8 +75,9 @@ def test_once_baselines_then_reports_only_changes(upstreams: tuple[FakeEutils, F
 
 def test_once_exits_1_when_a_query_fails_and_the_others_still_run(
         upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """A registry answering 400 fails its query (named, with the API's text); PubMed and feeds still run."""
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """A registry answering 400 fails its query (named, with its status; the API's text goes to the
+    log, issue 14 finding 3); PubMed and feeds still run."""
     from tests.fakes.http import Response
 
     _, ctgov, _ = upstreams
@@ -84,7 +85,8 @@ def test_once_exits_1_when_a_query_fails_and_the_others_still_run(
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
     assert main(["once"]) == 1
     captured = capsys.readouterr()
-    assert "ct: FAILED:" in captured.err and "unbalanced quotes" in captured.err
+    assert "ct: FAILED: ClinicalTrials.gov answered HTTP 400 Bad Request" in captured.err
+    assert "unbalanced quotes" not in captured.err and "unbalanced quotes" in caplog.text
     assert "pm: fetched 12, baseline" in captured.out and "preprints: fetched 1, baseline" in captured.out
     assert main(["status"]) == 1
     assert "LAST RUN FAILED" in capsys.readouterr().out

@@ -23,6 +23,7 @@ from bot.sources.pubmed import PubMedSource
 from bot.sources.pubmed_xml import parse_efetch
 from bot.store import QueryState
 from tests.conftest import FIXTURES, fixture_bytes, fixture_path
+from tests.factories import http_stack
 from tests.fakes.eutils import (
     ARTICLE,
     EFETCH_HEAD,
@@ -79,7 +80,9 @@ def records(articles: list[bytes], count: int, crdt: date, first: int = 40_000_0
 
 def source(fake: FakeEutils, store: Store | None = None, **options: object) -> PubMedSource:
     options.setdefault("limiter", RateLimiter(1000))  # pacing has its own tests
-    options.setdefault("policy", RetryPolicy.fast())
+    policy = options.pop("policy", None)
+    waits = options.pop("waits", None)
+    options["http"] = http_stack(policy, waits)  # type: ignore[arg-type]
     return PubMedSource(
         fake.url,
         email="review-team@example.org",
@@ -265,7 +268,7 @@ def test_429_storm_is_retried_after_the_servers_retry_after(fake, articles):
     fake.fail(429, 3, retry_after="1", body=fixture_bytes(*RATE_LIMIT_BODY))
     sleeps: list[float] = []
     policy = RetryPolicy(timeout=5, attempts=5, base_delay=0.01, max_delay=5, total=60)
-    result = source(fake, policy=policy, sleep=sleeps.append).fetch(QUERY, BASELINE)
+    result = source(fake, policy=policy, waits=sleeps).fetch(QUERY, BASELINE)
     assert len(result.items) == 3
     assert len(fake.requests) == 5 and result.requests == 5  # 3 refused + esearch + efetch
     assert len(sleeps) == 3 and all(s >= 1.0 for s in sleeps)
@@ -288,7 +291,7 @@ def test_a_retry_after_longer_than_the_policy_allows_fails_without_retrying_earl
     sleeps: list[float] = []
     policy = RetryPolicy(timeout=5, attempts=5, base_delay=0.01, max_delay=5, total=60)
     with pytest.raises(SourceError, match="asked to wait 120 s") as caught:
-        source(fake, policy=policy, sleep=sleeps.append).fetch(QUERY, BASELINE)
+        source(fake, policy=policy, waits=sleeps).fetch(QUERY, BASELINE)
     assert caught.value.retryable and caught.value.query == "exosomes-hair"
     assert sleeps == [] and len(fake.requests) == 1
 
@@ -299,7 +302,7 @@ def test_server_errors_are_retried_with_backoff(fake, articles):
     fake.fail(500, 2, tool="efetch")
     sleeps: list[float] = []
     policy = RetryPolicy(timeout=5, attempts=4, base_delay=0.01, max_delay=1, total=30, jitter=0)
-    result = source(fake, policy=policy, sleep=sleeps.append).fetch(QUERY, BASELINE)
+    result = source(fake, policy=policy, waits=sleeps).fetch(QUERY, BASELINE)
     assert len(result.items) == 3 and sleeps == [0.01, 0.02]
 
 
@@ -339,8 +342,8 @@ def test_a_client_error_is_not_retried(fake, articles):
 def test_a_body_shorter_than_its_length_is_retried(fake, articles):
     """Regression (urllib escapes): a connection closed mid-body (IncompleteRead) is asked again."""
     fake.add(records(articles, 2, TODAY))
-    cut = {"Content-Length": "100000", "Connection": "close"}  # sent before the true length
-    fake.faults.append(("efetch", Response(200, b"<?xml version='1.0'?><PubmedArticleSet>", cut)))
+    body = b"<?xml version='1.0'?><PubmedArticleSet>" + b" " * 1000 + b"</PubmedArticleSet>"
+    fake.faults.append(("efetch", Response(200, body, cut_at=40)))
     result = source(fake).fetch(QUERY, BASELINE)
     assert len(result.items) == 2 and fake.tools() == ["esearch", "efetch", "efetch"]
 
@@ -374,7 +377,7 @@ def test_a_redirect_to_ftp_is_refused(fake):
     """Regression (urllib follows ftp:// redirects): a redirect outside http(s) fails the query, not followed."""
     fake.fail(302, 1)
     fake.faults[-1][1].headers["Location"] = "ftp://127.0.0.1:1/esearch.fcgi"  # type: ignore[union-attr]
-    with pytest.raises(SourceError, match="only http and https are followed") as caught:
+    with pytest.raises(SourceError, match="only http and https redirects are followed") as caught:
         source(fake).fetch(QUERY, BASELINE)
     assert not caught.value.retryable and len(fake.requests) == 1
 
@@ -404,8 +407,7 @@ def test_missing_email_is_reported_once(fake, articles):
     """Without NCBI_EMAIL the run works and says, once, that NCBI asks for it."""
     fake.add(records(articles, 2, TODAY))
     src = PubMedSource(fake.url, policy=RetryPolicy.fast(), limiter=RateLimiter(1000))
-    with pytest.warns(UserWarning, match="Email address is not specified"):  # Biopython's own
-        result = src.fetch(QUERY, BASELINE)
+    result = src.fetch(QUERY, BASELINE)
     assert len(result.items) == 2
     assert [w for w in result.warnings if "NCBI_EMAIL" in w] == [result.warnings[0]]
     assert all(r.param("email") is None for r in fake.requests)
@@ -691,12 +693,13 @@ def integrity_rule(item: Item) -> Classification:
 
 def test_unreachable_eutils_reads_like_the_other_sources():
     """A refused connection reads "esearch could not connect to <host>: <cause>", as the
-    ClinicalTrials.gov and feed clients say it, and stays retryable."""
+    ClinicalTrials.gov and feed clients say it (one HTTP stack), and stays retryable."""
     unreachable = PubMedSource(f"http://127.0.0.1:{closed_port()}/entrez/eutils", email="review-team@example.org",
                                limiter=RateLimiter(1000),
                                policy=RetryPolicy.fast(attempts=2))  # fmt: skip
     with pytest.raises(SourceError) as caught:
         unreachable.fetch(QUERY, BASELINE)
     message = caught.value.message
-    assert "esearch could not connect to 127.0.0.1: [Errno 111] Connection refused" in message
+    assert message.startswith("esearch could not connect to 127.0.0.1: Failed to establish a new connection: "
+                              "[Errno 111] Connection refused; check the network or proxy")
     assert "urlopen error" not in message and caught.value.retryable

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from bot.errors import SourceError
 from bot.retry import RetriesExhausted, RetryPolicy, TransientError, call_with_retries
-from bot.sources.http import get_with_retries
+from tests.factories import http_stack
 from tests.fakes.http import FakeServer, Response
 
 POLICY = RetryPolicy(timeout=5, attempts=5, base_delay=0.001, max_delay=60, total=300, jitter=0)
@@ -74,6 +73,5 @@ def test_shared_get_reports_the_servers_wait_instead_of_retrying_early() -> None
     sleeps: list[float] = []
     with FakeServer(lambda r: Response(429, "slow down", {"Retry-After": "120"})) as server, \
             pytest.raises(SourceError, match=r"^trials: stopped after 1 attempt: .*asked to wait 120 s") as caught:  # fmt: skip
-        get_with_retries(requests.Session(), server.url + "/studies", POLICY, query="trials",
-                         what="ClinicalTrials.gov", sleep=sleeps.append)  # fmt: skip
+        http_stack(POLICY, sleeps).get(server.url + "/studies", query="trials", what="ClinicalTrials.gov")
     assert caught.value.retryable and sleeps == [] and len(server.requests) == 1

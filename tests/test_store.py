@@ -278,8 +278,10 @@ def test_migration_hook_upgrades_old_files(data_dir: Path, monkeypatch: pytest.M
 # Each item carries its batch number in `keywords`, a real field, so the check needs no test-only schema.
 CHILD = textwrap.dedent("""
     import sys
+    from bot import registry
     from bot.store import Store
     from tests.factories import pubmed_item
+    registry.specs()  # the sources load before "ready": kills land in commits, not in imports
     store = Store.open(sys.argv[1])
     batch = max((int(d["keywords"][0]) for d in store.items()), default=-1) + 1
     print("ready", flush=True)

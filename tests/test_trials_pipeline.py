@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from bot.classify import classify
 from bot.config import SavedQuery, Settings, load_settings
@@ -19,6 +18,7 @@ from bot.pipeline import RunReport, run_query
 from bot.retry import RetryPolicy
 from bot.sources.clinicaltrials import ClinicalTrialsSource
 from bot.sources.feeds import FeedSource
+from bot.sources.http import Http
 from bot.store import Store
 from tests.factories import MINIMAL_CONFIG, pubmed_item, write_config
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
@@ -87,7 +87,7 @@ def deliver_all(store: Store) -> None:
 
 def trials(fake: FakeClinicalTrials) -> dict[str, Any]:
     policy = RetryPolicy.fast()
-    source = ClinicalTrialsSource(fake.url, session=requests.Session(), policy=policy)
+    source = ClinicalTrialsSource(fake.url, http=Http(policy=policy))
     return {"clinicaltrials": source}
 
 
@@ -187,7 +187,7 @@ def test_failed_trials_fetch_keeps_the_watermark(
     ctgov.fail_next.append(Response(400, "`query.foo` is unknown parameter",
                                     {"Content-Type": "text/plain"}))  # fmt: skip
     report = run(settings, store, "ct", trials(ctgov), "2025-03-05", monkeypatch)
-    assert report.failed and "`query.foo` is unknown parameter" in (report.error or "")
+    assert report.failed and report.error == "ClinicalTrials.gov answered HTTP 400 Bad Request: it rejected the query"
     assert store.query_state("ct").watermark == date(2025, 3, 1)
 
 
@@ -220,7 +220,7 @@ def test_publication_of_tracked_trial(
 def test_doi_dedupe_across_sources(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A PubMed record with a stored feed entry's DOI becomes one item with both links, no alert."""
     store = Store.memory()
-    feeds = {"feed": FeedSource(session=requests.Session(), policy=RetryPolicy.fast())}
+    feeds = {"feed": FeedSource(http=Http(policy=RetryPolicy.fast()))}
     with FakeFeeds() as host:
         host.publish("/rss.xml", RSS.encode())
         url = host.url + "/rss.xml"
@@ -244,7 +244,7 @@ def test_unchanged_feed_run_is_not_modified_and_keeps_validators(
 ) -> None:
     """A 304 run stores nothing, alerts nothing, and the next run still sends the ETag."""
     store = Store.memory()
-    feeds = {"feed": FeedSource(session=requests.Session(), policy=RetryPolicy.fast())}
+    feeds = {"feed": FeedSource(http=Http(policy=RetryPolicy.fast()))}
     with FakeFeeds() as host:
         host.publish("/rss.xml", RSS.encode())
         url = host.url + "/rss.xml"
@@ -262,7 +262,7 @@ def test_feed_that_empties_keeps_warning_through_the_pipeline(
 ) -> None:
     """Once a feed empties, later runs skip the stored ETag, so they re-check and warn again."""
     store = Store.memory()
-    feeds = {"feed": FeedSource(session=requests.Session(), policy=RetryPolicy.fast())}
+    feeds = {"feed": FeedSource(http=Http(policy=RetryPolicy.fast()))}
     empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
     with FakeFeeds() as host:
         host.publish("/rss.xml", RSS.encode())

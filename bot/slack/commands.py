@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from bot import registry
 from bot.config import SLUG, SavedQuery, Settings, today
 from bot.digest import PERIODS
 from bot.errors import QuerySyntaxError, SourceError
-from bot.models import SEARCH_SOURCES, SOURCE_LABEL, Classification, Item, is_flagged
+from bot.models import Classification, Item, is_flagged
 from bot.slack.markup import Code, Emoji, Line, Strong, clip
 from bot.slack.render import Context, Element, Message, Section, digest_line, item_section
 
@@ -104,7 +105,7 @@ def _parse_search(args: list[str], this_year: int) -> Command:
     for word in args:
         key, sep, value = word.partition(":")
         if sep and key.lower() == "source":
-            if value.lower() not in SEARCH_SOURCES:
+            if value.lower() not in registry.search_scopes():
                 return _bad(f"unknown source `{value}` (use pubmed, trials or all)")
             source = value.lower()
         elif sep and key.lower() == "since":
@@ -179,7 +180,7 @@ def ack_payload(command: Command) -> dict[str, Any] | None:
     if command.verb == "help":
         return help_reply(command.problem)
     if command.verb == "search":
-        where = " and ".join(SOURCE_LABEL[s] for s in SEARCH_SOURCES[command.source])
+        where = " and ".join(registry.label(s) for s in registry.search_scopes()[command.source])
         return lines_reply([(f"Searching {where} for “", command.terms, "”…")])
     if command.verb == "run":
         return lines_reply([("Running ", Code(command.query), " now; I will report here when done.")])
@@ -205,9 +206,9 @@ def _search(command: Command, caller: Caller, services: Services) -> dict[str, A
     since = date(command.since, 1, 1) if command.since else None
     found: list[Item] = []
     problems: list[str] = []
-    names = [s for s in SEARCH_SOURCES[command.source] if s in services.sources]
+    names = [s for s in registry.search_scopes()[command.source] if s in services.sources]
     for name in names:
-        label = SOURCE_LABEL[name]
+        label = registry.label(name)
         try:
             found += services.sources[name].search(command.terms, limit=SEARCH_LIMIT, since=since)
         except QuerySyntaxError as exc:
@@ -288,7 +289,7 @@ def _queries(command: Command, caller: Caller, services: Services) -> dict[str, 
         lines: list[Line] = [
             (
                 Strong(query.name),
-                f" · {SOURCE_LABEL[query.source]} · ",
+                f" · {registry.label(query.source)} · ",
                 *(schedule if query.enabled else ("disabled",)),
             ),
             (f"last success {_when(state.last_success)} · next run {next_run}",),

@@ -24,7 +24,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import PUBMED_URL, SOURCE_LABEL, STUDY_URL, UID_PREFIX, is_flagged
+from bot import registry
+from bot.models import is_flagged
 from bot.slack.markup import (
     ELLIPSIS,
     Code,
@@ -263,23 +264,19 @@ def item_url(item: Mapping[str, Any]) -> str:
 def uid_of(item: Mapping[str, Any]) -> str:
     if item.get("uid"):
         return str(item["uid"])
-    prefix = UID_PREFIX.get(str(item.get("source")), "feed")
-    return f"{prefix}:{item.get('id', '')}"
+    spec = registry.get(str(item.get("source")))
+    return f"{spec.uid_prefix if spec else 'feed'}:{item.get('id', '')}"
 
 
 def uid_url(uid: str) -> str:
-    prefix, _, ident = uid.partition(":")
-    if prefix == "pmid":
-        return PUBMED_URL.format(pmid=ident)
-    if prefix == "nct":
-        return STUDY_URL.format(ident)
-    return ""
+    return registry.uid_url(uid)
 
 
 def registry_url(trial_id: str) -> str:
     upper = trial_id.upper()
-    if upper.startswith("NCT"):
-        return STUDY_URL.format(upper)
+    named = registry.accession_uid(upper)
+    if named:
+        return registry.uid_url(named)
     if upper.startswith("ISRCTN"):
         return f"https://www.isrctn.com/{upper}"
     return ""
@@ -305,7 +302,7 @@ def _badge(item: Mapping[str, Any]) -> Line:
 
 def _meta(item: Mapping[str, Any]) -> Line:
     source = str(item.get("source") or "")
-    parts: list[Line] = [(SOURCE_LABEL.get(source, source),)]
+    parts: list[Line] = [(registry.label(source),)]
     venue = item.get("journal") or item.get("feed_title") or ""
     if venue:
         parts.append((clip(str(venue), FIELD_CHARS),))
@@ -391,7 +388,7 @@ def item_section(item: Mapping[str, Any], *, changed: bool = False) -> Section:
 def digest_line(item: Mapping[str, Any], *, changed: bool = False) -> Line:
     """One item as a compact bullet: linked title, venue and date, why it stands out."""
     title = clip(str(item.get("title") or uid_of(item)), TITLE_CHARS // 2)
-    venue = item.get("journal") or item.get("feed_title") or SOURCE_LABEL.get(str(item.get("source")), "")
+    venue = item.get("journal") or item.get("feed_title") or registry.label(str(item.get("source") or ""))
     detail = join([(clip(str(venue), FIELD_CHARS // 2),), (str(item.get("published") or ""),)], ", ")
     line: list[Span] = ["• ", Link(item_url(item), title)]
     if changed:

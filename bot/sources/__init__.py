@@ -1,15 +1,20 @@
-"""Sources: one module per upstream, each a pure parser plus a thin client behind `Source`."""
+"""Sources: one module per upstream, each a pure parser plus a thin client behind `Source`.
+
+Each module also declares its source to `bot.registry` (a `SourceSpec`): what the rest of
+litwatch asks of it, and how to build its client on the shared HTTP stack.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from bot import registry
 from bot.config import Environment, SavedQuery
 from bot.models import FetchResult, Item, Window
-from bot.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from bot.sources.http import Http
     from bot.store import Store
 
 
@@ -23,25 +28,13 @@ class Source(Protocol):
     def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]: ...
 
 
-def build_sources(env: Environment, policy: RetryPolicy | None = None, *,
-                  store: Store | None = None) -> dict[str, Source]:
-    """The production sources, keyed by the config's `source` names, all on `env`'s base URLs.
+def build_sources(env: Environment, http: Http | None = None, *, store: Store | None = None) -> dict[str, Source]:
+    """Every registered source's client, keyed by its config name, all on one HTTP stack.
 
     With a `store`, PubMed skips re-downloading records it already holds for a query (the
     overlap window finds them again) and its retraction watch looks only at stored records.
     """
-    import requests
+    from bot.sources.http import Http
 
-    from bot.sources.clinicaltrials import ClinicalTrialsSource
-    from bot.sources.feeds import FeedSource
-    from bot.sources.pubmed import PubMedSource, stored_ids_from
-
-    policy = policy or RetryPolicy()
-    session = requests.Session()
-    session.headers["User-Agent"] = "litwatch (living-review monitor)"
-    return {
-        "pubmed": PubMedSource(env.ncbi_eutils_url, email=env.ncbi_email, api_key=env.ncbi_api_key,
-                               policy=policy, stored_ids=stored_ids_from(store) if store else None),
-        "clinicaltrials": ClinicalTrialsSource(env.ctgov_api_url, session=session, policy=policy),
-        "feed": FeedSource(session=session, policy=policy),
-    }
+    http = http or Http(deadline=env.fetch_deadline, max_bytes=env.max_fetch_bytes)
+    return {spec.name: spec.build(env, http, store) for spec in registry.specs()}

@@ -7,18 +7,22 @@ filter is day-granular, so incremental windows must reach back at least a day.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from bot.config import SavedQuery
+from bot import registry
+from bot.config import Environment, SavedQuery
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import FetchResult, Item, Window
-from bot.retry import RetryPolicy
-from bot.sources.ctgov_json import FIELDS, StudyFormatError, StudyPage, parse_page_bytes
-from bot.sources.http import error_text, get_with_retries
+from bot.sources.ctgov_json import FIELDS, STUDY_URL, StudyFormatError, StudyPage, parse_page_bytes
+from bot.sources.http import Http, status_error, url_hint
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+CTGOV_API_URL = "https://clinicaltrials.gov/api/v2"
 
 PAGE_SIZE = 1000  # the API's maximum
 MAX_PAGES = 500  # 500,000 studies: far beyond any saved search; guards a token loop
@@ -33,16 +37,14 @@ class ClinicalTrialsSource:
         self,
         base_url: str,
         *,
-        session: requests.Session,
-        policy: RetryPolicy,
+        http: Http,
         page_size: int = PAGE_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
+        hint: str = "",
     ):
         self.base_url = base_url.rstrip("/")
-        self.session = session
-        self.policy = policy
+        self.http = http
         self.page_size = page_size
-        self._sleep = sleep
+        self.hint = hint
 
     def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
         """Every study matching `query` updated since `window.start` (all of them if None)."""
@@ -83,26 +85,24 @@ class ClinicalTrialsSource:
         raise SourceError(f"ClinicalTrials.gov returned more than {MAX_PAGES} pages", query=name)
 
     def _get_page(self, params: dict[str, str], name: str, result: FetchResult) -> StudyPage:
-        fetched = get_with_retries(
-            self.session, f"{self.base_url}/studies", self.policy, params=params,
-            headers={"Accept": "application/json"}, query=name, what="ClinicalTrials.gov",
-            sleep=self._sleep,
+        fetched = self.http.get(
+            f"{self.base_url}/studies", params=params, headers={"Accept": "application/json"}, query=name,
+            what="ClinicalTrials.gov", hint=self.hint,
         )  # fmt: skip
         result.requests += fetched.requests
         response = fetched.response
         if response.status_code == 400:
             raise QuerySyntaxError(
-                f"ClinicalTrials.gov rejected the query (HTTP 400): {error_text(response)}",
+                f"{status_error('ClinicalTrials.gov', response, fetched.body)}: it rejected the query",
                 query=name,
             )
         if response.status_code != 200:
             raise SourceError(
-                f"ClinicalTrials.gov answered HTTP {response.status_code} for "
-                f"{self.base_url}/studies: {error_text(response)}",
+                f"{status_error('ClinicalTrials.gov', response, fetched.body)} for {self.base_url}/studies",
                 query=name,
             )
         try:
-            return parse_page_bytes(response.content)
+            return parse_page_bytes(fetched.body)
         except StudyFormatError as exc:
             message = f"ClinicalTrials.gov sent an unreadable page: {exc}"
             raise SourceError(message, query=name) from exc
@@ -137,3 +137,57 @@ def search_params(terms: str, *, limit: int, since: date | None, page_size: int)
 def updated_since(day: date) -> str:
     """The Essie expression for "last update posted on or after `day`"."""
     return f"AREA[LastUpdatePostDate]RANGE[{day.isoformat()},MAX]"
+
+
+STATUSES = (
+    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
+    "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
+    "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN",
+)  # fmt: skip
+# Registry fields whose change a living review acts on.
+WATCHED = ("status", "why_stopped", "has_results", "enrollment", "primary_completion_date", "phases")
+SEARCH_KEYS = ("term", "condition", "intervention")
+
+
+class ClinicalTrials(registry.SourceSpec):
+    """ClinicalTrials.gov studies (`nct:<NCT ID>`), through API v2."""
+
+    name = "clinicaltrials"
+    uid_prefix = "nct"
+    label = "ClinicalTrials.gov"
+    noun = "trial"
+    query_keys = frozenset({"term", "condition", "intervention", "status"})
+    search_scope = "trials"
+    url_variable = "CTGOV_API_URL"
+    default_url = CTGOV_API_URL
+    ris_type = "GEN"
+    ris_database = "ClinicalTrials.gov"
+    registry_records = True
+    may_list_registry_records = False
+    accession = re.compile(r"\bNCT\d{8}\b")
+    naming_fields = ()  # its records list their publications as links (ctgov_json)
+
+    def check_query(self, query: SavedQuery, raw: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        for status in query.status:
+            if status not in STATUSES:
+                yield "status", f"unknown trial status {status!r} (expected e.g. RECRUITING, COMPLETED)"
+        mistyped = any(k in raw and not isinstance(raw[k], str) for k in SEARCH_KEYS)  # reported already
+        if not (query.term or query.condition or query.intervention) and not mistyped:
+            yield "", "source = 'clinicaltrials' needs at least one of term, condition, intervention"
+
+    def watched(self, item: Item) -> dict[str, Any]:
+        trial = item.trial
+        return {name: _plain(getattr(trial, name)) if trial else None for name in WATCHED}
+
+    def record_url(self, ident: str) -> str:
+        return STUDY_URL.format(ident)
+
+    def build(self, env: Environment, http: Http, store: Store | None) -> ClinicalTrialsSource:
+        return ClinicalTrialsSource(env.base_url(self), http=http, hint=url_hint(env, self))
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+registry.register(ClinicalTrials())

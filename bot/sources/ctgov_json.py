@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from bot.models import STUDY_URL, Item, TrialInfo
+from bot.models import Item, TrialInfo
+
+STUDY_URL = "https://clinicaltrials.gov/study/{}"  # a study's page, by NCT ID
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 

@@ -12,24 +12,29 @@ import html
 import io
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import feedparser
-import requests
 
-from bot.config import SavedQuery
+from bot import registry
+from bot.config import Environment, SavedQuery
 from bot.errors import SourceError
-from bot.models import FetchResult, Item, Window
-from bot.retry import RetryPolicy
-from bot.sources.http import error_text, get_with_retries
+from bot.models import FetchResult, Item, Window, is_web_url
+from bot.sources.http import Http, is_link_local_url, status_error
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>?#&]+)", re.IGNORECASE)
 # Validator keys kept between runs (Window.validators in, FetchResult.validators out).
 ETAG, LAST_MODIFIED, ENTRIES = "etag", "last_modified", "entries"
+# Expat's words for a document that stops before it ends: a body cut in transit. Other bozo
+# errors (a raw "&", a wrong declared encoding) are repaired by feedparser's loose parser.
+CUT_SHORT = ("no element found", "unclosed token", "unclosed CDATA section")
 
 
 class FeedSource:
@@ -37,36 +42,28 @@ class FeedSource:
 
     overlap = timedelta(0)  # a feed lists what it has; the store tells old from new
 
-    def __init__(
-        self,
-        *,
-        session: requests.Session,
-        policy: RetryPolicy,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.session = session
-        self.policy = policy
-        self._sleep = sleep
+    def __init__(self, *, http: Http):
+        self.http = http
 
     def fetch(self, query: SavedQuery, window: Window) -> FetchResult:
         """The feed's entries, or `not_modified` when the server says nothing changed."""
         url = query.url
         previous = dict(window.validators)
-        fetched = get_with_retries(
-            self.session, url, self.policy, headers=conditional_headers(previous),
-            query=query.name, what=f"feed {url}", sleep=self._sleep,
-        )  # fmt: skip
+        fetched = self.http.get(url, headers=conditional_headers(previous), query=query.name, what=f"feed {url}")
         response = fetched.response
         if response.status_code == 304:
             return FetchResult(validators=previous, not_modified=True, requests=fetched.requests)
         if response.status_code != 200:
-            raise SourceError(
-                f"feed {url} answered HTTP {response.status_code}: {error_text(response)}",
-                query=query.name,
-            )
+            raise SourceError(status_error(f"feed {url}", response, fetched.body), query=query.name)
         headers = {k.lower(): v for k, v in response.headers.items()}
         headers.setdefault("content-location", response.url or url)
-        parsed = feedparser.parse(io.BytesIO(response.content), response_headers=headers)
+        parsed = feedparser.parse(io.BytesIO(fetched.body), response_headers=headers)
+        cut = cut_short(parsed)
+        if cut:
+            # A body that ends mid-document lost its later entries: store none of it and keep
+            # the old validators, so the next run fetches the whole feed again.
+            raise SourceError(f"feed {url} ended before the document did ({cut}): nothing was stored; "
+                              "the next run fetches it again", query=query.name, retryable=True)  # fmt: skip
         items = parse_entries(parsed, feed_url=url)
 
         result = FetchResult(items=items, requests=fetched.requests)
@@ -96,6 +93,13 @@ class FeedSource:
     def search(self, terms: str, *, limit: int = 10, since: date | None = None) -> list[Item]:
         """Feeds have no search endpoint: an ad hoc search finds nothing here."""
         return []
+
+
+def cut_short(parsed: Mapping[str, Any]) -> str:
+    """Why a parsed body looks cut off (the XML ends before its root element closes), or ""."""
+    error = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    text = str(error or "")
+    return text if any(sign in text for sign in CUT_SHORT) else ""
 
 
 def conditional_headers(validators: Mapping[str, str]) -> dict[str, str]:
@@ -227,3 +231,43 @@ def strip_html(text: str) -> str:
     else:
         text = html.unescape(text)
     return " ".join(text.split())
+
+
+class Feed(registry.SourceSpec):
+    """RSS and Atom feeds (`feed:<entry id>`): the query's `url` is the feed."""
+
+    name = "feed"
+    uid_prefix = "feed"
+    label = "Feed"
+    noun = "entry"
+    query_keys = frozenset({"url"})
+    search_scope = None  # feeds have no search endpoint
+    url_variable = None  # each query names its feed
+    default_url = ""
+    ris_type = "ELEC"
+    ris_database = ""  # a feed is not a database
+    registry_records = False
+    may_list_registry_records = True  # a registry's own feed lists trials by their URL
+    accession = None
+    naming_fields = ()
+
+    def check_query(self, query: SavedQuery, raw: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        if not query.url and "url" not in raw:
+            yield "url", "required for source = 'feed'"
+        elif query.url and not is_web_url(query.url):
+            yield "url", f"{query.url!r} is not an http(s) URL (feeds are never read from local files)"
+        elif query.url and is_link_local_url(query.url):
+            yield "url", (f"{query.url!r} is a link-local address (such as a cloud metadata service), "
+                          "never a feed")  # fmt: skip
+
+    def watched(self, item: Item) -> dict[str, Any]:
+        return {"title": item.title}
+
+    def record_url(self, ident: str) -> str:
+        return ""  # an entry's page is its link, stored as its url
+
+    def build(self, env: Environment, http: Http, store: Store | None) -> FeedSource:
+        return FeedSource(http=http)
+
+
+registry.register(Feed())

@@ -1,19 +1,14 @@
 """PubMed through NCBI E-utilities: incremental windows, baselines, retraction watch, search.
 
-Routing. Biopython's `Entrez.esearch`/`efetch` hard-code
-`https://eutils.ncbi.nlm.nih.gov/entrez/eutils/<tool>.fcgi` and open it with `Entrez._open`,
-which has no timeout, its own module-global pacing and an immediate retry of a 429. So this
-client uses Biopython for what it does well — `Entrez._build_request(cgi, params, post=)`
-builds the request exactly as `Entrez.esearch`/`efetch` would (tool/email/api_key defaults,
-id joining, POST for long parameter lists) — but passes it `<base_url>/esearch.fcgi` (base
-URL from `NCBI_EUTILS_URL`, via `bot.config.Environment`) and opens it with
-`urllib.request` itself (`opener.open(request, timeout=…)`). `Entrez._open` never runs, so its
-immediate 429 retries and sleeps never happen; pacing is the process-wide
-`bot.ratelimit.ncbi()` limiter (3 requests/s, 10 with `NCBI_API_KEY`) and retries are
-`bot.retry.call_with_retries` (backoff with jitter, Retry-After honoured, bounded in count
-and time). Every request sends `tool=litwatch`, `email` (`NCBI_EMAIL`) and `api_key`.
-`Entrez._build_request` is private API; the biopython range in pyproject pins the major
-version and the fake-server tests exercise it on every run.
+Routing. Every request goes through the one HTTP stack (`bot.sources.http.Http`: the
+shared session, timeouts, deadline and size cap, redirect guards, retries with Retry-After)
+to `<base>/esearch.fcgi` and `<base>/efetch.fcgi`, the base from `NCBI_EUTILS_URL`. It sends
+what Biopython's `Entrez` would — `tool=litwatch`, `email` (`NCBI_EMAIL`), `api_key`
+(`NCBI_API_KEY`), IDs joined by commas, POST for ID lists and long terms — but built here:
+Biopython's own functions hard-code NCBI's host, open URLs without a timeout and retry a
+429 at once, and the request builder they share is private API. Pacing is the process-wide
+`bot.ratelimit.ncbi()` limiter (3 requests/s, 10 with an API key), acquired before every
+attempt, retries included.
 
 Window. A run searches the saved term restricted to records that entered PubMed from the
 window start (the pipeline's watermark minus the overlap, 7 days unless the query's
@@ -54,40 +49,29 @@ records (and the stored targets of any notice found) are fetched again. Their ne
 
 from __future__ import annotations
 
-import http.client
-import time
-import warnings
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Protocol, TypeVar
-from urllib.error import HTTPError, URLError
-from urllib.request import HTTPRedirectHandler, Request, build_opener
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urlencode
 
-from Bio import Entrez
-
-from bot import ratelimit
-from bot.config import NCBI_EUTILS_URL, SavedQuery, today
+from bot import ratelimit, registry
+from bot.config import Environment, SavedQuery, today
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import FetchResult, Item, Window
 from bot.progress import Progress, ProgressFactory, on_terminal
 from bot.ratelimit import RateLimiter
-from bot.retry import (
-    RetriesExhausted,
-    RetryPolicy,
-    TransientError,
-    call_with_retries,
-    parse_retry_after,
-)
-from bot.sources.http import could_not_connect, is_web_url
-from bot.sources.pubmed_xml import SearchResult, parse_efetch, parse_esearch
+from bot.retry import RetryPolicy, TransientError
+from bot.sources.http import Http, status_error, url_hint
+from bot.sources.pubmed_xml import PUBMED_URL, SearchResult, parse_efetch, parse_esearch
 
-# Biopython warns on stderr when no email is set; this source reports that itself, once per
-# run, as a query warning the user sees in `litwatch once` and `status`.
-warnings.filterwarnings("ignore", message=r"\s*Email address is not specified", module="Bio.Entrez")
+if TYPE_CHECKING:
+    from bot.store import Store
 
+NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 TOOL = "litwatch"
 DEFAULT_OVERLAP = timedelta(days=7)
+LONG_QUERY = 1000  # characters of parameters past which a request is POSTed, as Entrez does
 MAX_IDS = 9999  # PubMed hands out at most this many IDs of one result
 BATCH = 200  # IDs per efetch, NCBI's recommended ceiling
 EARLIEST = date(1781, 1, 1)  # older than any PubMed record: "all dates"
@@ -134,22 +118,23 @@ class PubMedSource:
         *,
         email: str = "",
         api_key: str = "",
+        http: Http | None = None,
         policy: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         progress: ProgressFactory | None = None,
         stored_ids: StoredIds | None = None,
         overlap: timedelta = DEFAULT_OVERLAP,
-        sleep: Callable[[float], None] = time.sleep,
+        hint: str = "",
     ):
         self.base_url = base_url.rstrip("/")
         self.email = email
         self.api_key = api_key
-        self.policy = policy or RetryPolicy()
+        self.http = http or Http(policy=policy)
         self.limiter = limiter or ratelimit.ncbi(api_key=bool(api_key))
         self.progress = progress or on_terminal
         self.stored_ids = stored_ids
         self.overlap = overlap
-        self._sleep = sleep
+        self.hint = hint  # ends an "unreachable" message: "or NCBI_EUTILS_URL, set to …"
 
     # ------------------------------------------------------------ Source protocol
 
@@ -321,29 +306,21 @@ class PubMedSource:
         post: bool | None = None,
     ) -> T:
         """One E-utilities request: rate-limited, timed out, retried, parsed; or SourceError."""
-        cgi = f"{self.base_url}/{tool}.fcgi"
-        if not is_web_url(cgi):
-            raise SourceError(f"{tool}: {cgi!r} is not a valid http(s) URL (check NCBI_EUTILS_URL)", query=run.query)
         params = {**params, "tool": TOOL}
         if self.email:
             params["email"] = self.email
         if self.api_key:
             params["api_key"] = self.api_key
+        post = post or len(urlencode(params)) > LONG_QUERY
 
         def attempt() -> T:
-            self.limiter.acquire()
             run.requests += 1
-            try:
-                request = Entrez._build_request(cgi, dict(params), post=post)
-                with _OPENER.open(request, timeout=self.policy.timeout) as response:
-                    body = response.read()
-            except HTTPError as exc:
-                if exc.code == 429 or exc.code >= 500:
-                    wait = parse_retry_after(exc.headers.get("Retry-After"))
-                    raise TransientError(f"{tool}: HTTP {exc.code}", retry_after=wait) from exc
-                raise SourceError(f"{tool}: HTTP {exc.code} {exc.reason}", query=run.query) from exc
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise _transport_failure(tool, cgi, exc, run.query) from exc
+            response, body = self.http.once(
+                "POST" if post else "GET", f"{self.base_url}/{tool}.fcgi",
+                params=None if post else params, data=params if post else None, query=run.query, what=tool,
+            )  # fmt: skip
+            if response.status_code != 200:
+                raise SourceError(status_error(tool, response, body), query=run.query)
             try:
                 return parse(body)
             except SourceError as exc:
@@ -351,39 +328,8 @@ class PubMedSource:
                     raise TransientError(str(exc)) from exc
                 raise SourceError(str(exc), query=run.query) from exc
 
-        try:
-            return call_with_retries(attempt, self.policy, sleep=self._sleep)
-        except RetriesExhausted as exc:
-            raise SourceError(str(exc), query=run.query, retryable=True) from exc
-
-
-class _WebOnlyRedirects(HTTPRedirectHandler):
-    """Follow redirects to http(s) only (urllib would also follow one to ftp://)."""
-
-    def redirect_request(self, req: Request, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Request | None:
-        if not is_web_url(newurl):
-            raise HTTPError(newurl, code, f"redirect to {newurl!r} refused: only http and https are followed",
-                            headers, fp)  # fmt: skip
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = build_opener(_WebOnlyRedirects)
-
-
-def _transport_failure(tool: str, url: str, exc: Exception, query: str) -> TransientError | SourceError:
-    """A request that got no HTTP answer: worth asking again, or bound to fail the same way.
-
-    Dropped or refused connections, timeouts, TLS errors and bodies cut short
-    (`http.client.IncompleteRead`) are transient; a malformed URL or one urllib cannot
-    open is not, and fails the query at once.
-    """
-    if isinstance(exc, URLError):
-        if isinstance(exc.reason, OSError):  # could not connect: DNS, refused, TLS, timeout
-            return TransientError(could_not_connect(tool, url, exc))
-        return SourceError(f"{tool}: {exc.reason}", query=query)
-    if isinstance(exc, http.client.InvalidURL) or (isinstance(exc, ValueError) and not isinstance(exc, OSError)):
-        return SourceError(f"{tool}: bad URL ({exc})", query=query)
-    return TransientError(f"{tool}: {type(exc).__name__}: {exc}")
+        return self.http.call(attempt, query=run.query, what=tool, hint=self.hint, before=self.limiter.acquire,
+                              url=f"{self.base_url}/{tool}.fcgi")  # fmt: skip
 
 
 def stored_ids_from(store: StoreView) -> StoredIds:
@@ -403,3 +349,48 @@ def _dated(term: str, start: date, end: date) -> str:
 
 def _ncbi_date(day: date) -> str:
     return day.strftime("%Y/%m/%d")
+
+
+class PubMed(registry.SourceSpec):
+    """PubMed records (`pmid:<PMID>`), searched with E-utilities."""
+
+    name = "pubmed"
+    uid_prefix = "pmid"
+    label = "PubMed"
+    noun = "publication"
+    query_keys = frozenset({"term"})
+    search_scope = "pubmed"
+    url_variable = "NCBI_EUTILS_URL"
+    default_url = NCBI_EUTILS_URL
+    ris_type = "JOUR"
+    ris_database = "PubMed"
+    registry_records = False
+    may_list_registry_records = False
+    accession = None  # trials name their publications by PMID in their own records
+    naming_fields = ("trial_ids", "abstract")  # DataBank accession numbers, then the text
+
+    def check_query(self, query: SavedQuery, raw: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        if not query.term:
+            yield "term", "required for source = 'pubmed'"
+
+    def watched(self, item: Item) -> dict[str, Any]:
+        # Publication types and the integrity links (retraction, concern, erratum, update).
+        links = sorted(f"{c.type}:{c.pmid or c.ref}" for c in item.corrections if c.type in INTEGRITY_LINKS)
+        return {"publication_types": sorted(item.publication_types), "links": links}
+
+    def record_url(self, ident: str) -> str:
+        return PUBMED_URL.format(pmid=ident)
+
+    def build(self, env: Environment, http: Http, store: Store | None) -> PubMedSource:
+        return PubMedSource(env.base_url(self), email=env.ncbi_email, api_key=env.ncbi_api_key, http=http,
+                            stored_ids=stored_ids_from(store) if store else None,
+                            hint=url_hint(env, self))  # fmt: skip
+
+
+# CommentsCorrections types that change what a review should think of a record.
+INTEGRITY_LINKS = frozenset({
+    "RetractionIn", "RetractionOf", "ExpressionOfConcernIn", "ExpressionOfConcernFor",
+    "ErratumIn", "ErratumFor", "UpdateIn", "UpdateOf", "ReprintIn",
+})
+
+registry.register(PubMed())

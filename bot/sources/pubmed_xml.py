@@ -24,7 +24,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bot.errors import SourceError
-from bot.models import PUBMED_URL, Correction, Item, MeshHeading
+from bot.models import Correction, Item, MeshHeading
+
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"  # a record's page, by PMID
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
 # Sub- and superscripts belong to the word they follow ("CO2", "Ca2+"): no space before them.

@@ -42,6 +42,8 @@ class Response:
     body: bytes | str = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts, slow upstreams)
+    cut_at: int | None = None  # send only this many bytes of the body, then close (a body cut in transit)
+    drip: float = 0.0  # seconds between body chunks of 16 bytes (an upstream that never quite stops)
 
 
 Handler = Callable[[Request], Response]
@@ -90,7 +92,17 @@ class FakeServer:
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if response.cut_at is not None:
+                        self.wfile.write(payload[: response.cut_at])
+                        self.wfile.flush()
+                        self.close_connection = True
+                    elif response.drip:
+                        for start in range(0, len(payload), 16):
+                            self.wfile.write(payload[start : start + 16])
+                            self.wfile.flush()
+                            time.sleep(response.drip)
+                    else:
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test); nothing to tell it
 
