@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import feedparser
+import requests
 
 from bot import registry
 from bot.config import Environment, SavedQuery
 from bot.errors import SourceError
 from bot.models import FetchResult, Item, Window, is_web_url
+from bot.retry import TransientError
 from bot.sources.http import Http, is_link_local_url, status_error
 
 if TYPE_CHECKING:
@@ -49,24 +51,35 @@ class FeedSource:
         """The feed's entries, or `not_modified` when the server says nothing changed."""
         url = query.url
         previous = dict(window.validators)
-        fetched = self.http.get(url, headers=conditional_headers(previous), query=query.name, what=f"feed {url}")
-        response = fetched.response
+        what = f"feed {url}"
+        sent = 0
+
+        def attempt() -> tuple[requests.Response, bytes, Any]:
+            nonlocal sent
+            sent += 1
+            response, body = self.http.once("GET", url, headers=conditional_headers(previous), query=query.name,
+                                            what=what)  # fmt: skip
+            if response.status_code != 200:
+                return response, body, None
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            headers.setdefault("content-location", response.url or url)
+            parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+            cut = cut_short(parsed)
+            if cut:
+                # A body that ends mid-document lost its later entries: use none of it (its
+                # validators neither, so the next run fetches the whole feed) and ask again.
+                raise TransientError(f"{what} ended before its document did ({cut}); nothing of it was stored")
+            return response, body, parsed
+
+        response, body, parsed = self.http.call(attempt, url=url, query=query.name, what=what)
         if response.status_code == 304:
-            return FetchResult(validators=previous, not_modified=True, requests=fetched.requests)
-        if response.status_code != 200:
-            raise SourceError(status_error(f"feed {url}", response, fetched.body), query=query.name)
+            return FetchResult(validators=previous, not_modified=True, requests=sent)
+        if parsed is None:
+            raise SourceError(status_error(what, response, body), query=query.name)
         headers = {k.lower(): v for k, v in response.headers.items()}
-        headers.setdefault("content-location", response.url or url)
-        parsed = feedparser.parse(io.BytesIO(fetched.body), response_headers=headers)
-        cut = cut_short(parsed)
-        if cut:
-            # A body that ends mid-document lost its later entries: store none of it and keep
-            # the old validators, so the next run fetches the whole feed again.
-            raise SourceError(f"feed {url} ended before the document did ({cut}): nothing was stored; "
-                              "the next run fetches it again", query=query.name, retryable=True)  # fmt: skip
         items = parse_entries(parsed, feed_url=url)
 
-        result = FetchResult(items=items, requests=fetched.requests)
+        result = FetchResult(items=items, requests=sent)
         if parsed.get("bozo"):
             error = parsed.get("bozo_exception")
             result.warnings.append(

@@ -160,7 +160,7 @@ class Http:
         except requests.Timeout as exc:
             raise TransientError(f"{what} timed out after {self.policy.timeout:g} s") from exc
         except requests.ConnectionError as exc:
-            if _cannot_reach(exc):
+            if cannot_reach(exc):
                 raise Unreachable(could_not_connect(what, url, exc)) from exc
             raise TransientError(could_not_connect(what, url, exc)) from exc
         except requests.RequestException as exc:
@@ -318,7 +318,7 @@ def _unreachable_advice(message: str, hint: str) -> str:
     return f"{message}; check the network or proxy{', ' + hint if hint else ''}"
 
 
-def _cannot_reach(exc: requests.ConnectionError) -> bool:
+def cannot_reach(exc: requests.ConnectionError) -> bool:
     """A name that does not resolve or a connection refused: not a busy server, a wrong place."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]

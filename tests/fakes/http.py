@@ -43,6 +43,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts, slow upstreams)
     cut_at: int | None = None  # send only this many bytes of the body, then close (a body cut in transit)
+    no_length: bool = False  # send no Content-Length: the body ends when the connection closes
     drip: float = 0.0  # seconds between body chunks of 16 bytes (an upstream that never quite stops)
 
 
@@ -90,7 +91,11 @@ class FakeServer:
                     self.send_response(response.status)
                     for name, value in response.headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
+                    if response.no_length:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
+                    else:
+                        self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     if response.cut_at is not None:
                         self.wfile.write(payload[: response.cut_at])
