@@ -46,6 +46,7 @@ class SourceSpec(ABC):
     uid_prefix: ClassVar[str]  # `<prefix>:<id>` is an item's uid
     label: ClassVar[str]  # what people read: "PubMed"
     noun: ClassVar[str]  # one record, in link reasons: "publication", "trial"
+    id_label: ClassVar[str]  # a record's id among an item's identifiers: "PMID {}", "{}"; "" shows none
     query_keys: ClassVar[frozenset[str]]  # [[queries]] keys this source reads, beyond the common ones
     search_scope: ClassVar[str | None]  # `search source:<scope>` / `--source <scope>`; None: no ad hoc search
     url_variable: ClassVar[str | None]  # environment variable moving its base URL; None: URLs come per query
@@ -58,7 +59,7 @@ class SourceSpec(ABC):
     naming_fields: ClassVar[tuple[str, ...]]  # Item fields where its records name other sources' accessions
 
     _DECLARED: ClassVar[tuple[str, ...]] = (
-        "name", "uid_prefix", "label", "noun", "query_keys", "search_scope", "url_variable",
+        "name", "uid_prefix", "label", "noun", "id_label", "query_keys", "search_scope", "url_variable",
         "default_url", "ris_type", "ris_database", "registry_records", "may_list_registry_records",
         "accession", "naming_fields",
     )  # fmt: skip

@@ -60,6 +60,7 @@ def test_a_toy_source_runs_through_config_diff_and_export(toy: Toy, tmp_path: Pa
     assert uid_url("book:ISBN0000000003") == "https://library.example/books/ISBN0000000003"
     assert registry_url("ISBN0000000003") == "https://library.example/books/ISBN0000000003"
     assert registry.search_scopes()["toys"] == ("toy",)
+    assert registry.label("toy") == "Toy Library"
 
 
 def test_the_toy_sources_own_keys_are_validated(toy: Toy, tmp_path: Path) -> None:
@@ -91,6 +92,7 @@ def test_a_source_that_forgets_a_declaration_fails_when_its_class_is_defined() -
             uid_prefix = "f"
             label = "Forgetful"
             noun = "note"
+            id_label = ""
             query_keys = frozenset()
             search_scope = None
             url_variable = None

@@ -39,6 +39,7 @@ class Toy(registry.SourceSpec):
     uid_prefix = "book"
     label = "Toy Library"
     noun = "book"
+    id_label = "{}"
     query_keys = frozenset({"shelf", "term"})
     search_scope = "toys"
     url_variable = None

@@ -342,15 +342,15 @@ def _identifiers(item: Mapping[str, Any]) -> Line:
         if related in seen and related != uid:
             continue
         seen.add(related)
-        prefix, _, ident = related.partition(":")
-        label = {"pmid": f"PMID {ident}", "nct": ident}.get(prefix)
-        if label:
-            spans.append((Link(uid_url(related), label),))
+        spec = registry.for_uid(related)
+        if spec is not None and spec.id_label:
+            spans.append((Link(uid_url(related), spec.id_label.format(related.partition(":")[2])),))
     for trial_id in item.get("trial_ids") or ():
         trial_id = str(trial_id)
-        if f"nct:{trial_id.upper()}" in seen:
+        named = registry.accession_uid(trial_id) or trial_id
+        if named in seen:
             continue
-        seen.add(f"nct:{trial_id.upper()}")
+        seen.add(named)
         url = registry_url(trial_id)
         spans.append((Link(url, clip(trial_id, 40)),) if url else (clip(trial_id, 40),))
     total = len(spans)

@@ -156,6 +156,7 @@ class ClinicalTrials(registry.SourceSpec):
     uid_prefix = "nct"
     label = "ClinicalTrials.gov"
     noun = "trial"
+    id_label = "{}"  # NCT01234567 says what it is
     query_keys = frozenset({"term", "condition", "intervention", "status"})
     search_scope = "trials"
     url_variable = "CTGOV_API_URL"

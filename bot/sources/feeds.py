@@ -253,6 +253,7 @@ class Feed(registry.SourceSpec):
     uid_prefix = "feed"
     label = "Feed"
     noun = "entry"
+    id_label = ""  # an entry id is no name a reader knows
     query_keys = frozenset({"url"})
     search_scope = None  # feeds have no search endpoint
     url_variable = None  # each query names its feed

@@ -358,6 +358,7 @@ class PubMed(registry.SourceSpec):
     uid_prefix = "pmid"
     label = "PubMed"
     noun = "publication"
+    id_label = "PMID {}"
     query_keys = frozenset({"term"})
     search_scope = "pubmed"
     url_variable = "NCBI_EUTILS_URL"
