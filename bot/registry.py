@@ -90,6 +90,7 @@ class SourceSpec(ABC):
 
 _specs: dict[str, SourceSpec] = {}
 _loaded = False
+_loading = False
 _lock = threading.RLock()
 
 
@@ -201,12 +202,16 @@ def named_uids(source: str, field: Callable[[str], Any]) -> list[str]:
 
 
 def _load_builtins() -> None:
-    global _loaded
+    global _loaded, _loading
     if _loaded:
         return
-    with _lock:
-        if _loaded:
+    with _lock:  # other threads wait here until every built-in is in
+        if _loaded or _loading:  # _loading: a built-in asking the registry while it is imported
             return
-        _loaded = True  # set first: a built-in module importing the registry must not recurse
-        for module in BUILTIN:
-            importlib.import_module(module)
+        _loading = True
+        try:
+            for module in BUILTIN:
+                importlib.import_module(module)
+        finally:
+            _loading = False
+        _loaded = True
