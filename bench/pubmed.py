@@ -1,6 +1,6 @@
 """PubMed source cost: requests and wall time per run shape, rate-limit violations, parse speed.
 
-Runs the real client (process-wide 3 requests/s limiter, real Biopython request building)
+Runs the real client (process-wide 3 requests/s limiter, the shared HTTP stack)
 against the fake E-utilities on 127.0.0.1 serving real recorded PubMed records, renumbered
 to 2,500 distinct PMIDs. Nothing touches NCBI.
 """

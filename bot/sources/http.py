@@ -1,6 +1,7 @@
 """One HTTP stack for every source: a shared `requests.Session`, timeouts, limits, redirect guards, retries.
 
-`Http.get` (and `Http.post`) fetch a whole body or fail with a `SourceError` naming the query:
+`Http.get` fetches a whole body or fails with a `SourceError` naming the query (`Http.call`
+retries a caller's own attempt, one `Http.once` and what it makes of the answer, the same way):
 - 429 and 5xx answers, timeouts and bodies cut or garbled in transit are retried under the
   one `RetryPolicy` (backoff with jitter, Retry-After honoured: `bot.retry.retrying`, on
   stamina); any other answer, 4xx included, goes back to the caller, who knows what it means.
@@ -99,28 +100,19 @@ class Http:
         self.report = report if report is not None else retry_on_terminal
 
     def get(self, url: str, *, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-            query: str | None = None, what: str = "request", hint: str = "",
-            before: Callable[[], object] | None = None) -> Fetched:  # fmt: skip
+            query: str | None = None, what: str = "request", hint: str = "") -> Fetched:  # fmt: skip
         """GET `url` within the policy; every failure becomes a SourceError naming `query`.
 
-        `hint` ends an "unreachable" message ("or NCBI_EUTILS_URL, set to …"); `before` is
-        called before every attempt (a rate limiter's `acquire`).
+        `hint` ends an "unreachable" message ("or NCBI_EUTILS_URL, which is set to …").
         """
-        return self.request("GET", url, params=params, headers=headers, query=query, what=what, hint=hint,
-                            before=before)  # fmt: skip
-
-    def request(self, method: str, url: str, *, params: Mapping[str, str] | None = None,
-                data: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-                query: str | None = None, what: str = "request", hint: str = "",
-                before: Callable[[], object] | None = None) -> Fetched:  # fmt: skip
         attempts = 0
 
         def attempt() -> tuple[requests.Response, bytes]:
             nonlocal attempts
             attempts += 1
-            return self.once(method, url, params=params, data=data, headers=headers, query=query, what=what)
+            return self.once("GET", url, params=params, headers=headers, query=query, what=what)
 
-        response, body = self.call(attempt, url=url, query=query, what=what, hint=hint, before=before)
+        response, body = self.call(attempt, url=url, query=query, what=what, hint=hint)
         return Fetched(response, body, attempts)
 
     def call(self, attempt: Callable[[], T], *, url: str, query: str | None, what: str, hint: str = "",
