@@ -106,7 +106,8 @@ def _parse_search(args: list[str], this_year: int) -> Command:
         key, sep, value = word.partition(":")
         if sep and key.lower() == "source":
             if value.lower() not in registry.search_scopes():
-                return _bad(f"unknown source `{value}` (use pubmed, trials or all)")
+                scopes = list(registry.search_scopes())
+                return _bad(f"unknown source `{value}` (use {', '.join(scopes[:-1])} or {scopes[-1]})")
             source = value.lower()
         elif sep and key.lower() == "since":
             if not re.fullmatch(r"\d{4}", value) or not 1800 <= int(value) <= this_year:
