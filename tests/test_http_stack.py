@@ -1,4 +1,4 @@
-"""Fail fast, say why (issue 12 item 3): an unreachable host is not retried like a busy one."""
+"""The shared HTTP stack as the sources use it: fail fast, say why (issue 12 item 3), PubMed on it."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from bot.config import Environment, SavedQuery
 from bot.errors import SourceError
 from bot.models import Window
 from bot.progress import retry_on_terminal
+from bot.ratelimit import RateLimiter
 from bot.retry import Retry, RetryPolicy, TransientError
 from bot.sources import build_sources
 from bot.sources.http import Http, cannot_reach
+from bot.sources.pubmed import PubMedSource
+from tests.conftest import LOCAL_FIXTURES
 from tests.factories import http_stack
+from tests.fakes.eutils import ARTICLE, FakeEutils, FakeRecord, article_pmid
 from tests.fakes.http import FakeServer, Response, closed_port
 
 BASELINE = Window(start=None, end=date(2026, 3, 1), baseline=True)
@@ -88,3 +92,35 @@ def test_the_shared_stack_reports_each_retry_it_waits_for() -> None:
         fetched = Http(policy=RetryPolicy(), report=seen.append).get(server.url + "/f.xml", what="feed")
     assert fetched.body == b"ok" and [(r.attempt, r.attempts, r.delay) for r in seen] == [(2, 5, 3.0)]
     assert str(seen[0]) == "feed answered HTTP 429 Too Many Requests; retrying in 3 s (attempt 2 of 5)"
+
+
+def handmade_records() -> list[FakeRecord]:
+    """The project's own hand-made PubMed records, as the fake E-utilities serves them."""
+    xml = (LOCAL_FIXTURES / "pubmed_medlinedate_handmade.xml").read_bytes()
+    return [FakeRecord(article_pmid(a), a, date(2026, 2, 27)) for a in ARTICLE.findall(xml)]
+
+
+def test_pubmed_speaks_e_utilities_through_the_shared_stack() -> None:
+    """PubMed's requests, built without Biopython's private request builder, carry tool, email and api_key,
+    GET a short search, POST an ID list and a long term, and are paced by the NCBI limiter."""
+    paced: list[float] = []
+
+    class Counting(RateLimiter):
+        def acquire(self) -> float:
+            paced.append(super().acquire())
+            return paced[-1]
+
+    with FakeEutils() as fake:
+        fake.add(handmade_records())
+        pubmed = PubMedSource(fake.url, email="team@example.org", api_key="k3y", http=http_stack(),
+                              limiter=Counting(1000))  # fmt: skip
+        found = pubmed.search("exosome", limit=5)
+        long_term = " OR ".join(["exosome"] * 200)
+        pubmed.search(long_term, limit=5)
+    assert sorted(i.id for i in found) == ["100001", "100002"]
+    methods = [(r.path.rsplit("/", 1)[1], r.method) for r in fake.requests]
+    assert methods == [("esearch.fcgi", "GET"), ("efetch.fcgi", "POST"), ("esearch.fcgi", "POST"), ("efetch.fcgi", "POST")]
+    assert all((r.param("tool"), r.param("email"), r.param("api_key")) == ("litwatch", "team@example.org", "k3y")
+               for r in fake.requests)  # fmt: skip
+    assert sorted((fake.requests[1].param("id") or "").split(",")) == ["100001", "100002"]
+    assert len(paced) == len(fake.requests)
