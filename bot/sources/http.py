@@ -159,8 +159,10 @@ class Http:
             raise SourceError(f"{what} failed: {_failure(exc)}", query=query) from exc
         try:
             body = self._read(response, started, what, query)
-        finally:
-            response.close()
+        except BaseException:
+            response.close()  # a half-read connection is not reused
+            raise
+        response.raw.release_conn()  # read to the end: the connection goes back to the pool
         if response.status_code in RETRY_STATUSES:
             raise TransientError(
                 f"{what} answered {status_line(response)}",
