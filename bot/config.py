@@ -80,7 +80,6 @@ class Environment:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         )
 
-
     def base_url(self, spec: registry.SourceSpec) -> str:
         """Where `spec`'s API lives: its variable if set, else its default."""
         return (self.source_urls.get(spec.url_variable or "") or spec.default_url).rstrip("/")

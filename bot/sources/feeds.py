@@ -1,8 +1,11 @@
 """RSS 0.9x/1.0/2.0 and Atom feeds: conditional GET with a timeout, then feedparser on the bytes.
 
 feedparser is never given a URL or a path: it has no timeout, and given a string (or bytes)
-that names a local file it reads that file. So we fetch with `requests` and hand it the body
-as a stream, with the response headers for encoding and relative links.
+that names a local file it reads that file. So we fetch through the shared HTTP stack and hand
+it the body as a stream, with the response headers for encoding and relative links. A body is
+used only if it is whole: the stack refuses one shorter than its Content-Length or a chunked
+one that ends early, and a document that stops before its end (a connection closed mid-feed,
+with no length to tell) is retried like a cut in transit, never stored in part.
 """
 
 from __future__ import annotations
