@@ -58,15 +58,14 @@ class SourceSpec(ABC):
     accession: ClassVar[re.Pattern[str] | None]  # how other records name one of its records (NCT01234567)
     naming_fields: ClassVar[tuple[str, ...]]  # Item fields where its records name other sources' accessions
 
-    _DECLARED: ClassVar[tuple[str, ...]] = (
-        "name", "uid_prefix", "label", "noun", "id_label", "query_keys", "search_scope", "url_variable",
-        "default_url", "ris_type", "ris_database", "registry_records", "may_list_registry_records",
-        "accession", "naming_fields",
-    )  # fmt: skip
+    @staticmethod
+    def declarations() -> tuple[str, ...]:
+        """The class attributes every source must set: each one annotated above."""
+        return tuple(SourceSpec.__annotations__)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        missing = [attr for attr in SourceSpec._DECLARED if not hasattr(cls, attr)]
+        missing = [attr for attr in SourceSpec.declarations() if not hasattr(cls, attr)]
         if missing:
             raise TypeError(f"source {cls.__name__} does not declare {', '.join(missing)} "
                             "(see bot.registry.SourceSpec)")

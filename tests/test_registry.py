@@ -105,7 +105,7 @@ def test_a_source_that_forgets_a_declaration_fails_when_its_class_is_defined() -
 
 def test_a_source_that_forgets_a_method_fails_when_it_is_made() -> None:
     """A spec without `watched` cannot be instantiated, so its module's `register(...)` line fails at import."""
-    declared = {name: getattr(Toy, name) for name in registry.SourceSpec._DECLARED}
+    declared = {name: getattr(Toy, name) for name in registry.SourceSpec.declarations()}
     methods = {name: getattr(Toy, name) for name in ("check_query", "record_url", "build")}
     no_watch = type("NoWatch", (registry.SourceSpec,), {**declared, **methods})
     with pytest.raises(TypeError, match=r"abstract method '?watched"):
