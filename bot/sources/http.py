@@ -203,7 +203,7 @@ class Http:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:g} MB"
+    return f"{size / 1024 / 1024:.3g} MB"
 
 
 def _root(exc: BaseException) -> str:
