@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import sys
@@ -124,3 +125,29 @@ def test_pubmed_speaks_e_utilities_through_the_shared_stack() -> None:
                for r in fake.requests)  # fmt: skip
     assert sorted((fake.requests[1].param("id") or "").split(",")) == ["100001", "100002"]
     assert len(paced) == len(fake.requests)
+
+
+def test_a_connection_nobody_answers_is_unreachable_too() -> None:
+    """A connect that times out (packets dropped: a firewall, no route) gets the one quick retry and
+    the same advice, not five full timeouts. The listener's queue is kept full, so connects hang locally."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = []
+    for _ in range(3):  # fill the accept queue: the kernel drops later SYNs unanswered
+        pending = socket.socket()
+        pending.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            pending.connect(("127.0.0.1", port))
+        queued.append(pending)
+    waits: list[float] = []
+    try:
+        with pytest.raises(SourceError) as caught:
+            http_stack(RetryPolicy(timeout=0.3), waits).get(f"http://127.0.0.1:{port}/rss.xml", query="safety", what="feed")
+    finally:
+        for sock in (*queued, listener):
+            sock.close()
+    assert waits == [0.5]
+    assert str(caught.value) == ("safety: feed could not connect to 127.0.0.1: no answer within 0.3 s; "
+                                 "check the network or proxy")  # fmt: skip

@@ -5,11 +5,13 @@ retries a caller's own attempt, one `Http.once` and what it makes of the answer,
 - 429 and 5xx answers, timeouts and bodies cut or garbled in transit are retried under the
   one `RetryPolicy` (backoff with jitter, Retry-After honoured: `bot.retry.retrying`, on
   stamina); any other answer, 4xx included, goes back to the caller, who knows what it means.
-- A host that does not resolve or refuses the connection is asked once more, quickly, then
-  the error names the host and says to check the network or proxy (or the `*_URL` variable
-  the operator set): retrying a DNS failure for a minute helps nobody.
-- Every fetch has a total deadline (default 60 s, however slowly the bytes drip) and a size
-  cap (default 20 MB): past either it stops reading and fails, saying which.
+- A host that does not resolve, refuses the connection or never answers it is asked once
+  more, quickly, then the error names the host and says to check the network or proxy (or
+  the `*_URL` variable the operator set): retrying a DNS failure for a minute helps nobody.
+- Every fetch has a total deadline (default 60 s, however slowly the body drips) and a size
+  cap (default 20 MB): past either it stops reading and fails, saying which. The deadline is
+  checked as the body arrives; the connection and the headers are bounded by the per-read
+  timeout only.
 - Only http and https are fetched, redirects included (a redirect to `file:///etc/passwd` is
   refused, whatever adapters are mounted). A redirect into a loopback, private or link-local
   address is refused unless the configured URL is itself on one (a feed on the intranet may
@@ -149,6 +151,11 @@ class Http:
                 headers=dict(headers or {}), timeout=self.policy.timeout, stream=True,
                 hooks={"response": [guard]},
             )  # fmt: skip
+        except requests.ConnectTimeout as exc:
+            # No answer to the connection itself: a busy server still accepts connections (its
+            # kernel does), so this is a network that drops packets or a firewall, not load.
+            raise Unreachable(f"{what} could not connect to {_host(url)}: no answer within "
+                              f"{self.policy.timeout:g} s") from exc  # fmt: skip
         except requests.Timeout as exc:
             raise TransientError(f"{what} timed out after {self.policy.timeout:g} s") from exc
         except requests.ConnectionError as exc:
