@@ -3,6 +3,7 @@ answers, and redirects or feed URLs into internal addresses."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -164,3 +165,15 @@ def test_a_feed_on_the_intranet_may_redirect_within_it() -> None:
             FakeServer(lambda r: Response(302, b"", {"Location": target.url + "/rss.xml"})) as origin:  # fmt: skip
         fetched = Http(policy=RetryPolicy.fast()).get(origin.url + "/old.xml", what="feed")
     assert fetched.status == 200 and fetched.response.url == target.url + "/rss.xml"
+
+
+def test_a_link_local_url_is_never_fetched_even_past_the_config_check() -> None:
+    """Issue 14 finding 3: a source URL on a link-local address that `check` never saw is refused
+    before any connection, naming the host."""
+    query = feed_settings(Path("."), "https://journal.example/rss.xml").queries[0]
+    metadata = dataclasses.replace(query, url="http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(SourceError) as caught:
+        FeedSource(http=Http(policy=RetryPolicy(timeout=0.2, attempts=1))).fetch(metadata, WINDOW)
+    assert str(caught.value) == ("journal: feed http://169.254.169.254/latest/meta-data/ refused: 169.254.169.254 "
+                                 "is a link-local address (such as a cloud metadata service), never a source")  # fmt: skip
+    assert not caught.value.retryable

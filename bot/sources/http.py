@@ -15,7 +15,10 @@ retries a caller's own attempt, one `Http.once` and what it makes of the answer,
 - Only http and https are fetched, redirects included (a redirect to `file:///etc/passwd` is
   refused, whatever adapters are mounted). A redirect into a loopback, private or link-local
   address is refused unless the configured URL is itself on one (a feed on the intranet may
-  redirect within it; a public feed may not send litwatch to 169.254.169.254).
+  redirect within it; a public feed may not send litwatch to 169.254.169.254), and no URL on
+  a link-local address is fetched at all. A configured *name* that resolves to one is not
+  looked up beforehand (a DNS lookup per request would slow every failure on a machine whose
+  resolver is down); redirects are checked by their resolved addresses.
 - Error bodies never travel in a message: `status_error` says the status code and reason;
   the body goes to the log, trimmed.
 """
@@ -126,6 +129,9 @@ class Http:
         """
         if not is_web_url(url):
             raise SourceError(f"{what} refused: {url!r} is not a valid http(s) URL", query=query)
+        if is_link_local_url(url):  # an address, not a name: no DNS lookup of its own before each call
+            raise SourceError(f"{what} refused: {urlsplit(url).hostname} is a link-local address (such as a "
+                              "cloud metadata service), never a source", query=query)  # fmt: skip
 
         def paced() -> T:
             if before is not None:
@@ -225,11 +231,15 @@ def _root(exc: BaseException) -> str:
 
 def is_internal_host(host: str) -> bool:
     """Whether `host` is a loopback, private, link-local or otherwise non-public address (names resolved)."""
+    return any(_internal(address) for address in _addresses(host))
+
+
+def _addresses(host: str) -> set[str]:
+    """The addresses `host` resolves to; none when it does not (the request then fails and says so)."""
     try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+        return {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host, None)}
     except (OSError, UnicodeError):
-        return False  # cannot resolve: the request itself will fail and say so
-    return any(_internal(address) for address in addresses)
+        return set()
 
 
 def is_link_local_url(url: str) -> bool:
@@ -243,7 +253,7 @@ def is_link_local_url(url: str) -> bool:
 
 def _internal(address: str) -> bool:
     try:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
     return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_unspecified
