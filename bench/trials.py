@@ -21,7 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import feedparser
-import requests
 
 from bot.config import (
     ClassifySettings,
@@ -36,6 +35,7 @@ from bot.pipeline import run_query
 from bot.retry import RetryPolicy
 from bot.sources.clinicaltrials import ClinicalTrialsSource
 from bot.sources.feeds import FeedSource
+from bot.sources.http import Http
 from bot.store import Store
 from tests.fakes.ctgov import FakeClinicalTrials, synthetic_studies
 from tests.fakes.feeds import FakeFeeds
@@ -76,7 +76,7 @@ def bench_trials() -> None:
     store = Store.memory()
     studies = synthetic_studies(STUDIES, updated="2025-01-10", fixtures=FIXTURES)
     with FakeClinicalTrials(studies) as fake:
-        source = ClinicalTrialsSource(fake.url, session=requests.Session(), policy=RetryPolicy())
+        source = ClinicalTrialsSource(fake.url, http=Http(policy=RetryPolicy()))
         fetch_seconds: list[float] = []
         real_fetch = source.fetch
 
@@ -122,7 +122,7 @@ def bench_feed() -> None:
         return real_parse(*args, **kwargs)
 
     feedparser.parse = counting_parse
-    source = FeedSource(session=requests.Session(), policy=RetryPolicy())
+    source = FeedSource(http=Http(policy=RetryPolicy()))
     body = biorxiv_feed(FEED_ENTRIES)
     with FakeFeeds() as host:
         host.publish("/biorxiv.xml", body, "application/rdf+xml")
