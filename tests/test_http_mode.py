@@ -18,7 +18,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.slack.commands import Services
-from bot.slack.listener import MAX_BODY, CommandDispatcher, SignedCommandServer
+from bot.slack.listener import MAX_BODY, CommandDispatcher, ReplayGuard, SignedCommandServer
 from bot.store import Store
 from tests.daemon_kit import CONFIG, ScriptedSource, label
 from tests.factories import pubmed_item
@@ -111,6 +111,36 @@ def test_forged_stale_and_unsigned_requests_are_refused(tmp_path: Path) -> None:
         assert refused
         time.sleep(0.2)
         assert store.subscriptions() == [] and slack.responses == []
+
+
+def test_a_replayed_signed_request_is_refused(tmp_path: Path) -> None:
+    """Regression (issue 14, finding 7: a signed request could be replayed for 5 minutes): the
+    same signed request sent again within the window gets 401 and has no effect."""
+    with serving(tmp_path) as (server, slack, store):
+        subscribe = command(slack, "subscribe")
+        stamp = int(time.time())
+        assert post(server, subscribe, timestamp=stamp)[0] == 200
+        slack.wait_responses(1)
+        unsubscribe = command(slack, "unsubscribe")
+        assert post(server, unsubscribe, timestamp=stamp)[0] == 200
+        slack.wait_responses(2)
+        assert store.subscriptions() == []
+        assert post(server, subscribe, timestamp=stamp) == (401, b"invalid signature")
+        time.sleep(0.2)
+        assert store.subscriptions() == [] and len(slack.responses) == 2
+
+
+def test_seen_signatures_expire_with_their_window_and_stay_bounded() -> None:
+    """A remembered signature is forgotten once its timestamp is out of the window, and
+    never more than `limit` signatures are kept."""
+    now = [1000.0]
+    guard = ReplayGuard(window=300, limit=3, clock=lambda: now[0])
+    assert guard.first_use("v0=a", "1000") and not guard.first_use("v0=a", "1000")
+    now[0] = 1301.0
+    assert guard.first_use("v0=b", "1300") and len(guard) == 1  # "a" expired
+    for name in ("c", "d", "e", "f"):
+        assert guard.first_use("v0=" + name, "1300")
+    assert len(guard) == 3
 
 
 def test_response_url_outside_slack_is_never_called(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ import logging
 import math
 import sys
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -297,12 +299,62 @@ def _sdk_logger() -> logging.Logger:
 
 # ---------------------------------------------------------------- HTTP mode
 
+# How far a request's timestamp may be from now: slack_sdk's SignatureVerifier accepts
+# |now - timestamp| <= 5 minutes, so a signature stays usable until its timestamp + 5 min.
+SIGNATURE_WINDOW = 5 * 60
+# Only requests whose signature verified are remembered, and only Slack can sign: this cap is
+# far above what one workspace sends in 5 minutes, and keeps memory bounded even so.
+MAX_SEEN_SIGNATURES = 20_000
+
+
+class ReplayGuard:
+    """Remembers the signatures of accepted requests while they could still verify.
+
+    `first_use` is True the first time a signature is presented and False for every later
+    presentation within its window. Entries expire at their timestamp + the window (then the
+    verifier refuses the request as stale anyway); past `limit` entries the oldest is
+    forgotten first, so memory stays bounded whatever arrives.
+    """
+
+    def __init__(self, *, window: float = SIGNATURE_WINDOW, limit: int = MAX_SEEN_SIGNATURES,
+                 clock: Callable[[], float] = time.time):  # fmt: skip
+        self.window = window
+        self.limit = limit
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()  # signature -> when it expires
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def first_use(self, signature: str, timestamp: str) -> bool:
+        expires = float(timestamp) + self.window
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            if signature in self._seen:
+                return False
+            self._seen[signature] = max(expires, now)
+            while len(self._seen) > self.limit:
+                self._seen.popitem(last=False)
+            return True
+
+    def _expire(self, now: float) -> None:
+        # Insertion order is nearly expiry order (timestamps are close to arrival), so a scan
+        # from the front stops at the first live entry; a stray late expiry is dropped later.
+        while self._seen:
+            signature, expires = next(iter(self._seen.items()))
+            if expires >= now:
+                return
+            del self._seen[signature]
+
 
 class SignedCommandServer:
     """`litwatch serve`: slash commands as signed HTTP POSTs, for platforms with a web process.
 
     Every request must carry a valid `X-Slack-Signature` for its body and an
-    `X-Slack-Request-Timestamp` at most 5 minutes off (replays are refused).
+    `X-Slack-Request-Timestamp` at most 5 minutes off, and a signature is accepted once:
+    the same request sent again within those 5 minutes (a replay) gets 401 too.
     """
 
     def __init__(
@@ -316,6 +368,7 @@ class SignedCommandServer:
     ):
         self.dispatcher = dispatcher
         self.verifier = SignatureVerifier(signing_secret)
+        self.replays = ReplayGuard()
         self.path = path
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self.description = f"listening for signed /litwatch requests on port {self.port}{path}"
@@ -340,10 +393,14 @@ class SignedCommandServer:
         self.httpd.server_close()
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """A valid signature for this body and timestamp, never presented before."""
         try:
-            return self.verifier.is_valid_request(body, dict(headers))
+            if not self.verifier.is_valid_request(body, dict(headers)):
+                return False
         except ValueError:  # a timestamp that is not a number
             return False
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return self.replays.first_use(lowered["x-slack-signature"], lowered["x-slack-request-timestamp"])
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
