@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from bot.errors import SourceError
 from bot.models import Correction, Item
 from bot.sources import pubmed_xml
-from bot.sources.pubmed_xml import parse_efetch, parse_esearch
+from bot.sources.pubmed_xml import SkippedRecord, parse_efetch, parse_efetch_batch, parse_esearch
 from tests.conftest import LOCAL_FIXTURES, fixture_bytes, fixture_path
 
 
@@ -301,6 +303,55 @@ def test_truncated_between_records_is_still_an_error():
     cut = raw.index(b"</PubmedArticle>") + len(b"</PubmedArticle>")
     with pytest.raises(SourceError):
         parse_efetch(raw[:cut])
+
+
+HANDMADE = LOCAL_FIXTURES / "pubmed_medlinedate_handmade.xml"
+
+
+def handmade_with(second_record: Callable[[bytes], bytes]) -> bytes:
+    """The hand-made efetch file with its second record rewritten by `second_record`."""
+    raw = HANDMADE.read_bytes()
+    start = raw.index(b"<PubmedArticle>", raw.index(b"<PubmedArticle>") + 1)
+    end = raw.index(b"</PubmedArticle>", start) + len(b"</PubmedArticle>")
+    return raw[:start] + second_record(raw[start:end]) + raw[end:]
+
+
+@pytest.mark.parametrize("bad", [b"\xff\xfe", b"\x01", b"<b>unclosed", b"AT&T"],
+                         ids=["invalid utf-8", "control char", "unclosed tag", "bare ampersand"])
+def test_invalid_bytes_in_one_record_skip_that_record_only(bad: bytes):
+    """Regression (issue 14, finding 5: invalid bytes in one record failed the whole batch):
+    the broken record is skipped and named by its PMID, every other record is read."""
+    whole = parse_efetch(HANDMADE.read_bytes())
+    body = handmade_with(lambda record: record.replace(b"</VernacularTitle>", bad + b"</VernacularTitle>"))
+    batch = parse_efetch_batch(body)
+    assert [item.id for item in batch.items] == [item.id for item in whole if item.id != "100002"]
+    assert batch.items == [item for item in whole if item.id != "100002"]
+    assert [record.pmid for record in batch.skipped] == ["100002"]
+    assert "malformed XML" in batch.skipped[0].reason
+    assert "PMID 100002" in batch.skipped[0].describe()
+
+
+def test_a_record_whose_closing_tag_broke_is_skipped_with_its_pmid():
+    """A record whose `</PubmedArticle>` is mangled is skipped by name; its neighbours are read."""
+    whole = parse_efetch(HANDMADE.read_bytes())
+    batch = parse_efetch_batch(handmade_with(lambda record: record.replace(b"</PubmedArticle>", b"</PubmedArt")))
+    assert [record.pmid for record in batch.skipped] == ["100002"]
+    assert [item.id for item in batch.items] == [item.id for item in whole if item.id != "100002"]
+
+
+def test_a_well_formed_record_without_a_pmid_is_skipped_not_fatal():
+    """A record that parses but has no valid PMID is one skipped record, not a failed batch."""
+    whole = parse_efetch(HANDMADE.read_bytes())
+    batch = parse_efetch_batch(handmade_with(lambda record: record.replace(b">100002</PMID>", b">x</PMID>")))
+    assert batch.skipped == [SkippedRecord("", "<MedlineCitation> without a valid PMID ('x')")]
+    assert batch.items == [item for item in whole if item.id != "100002"]
+
+
+def test_a_body_cut_after_a_broken_record_is_still_truncated():
+    """Splitting into records never hides a truncated body: without the closing set tag it fails."""
+    body = handmade_with(lambda record: record.replace(b"</VernacularTitle>", b"\x01</VernacularTitle>"))
+    with pytest.raises(SourceError, match="truncated"):
+        parse_efetch_batch(body[: body.rindex(b"</PubmedArticleSet>")])
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from bot.sources import build_sources
 from bot.sources.pubmed import PubMedSource
 from bot.sources.pubmed_xml import parse_efetch
 from bot.store import QueryState
-from tests.conftest import FIXTURES, fixture_bytes, fixture_path
+from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes, fixture_path
 from tests.factories import http_stack
 from tests.fakes.eutils import (
     ARTICLE,
@@ -683,6 +683,24 @@ def test_a_straggler_is_fetched_by_the_next_run_through_the_pipeline(fake, artic
     second = run()
     assert second.baseline and second.new == 5 and not second.failed
     assert store.get("pmid:40000002") is not None
+
+
+def test_one_malformed_record_is_skipped_by_name_and_the_others_stored(fake, tmp_path, monkeypatch):
+    """Regression (issue 14, finding 5: invalid bytes in one record failed every run with no
+    PMID named, 0 of 10 good records stored): the run succeeds, stores the ten good records
+    and warns naming the broken record's PMID."""
+    handmade = ARTICLE.findall((LOCAL_FIXTURES / "pubmed_medlinedate_handmade.xml").read_bytes())[0]
+    good = [FakeRecord(str(41_000_000 + n), renumbered(handmade, str(41_000_000 + n)), date(2025, 7, 1))
+            for n in range(10)]  # fmt: skip
+    broken = renumbered(handmade, "41000099").replace(b"</ArticleTitle>", b"\xff\x01</ArticleTitle>")
+    fake.add([*good, FakeRecord("41000099", broken, date(2025, 7, 1))])
+    store, run = pipeline(fake, tmp_path)
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+    report = run()
+    assert not report.failed and report.new == 10
+    assert all(store.get(f"pmid:{record.pmid}") for record in good) and store.get("pmid:41000099") is None
+    assert any("PMID 41000099" in warning and "skipped" in warning for warning in report.warnings)
+    assert "PMID 41000099" in " ".join(store.query_state("pm").warnings)
 
 
 def integrity_rule(item: Item) -> Classification:

@@ -63,7 +63,7 @@ from bot.progress import Progress, ProgressFactory, on_terminal
 from bot.ratelimit import RateLimiter
 from bot.retry import RetryPolicy, TransientError
 from bot.sources.http import Http, status_error, url_hint
-from bot.sources.pubmed_xml import PUBMED_URL, SearchResult, parse_efetch, parse_esearch
+from bot.sources.pubmed_xml import PUBMED_URL, SearchResult, parse_efetch_batch, parse_esearch
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -101,6 +101,7 @@ class _Run:
     query: str
     requests: int = 0
     warnings: list[str] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)  # PMIDs whose record could not be read
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -229,7 +230,7 @@ class PubMedSource:
                     "query_key": result.query_key, "retstart": str(retstart),
                     "retmax": str(BATCH),
                 }  # fmt: skip
-                batch = self._call("efetch", params, run, parse_efetch)
+                batch = self._efetch(params, run)
                 items.extend(batch)
                 if advance:
                     advance(len(batch))
@@ -243,11 +244,19 @@ class PubMedSource:
         items: list[Item] = []
         for i in range(0, len(pmids), BATCH):
             params = {"db": "pubmed", "retmode": "xml", "id": ",".join(pmids[i : i + BATCH])}
-            batch = self._call("efetch", params, run, parse_efetch, post=True)
+            batch = self._efetch(params, run, post=True)
             items.extend(batch)
             if advance:
                 advance(len(batch))
         return items
+
+    def _efetch(self, params: dict[str, str], run: _Run, *, post: bool | None = None) -> list[Item]:
+        """One efetch: its readable records; each unreadable one becomes a warning naming it."""
+        batch = self._call("efetch", params, run, parse_efetch_batch, post=post)
+        for record in batch.skipped:
+            run.warn(f"{record.describe()}; the other records were stored")
+            run.skipped.add(record.pmid)
+        return batch.items
 
     def _stragglers(self, wanted: list[str], got: list[Item], run: _Run) -> list[Item]:
         """Ask once more, by ID, for any PMID a batch did not return; fail if any stays away.
@@ -255,12 +264,12 @@ class PubMedSource:
         Failing (retryable) keeps the watermark, so the next run lists and asks again; see
         the module docstring for why no missing PMID counts as permanently unavailable.
         """
-        returned = {item.id for item in got}
+        returned = {item.id for item in got} | run.skipped  # a skipped record came, unreadable
         missing = [pmid for pmid in wanted if pmid not in returned]
         if not missing:
             return []
         again = self._fetch_ids(missing, run)
-        still = sorted(set(missing) - {item.id for item in again})
+        still = sorted(set(missing) - {item.id for item in again} - run.skipped)
         if still:
             shown = ", ".join(still[:20]) + (f" and {len(still) - 20} more" if len(still) > 20 else "")
             raise SourceError(

@@ -11,9 +11,12 @@ in Python), after a byte-level pass drops the reference lists no field uses (70%
 bytes): several thousand records a second on one core (see `bench/pubmed.py`). Expat's own
 limits guard against entity-expansion bombs.
 
-Anything that is not a complete, well-formed `PubmedArticleSet` — a truncated body, an HTML
-error page, an `<eFetchResult><ERROR>` — raises `SourceError`: a broken response is an error
-for its query, never an empty result.
+Anything that is not a complete `PubmedArticleSet` — a truncated body, an HTML error page,
+an `<eFetchResult><ERROR>` — raises `SourceError`: a broken response is an error for its
+query, never an empty result. One bad record is one bad record, though: when a whole set
+does not parse but its envelope is intact (it opens and closes `PubmedArticleSet`), the
+body is cut into its records at their tags and each is parsed on its own, so invalid bytes
+inside one `<PubmedArticle>` skip that record alone, named by its PMID (`EfetchBatch.skipped`).
 """
 
 from __future__ import annotations
@@ -55,13 +58,54 @@ MEDLINE_DATE = re.compile(r"(\d{4})(?:\s+([A-Za-z]{3}))?")
 # ---------------------------------------------------------------- efetch
 
 
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A record of an efetch answer that could not be read: its PMID ("" if unreadable too) and why."""
+
+    pmid: str
+    reason: str
+
+    def describe(self) -> str:
+        who = f"record PMID {self.pmid}" if self.pmid else "a record without a readable PMID"
+        return f"PubMed {who} could not be read and was skipped ({self.reason})"
+
+
+@dataclass(frozen=True)
+class EfetchBatch:
+    """What one efetch answer held: the records read, in document order, and those skipped."""
+
+    items: list[Item]
+    skipped: list[SkippedRecord] = field(default_factory=list)
+
+
 def parse_efetch(data: bytes) -> list[Item]:
     """Items of an efetch `PubmedArticleSet` (articles and book articles), in document order."""
-    return list(_items(_document(_without_references(data), "efetch", "PubmedArticleSet")))
+    return parse_efetch_batch(data).items
+
+
+def parse_efetch_batch(data: bytes) -> EfetchBatch:
+    """Every readable record of an efetch answer, and each unreadable one named.
+
+    A body that is not a whole `PubmedArticleSet` (cut, empty, HTML, ERROR) still raises.
+    """
+    data = _without_references(data)
+    try:
+        root = _document(data, "efetch", "PubmedArticleSet")
+    except SourceError as whole:
+        return _record_by_record(data, whole)
+    items: list[Item] = []
+    skipped: list[SkippedRecord] = []
+    for elem in root:
+        _read_record(elem, items, skipped)
+    return EfetchBatch(items, skipped)
 
 
 REFERENCES_END = b"</ReferenceList>"
 RECORD_STARTS = (b"<PubmedArticle>", b"<PubmedArticle ", b"<PubmedBookArticle")
+# A record's opening or closing tag (`\b` keeps `<PubmedArticleSet>` out).
+RECORD_TAG = re.compile(rb"<(/?)(PubmedArticle|PubmedBookArticle)\b[^>]*>")
+FIRST_PMID = re.compile(rb"<PMID\b[^>]*>\s*(\d+)\s*</PMID>")
+SET_END = b"</PubmedArticleSet>"
 
 
 def _items(root: ET.Element) -> Iterator[Item]:
@@ -70,6 +114,67 @@ def _items(root: ET.Element) -> Iterator[Item]:
             yield _article(elem)
         elif elem.tag == "PubmedBookArticle":
             yield _book_article(elem)
+
+
+def _read_record(elem: ET.Element, items: list[Item], skipped: list[SkippedRecord]) -> None:
+    """Append `elem` as an Item, or as a skipped record when it lacks what an Item needs."""
+    try:
+        items.extend(_items(_wrapped(elem)))
+    except SourceError as exc:
+        pmid = (elem.findtext("MedlineCitation/PMID") or elem.findtext("BookDocument/PMID") or "").strip()
+        skipped.append(SkippedRecord(pmid if pmid.isdigit() else "", str(exc).removeprefix("efetch: ")))
+
+
+def _wrapped(elem: ET.Element) -> ET.Element:
+    root = ET.Element("PubmedArticleSet")
+    root.append(elem)
+    return root
+
+
+def _record_by_record(data: bytes, whole: SourceError) -> EfetchBatch:
+    """Parse each record of a set that failed as a whole; re-raise `whole` unless only
+    records are broken (the envelope must open and close the set, so a cut body still fails)."""
+    if not data.rstrip().endswith(SET_END):
+        raise whole
+    spans: list[tuple[int, int]] = []  # each record from its opening tag to its closing tag
+    start: int | None = None
+    for tag in RECORD_TAG.finditer(data):
+        if not tag.group(1):  # an opening tag; one left open before it ends at this one
+            if start is not None:
+                spans.append((start, tag.start()))
+            start = tag.start()
+        elif start is not None:
+            spans.append((start, tag.end()))
+            start = None
+    if start is not None:
+        spans.append((start, data.rindex(SET_END)))
+    if not spans:
+        raise whole
+    envelope = data[: spans[0][0]] + data[spans[-1][1] :]
+    try:
+        if ET.fromstring(envelope).tag != "PubmedArticleSet":
+            raise whole
+    except ET.ParseError:
+        raise whole from None
+    items: list[Item] = []
+    skipped: list[SkippedRecord] = []
+    next_starts = [begin for begin, _ in spans[1:]] + [spans[-1][1]]
+    for (begin, end), next_start in zip(spans, next_starts, strict=True):
+        try:
+            elem = ET.fromstring(data[begin:end])
+        except ET.ParseError as exc:
+            skipped.append(SkippedRecord(_first_pmid(data, begin, end), f"malformed XML: {exc}"))
+        else:
+            _read_record(elem, items, skipped)
+        if data[end:next_start].strip():  # bytes between two records: a record whose tag broke
+            skipped.append(SkippedRecord(_first_pmid(data, end, next_start), "malformed XML between records"))
+    return EfetchBatch(items, skipped)
+
+
+def _first_pmid(data: bytes, start: int, end: int) -> str:
+    """The first PMID in `data[start:end]`: a record's own (MedlineCitation comes first)."""
+    found = FIRST_PMID.search(data, start, end)
+    return found.group(1).decode() if found else ""
 
 
 def _without_references(data: bytes) -> bytes:
