@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -188,6 +189,19 @@ def test_unreadable_page_is_an_error_not_an_empty_result() -> None:
         fake.fail_next.append(Response(200, "<html>maintenance</html>"))
         with pytest.raises(SourceError, match="unreadable page"):
             client(fake).fetch(QUERY, full())
+
+
+def test_a_page_with_one_unreadable_study_keeps_the_others_and_warns() -> None:
+    """Regression (issue 14, finding 5, for trials): a study that does not parse becomes a
+    warning naming it; the fetch returns every other study."""
+    good = {"protocolSection": {"identificationModule": {"nctId": "NCT01111111", "briefTitle": "Exosome serum"}}}
+    bad = {"protocolSection": {"identificationModule": {"nctId": "NCT0x"}}}
+    with FakeClinicalTrials([]) as fake:
+        fake.fail_next.append(Response(200, json.dumps({"studies": [bad, good]}),
+                                       {"Content-Type": "application/json"}))  # fmt: skip
+        result = client(fake).fetch(QUERY, full())
+    assert [item.id for item in result.items] == ["NCT01111111"]
+    assert len(result.warnings) == 1 and "study NCT0x could not be read and was skipped" in result.warnings[0]
 
 
 def test_search_is_newest_first_and_limited() -> None:

@@ -196,6 +196,26 @@ def test_malformed_pages_raise(body: bytes) -> None:
         parse_page_bytes(body)
 
 
+def invented_study(nct: str, title: str = "Exosome serum for alopecia") -> dict[str, Any]:
+    """A minimal v2 study record written for these tests."""
+    return {"protocolSection": {"identificationModule": {"nctId": nct, "briefTitle": title},
+                                "statusModule": {"overallStatus": "RECRUITING"}}}  # fmt: skip
+
+
+def test_one_unreadable_study_is_skipped_by_name_and_the_page_kept() -> None:
+    """Regression (issue 14, finding 5, for trials): a study that does not parse is skipped
+    and named by its NCT ID; the other studies of the page are read."""
+    broken = invented_study("NCT02222222")
+    broken["protocolSection"]["identificationModule"]["nctId"] = "NCT2"  # not an NCT ID
+    nameless: dict[str, Any] = {"hasResults": False}
+    page = parse_page({"studies": [invented_study("NCT01111111"), broken, nameless,
+                                   invented_study("NCT03333333")]})  # fmt: skip
+    assert [item.id for item in page.items] == ["NCT01111111", "NCT03333333"]
+    assert len(page.skipped) == 2
+    assert "study NCT2 could not be read" in page.skipped[0] and "valid NCT ID" in page.skipped[0]
+    assert "without a readable NCT ID" in page.skipped[1] and "protocolSection" in page.skipped[1]
+
+
 def test_legacy_v1_record_is_refused() -> None:
     """A retired API v1 FullStudiesResponse is refused with a clear error, not misread."""
     with pytest.raises(StudyFormatError, match="protocolSection"):

@@ -54,6 +54,7 @@ class ClinicalTrialsSource:
         for page in self._pages(params, query.name, result):
             for item in page.items:
                 found[item.id] = item
+            result.warnings.extend(w for w in page.skipped if w not in result.warnings)
         result.items = list(found.values())
         return result
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from bot.models import Item, TrialInfo
@@ -84,6 +84,7 @@ class StudyPage:
     items: list[Item]
     next_page_token: str | None
     total_count: int | None
+    skipped: list[str] = field(default_factory=list)  # one warning per study that could not be read
 
 
 class AdverseEvents(NamedTuple):
@@ -152,10 +153,25 @@ def parse_page(page: Mapping[str, Any]) -> StudyPage:
         raise StudyFormatError("not a ClinicalTrials.gov v2 /studies page: no 'studies' list")
     token = page.get("nextPageToken")
     total = page.get("totalCount")
+    items: list[Item] = []
+    skipped: list[str] = []
+    first_problem: Exception | None = None
+    for study in page.get("studies", []):
+        try:
+            items.append(parse_study(study))
+        except (StudyFormatError, TypeError, ValueError, AttributeError) as exc:
+            # One bad record is one bad record: the page's other studies are kept.
+            first_problem = first_problem or exc
+            nct = _text(study, "NCTId") if isinstance(study, Mapping) else ""
+            who = f"study {nct}" if nct else "a study without a readable NCT ID"
+            skipped.append(f"ClinicalTrials.gov {who} could not be read and was skipped ({exc})")
+    if first_problem is not None and not items:  # nothing reads as a v2 study: not a v2 page
+        raise StudyFormatError(str(first_problem)) from first_problem
     return StudyPage(
-        items=[parse_study(s) for s in page.get("studies", [])],
+        items=items,
         next_page_token=token if isinstance(token, str) and token else None,
         total_count=total if isinstance(total, int) else None,
+        skipped=skipped,
     )
 
 
