@@ -12,7 +12,7 @@ from bot.config import SavedQuery
 from bot.errors import SourceError
 from bot.models import Item, Window
 from bot.retry import RetryPolicy
-from bot.sources.feeds import FeedSource, entry_doi, parse_entries, strip_html
+from bot.sources.feeds import FeedSource, entry_doi, parse_entries, read_entries, strip_html
 from bot.sources.http import Http
 from tests.conftest import LOCAL_FIXTURES, fixture_bytes
 from tests.fakes.feeds import FakeFeeds
@@ -150,6 +150,20 @@ def test_malformed_feed_keeps_entries_and_warns() -> None:
     [warning] = result.warnings
     assert warning.startswith(f"feed fda-medwatch-safety ({fake.url}/recalls.xml) is malformed: ")
     assert "not well-formed" in warning
+
+
+def test_one_unreadable_entry_is_skipped_by_name_and_the_others_kept() -> None:
+    """Regression (issue 14, finding 5, for feeds): an entry whose fields break the parser is
+    skipped and named in a warning; the feed's other entries are read."""
+    parsed = feedparser.parse(local("rss2_preprints.xml"))
+    whole = parse_entries(parsed, feed_url="https://preprints.example.org/rss")
+    parsed["entries"][0]["published_parsed"] = "not a time tuple"  # time.strftime refuses it
+    parsed["entries"].append({"title": "Recall", "authors": ["not a mapping"]})
+    entries = read_entries(parsed, feed_url="https://preprints.example.org/rss")
+    assert entries.items == whole[1:]
+    first, last = entries.skipped
+    assert "entry '2025.03.01.25323001' could not be read and was skipped (TypeError" in first
+    assert "entry 4 could not be read and was skipped (AttributeError" in last
 
 
 def test_empty_after_having_entries_warns_and_keeps_count() -> None:

@@ -16,6 +16,7 @@ import io
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
@@ -80,9 +81,10 @@ class FeedSource:
         if parsed is None:
             raise SourceError(status_error(what, response, body), query=query.name)
         headers = {k.lower(): v for k, v in response.headers.items()}
-        items = parse_entries(parsed, feed_url=url)
+        entries = read_entries(parsed, feed_url=url)
+        items = entries.items
 
-        result = FetchResult(items=items, requests=sent)
+        result = FetchResult(items=items, warnings=list(entries.skipped), requests=sent)
         if parsed.get("bozo"):
             error = parsed.get("bozo_exception")
             result.warnings.append(
@@ -131,16 +133,46 @@ def conditional_headers(validators: Mapping[str, str]) -> dict[str, str]:
 # ---------------------------------------------------------------- parsing (pure)
 
 
+@dataclass(frozen=True)
+class FeedEntries:
+    """A feed's entries as Items, and one warning per entry that could not be read."""
+
+    items: list[Item]
+    skipped: list[str] = field(default_factory=list)
+
+
 def parse_entries(parsed: Mapping[str, Any], *, feed_url: str) -> list[Item]:
     """Items from a feedparser result; entries without any identity or title are skipped."""
+    return read_entries(parsed, feed_url=feed_url).items
+
+
+def read_entries(parsed: Mapping[str, Any], *, feed_url: str) -> FeedEntries:
+    """Every readable entry of a feedparser result; an entry whose fields are not what a feed
+    entry holds (feedparser passes odd markup through) is skipped and named, not fatal."""
     feed = parsed.get("feed") or {}
     feed_title = strip_html(feed.get("title", ""))
     items: dict[str, Item] = {}
-    for entry in parsed.get("entries") or ():
-        item = parse_entry(entry, feed_url=feed_url, feed_title=feed_title)
+    skipped: list[str] = []
+    for number, entry in enumerate(parsed.get("entries") or (), 1):
+        try:
+            item = parse_entry(entry, feed_url=feed_url, feed_title=feed_title)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            skipped.append(f"feed {feed_url}: {_entry_name(entry, number)} could not be read and was "
+                           f"skipped ({type(exc).__name__}: {exc})")
+            continue
         if item is not None:
             items.setdefault(item.id, item)
-    return list(items.values())
+    return FeedEntries(list(items.values()), skipped)
+
+
+def _entry_name(entry: Any, number: int) -> str:
+    """How a warning names an entry: its id or link when it has a usable one, else its position."""
+    if isinstance(entry, Mapping):
+        for key in ("id", "link"):
+            value = entry.get(key)
+            if isinstance(value, str) and value.strip():
+                return f"entry {value.strip()[:200]!r}"
+    return f"entry {number}"
 
 
 def parse_entry(entry: Mapping[str, Any], *, feed_url: str, feed_title: str = "") -> Item | None:
