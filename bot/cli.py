@@ -293,10 +293,27 @@ def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
 def _cmd_subscribe(args: argparse.Namespace, env: Environment) -> int:
     load_settings(env.config_path)  # an invalid config stops every command before it writes
     target = _digest_target(args.target)
+    _check_reach(env, target)
     with Store.open(env.data_dir) as store:
         added = store.subscribe(target, args.period)
     print(f"{target}: {'subscribed to' if added else 'now receives'} the {args.period} digest")
     return EXIT_OK
+
+
+def _check_reach(env: Environment, target: str) -> None:
+    """Refuse a target Slack says the bot cannot post to (IDs only: Slack looks up no #names)."""
+    from bot.slack.reach import reach_for
+
+    reach = reach_for(env)
+    if reach is None:
+        return
+    if target.startswith("#"):
+        print(f"{target}: not checked with Slack (it looks channels up by ID only); "
+              "make sure the bot is invited there", file=sys.stderr)
+        return
+    problem = reach(target)
+    if problem:
+        raise LitwatchError(f"{target}: not subscribed: {problem}")
 
 
 def _cmd_unsubscribe(args: argparse.Namespace, env: Environment) -> int:
@@ -304,7 +321,10 @@ def _cmd_unsubscribe(args: argparse.Namespace, env: Environment) -> int:
     target = _digest_target(args.target)
     with Store.open(env.data_dir) as store:
         removed = store.unsubscribe(target)
+        dropped = store.drop_digests(target)
     print(f"{target}: unsubscribed" if removed else f"{target} was not subscribed")
+    if dropped:
+        print(f"{target}: {dropped} pending digest{'s' if dropped != 1 else ''} dropped")
     return EXIT_OK if removed else EXIT_FAILED
 
 

@@ -31,6 +31,7 @@ ROOT_CONFIG_KEYS = frozenset({"slack", "digest", "classify", "queries"})
 # A classifier term is matched as whole words, so it must begin and end with one.
 TERM = re.compile(r"^[^\W_](?:.*[^\W_])?$", re.DOTALL)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")  # a Slack member ID
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -156,6 +157,7 @@ class SavedQuery:
 class SlackSettings:
     channel: str = ""
     safety_channel: str = ""
+    admins: tuple[str, ...] = ()  # user IDs who may use status, queries and run anywhere
 
     @property
     def safety_target(self) -> str:
@@ -229,10 +231,17 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
     digest_raw = v.table(raw, "digest")
     classify_raw = v.table(raw, "classify")
 
-    v.keys(slack_raw, "slack", {"channel", "safety_channel"})
+    v.keys(slack_raw, "slack", {"channel", "safety_channel", "admins"})
+    admins = v.terms(slack_raw, "slack", "admins")
+    not_ids = [a for a in admins if not USER_ID.match(a)]
+    if not_ids:
+        v.problem("slack.admins", f"{not_ids[0]!r} is not a Slack user ID (U… or W…, from the person's "
+                  "profile > ⋮ > Copy member ID)")
+        admins = ()
     slack = SlackSettings(
         channel=v.text(slack_raw, "slack", "channel", required="slack" in raw),
         safety_channel=v.text(slack_raw, "slack", "safety_channel"),
+        admins=admins,
     )
 
     v.keys(digest_raw, "digest", {"schedule", "timezone", "top"})

@@ -35,6 +35,7 @@ from bot.pipeline import Classify, Linker, RunReport, run_query
 from bot.scheduler import DIGEST_JOB, QUERY_JOB_PREFIX, Scheduler
 from bot.slack.commands import Searchable, Services
 from bot.slack.listener import CommandDispatcher, SignedCommandServer, SocketModeListener
+from bot.slack.reach import reach_for
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class Daemon:
         listen: Callable[[CommandDispatcher], Listener] | None = None,
         slack_api_url: str = "",
         post: Callable[[str, dict[str, Any]], None] | None = None,
+        cannot_post: Callable[[str], str | None] | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -178,6 +180,7 @@ class Daemon:
             classify=classify,
             run_query=runner.run,
             next_run=self.scheduler.next_run,
+            cannot_post=cannot_post,
         )
         host = urlsplit(slack_api_url).netloc  # compared with a response_url's netloc
         extra: dict[str, Any] = {"post": post} if post else {}
@@ -322,4 +325,6 @@ def build_daemon(
         classify=classify,
         listen=listen,
         slack_api_url=env.slack_api_url,
+        cannot_post=reach_for(env),
     )
+

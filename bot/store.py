@@ -630,6 +630,17 @@ class Store:
                 self._storage.flush()
             return bool(existing)
 
+    def drop_digests(self, target: str) -> int:
+        """Remove the digests still pending for `target` (it unsubscribed); how many there were."""
+        with self.lock:
+            self._writable()
+            ids = [int(k) for k, v in self._raw("outbox").items()
+                   if v.get("type") == "digest" and v.get("channel") == target]  # fmt: skip
+            if ids:
+                self._outbox.remove(doc_ids=ids)
+                self._storage.flush()
+            return len(ids)
+
     def subscriptions(self) -> list[dict[str, Any]]:
         with self.lock:
             return sorted((dict(s) for s in self._raw("subscriptions").values()),

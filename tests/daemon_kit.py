@@ -20,6 +20,7 @@ from bot.models import Classification, FetchResult, Item, Window
 from bot.slack.console import ConsoleSink
 from bot.slack.deliver import SlackSink
 from bot.slack.listener import CommandDispatcher, SocketModeListener
+from bot.slack.reach import cannot_post
 from bot.store import Store
 from tests.conftest import LOCAL_FIXTURES
 from tests.fakes.slack import APP_TOKEN, FakeSlack
@@ -118,9 +119,10 @@ class Rig:
     sources: dict[str, ScriptedSource]
     console: io.StringIO
 
-    def command(self, text: str, *, user_id: str = "U111", channel_id: str = "C111",
+    def command(self, text: str, *, user_id: str = "U111", channel_id: str = "C0ALERTS1",
                 envelope_id: str | None = None) -> str:  # fmt: skip
-        """Send `/litwatch <text>` from Slack; return the envelope id."""
+        """Send `/litwatch <text>` from Slack (by default in the config's alert channel);
+        return the envelope id."""
         return self.socket.slash_command(text, response_url=self.slack.response_url(),
                                          user_id=user_id, channel_id=channel_id,
                                          envelope_id=envelope_id)  # fmt: skip
@@ -132,7 +134,8 @@ def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
                slack_sink: bool = False,
                socket_mode: tuple[Path, Path] | None = None) -> Iterator[Rig]:  # fmt: skip
     """A Daemon on a real store in `tmp_path`, with Socket Mode through the fakes; alerts go
-    to the console, or with `slack_sink` through the real SlackSink to the fake Slack.
+    to the console, or with `slack_sink` through the real SlackSink to the fake Slack (and
+    `subscribe` then asks the fake whether the bot can post to the target).
     `socket_mode` names the (hello, slash envelope) files the fake speaks with."""
     config_path = tmp_path / "litwatch.toml"
     config_path.write_text(config, encoding="utf-8")
@@ -148,8 +151,10 @@ def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
         def listen(dispatcher: CommandDispatcher) -> SocketModeListener:
             return SocketModeListener(APP_TOKEN, dispatcher, api_url=slack.api_url)
 
+        client = slack.client()
         daemon = Daemon(settings, store, runner, sources=sources, classify=label,
-                        listen=listen, slack_api_url=slack.api_url)  # fmt: skip
+                        listen=listen, slack_api_url=slack.api_url,
+                        cannot_post=(lambda target: cannot_post(client, target)) if slack_sink else None)  # fmt: skip
         daemon.start(catch_up=catch_up)
         assert socket.wait_connected(10), "the Socket Mode client never connected"
         try:

@@ -190,3 +190,19 @@ def test_export_flagged_keeps_only_safety_and_integrity_records(filled: Path, ca
     assert [r["uid"] for r in records] == ["pmid:30000001"]
     assert main(["export", "--flagged", "--query", "ct"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_cli_subscribe_asks_slack_first_and_refuses_a_channel_without_the_bot(
+        filled: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Regression (issue 14, finding 6): with a bot token, `subscribe` stores a channel only if
+    Slack says the bot is in it; otherwise one line says why and nothing is stored."""
+    from tests.fakes.slack import BOT_TOKEN, FakeSlack
+
+    with FakeSlack(not_member={"C0NOBOT01"}) as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        assert main(["subscribe", "C0NOBOT01"]) == 1
+        assert "C0NOBOT01: not subscribed: the bot is not a member of that channel" in capsys.readouterr().err
+        assert main(["subscribe", "C0TEAM001"]) == 0
+    with Store.open(filled, readonly=True) as store:
+        assert [s["target"] for s in store.subscriptions()] == ["C0TEAM001"]

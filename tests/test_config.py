@@ -15,8 +15,11 @@ BASE = '[slack]\nchannel = "C1"\n'
 
 BROKEN = [
     ("[slack]\nchanel = 'C1'\n",
-     ["slack.chanel: unknown key (allowed: channel, safety_channel)", "slack.channel: missing (required)"]),
+     ["slack.chanel: unknown key (allowed: admins, channel, safety_channel)", "slack.channel: missing (required)"]),
     ("", ["[slack]: missing table"]),
+    (BASE + "admins = ['@alice']\n",
+     ["slack.admins: '@alice' is not a Slack user ID (U… or W…, from the person's profile > ⋮ > Copy member ID)"]),
+    (BASE + "admins = 'U0ALICE01'\n", ["slack.admins: must be an array of non-empty strings"]),
     ("colour = 1\n" + BASE, [f"colour: unknown key (allowed: {', '.join(sorted(ROOT_CONFIG_KEYS))})"]),
     (BASE + "[digest]\nschedule = '0 9 * * 1'\n",
      ["digest.schedule: invalid crontab '0 9 * * 1': day of week '1' is numeric; use day names "

@@ -11,7 +11,7 @@ import pytest
 
 from bot.errors import QuerySyntaxError, SourceError
 from tests.conftest import fixture_path
-from tests.daemon_kit import Rig, ScriptedSource, daemon_rig
+from tests.daemon_kit import CONFIG, Rig, ScriptedSource, daemon_rig
 from tests.factories import pubmed_item, trial_item
 from tests.fakes.slack import slack_problems
 
@@ -230,3 +230,54 @@ def test_subscribe_then_the_scheduled_digest_reaches_the_subscriber(
     assert len(files) == 1 and files[0].filename.endswith(".ris")
     assert b"Safety of exosomes" in files[0].content
     assert rig.store.pending() == []
+
+
+ADMIN_CONFIG = CONFIG.replace('channel = "C0ALERTS1"\n', 'channel = "C0ALERTS1"\nadmins = ["U0ADMIN01"]\n', 1)
+
+
+@pytest.mark.parametrize("text", ["status", "queries", "run pm"])
+def test_scoped_commands_are_refused_outside_the_review_channels(tmp_path: Path, text: str) -> None:
+    """Regression (issue 14, finding 6: status, queries and run answered anyone, anywhere):
+    outside the configured channels, for someone not in [slack] admins, the ack is an
+    ephemeral refusal and nothing runs; an admin gets the answer anywhere."""
+    pubmed = ScriptedSource(items=[pubmed_item(1)])
+    with daemon_rig(tmp_path, config=ADMIN_CONFIG,
+                    sources={"pubmed": pubmed, "clinicaltrials": ScriptedSource()}) as rig:  # fmt: skip
+        ack = rig.socket.wait_ack(rig.command(text, user_id="U0STRANGE", channel_id="C0RANDOM1"))
+        assert ack is not None and ack.payload is not None
+        assert ack.payload["response_type"] == "ephemeral"
+        assert f"`/litwatch {text.split()[0]}` answers only in the review's alert channels" in ack.payload["text"]
+        time.sleep(0.2)
+        assert rig.slack.responses == [] and pubmed.fetches == []
+        _, reply = ack_and_reply(rig, text, user_id="U0ADMIN01", channel_id="C0RANDOM1")
+        assert "answers only" not in reply["text"]
+    assert len(pubmed.fetches) == (1 if text == "run pm" else 0)
+
+
+def test_subscribe_is_refused_where_the_bot_cannot_post(tmp_path: Path) -> None:
+    """Regression (issue 14, finding 6: subscribe stored a channel the bot could not post to):
+    Slack is asked first, and a channel the bot is not in is refused, with what to do."""
+    with daemon_rig(tmp_path, slack_sink=True) as rig:
+        rig.slack.not_member.add("C0NOBOT01")
+        _, reply = ack_and_reply(rig, "subscribe", channel_id="C0NOBOT01")
+        assert "Not subscribed: the bot is not a member of that channel; invite the bot first" in reply["text"]
+        assert rig.store.subscriptions() == []
+        assert [c.params.get("channel") for c in rig.slack.calls("conversations.info")] == ["C0NOBOT01"]
+        _, reply = ack_and_reply(rig, "subscribe", channel_id="C0TEAM001")
+        assert "now subscribed" in reply["text"]
+        assert [s["target"] for s in rig.store.subscriptions()] == ["C0TEAM001"]
+
+
+def test_unsubscribe_drops_the_pending_digests_of_that_target(tmp_path: Path) -> None:
+    """Regression (issue 14, finding 6: undeliverable digests piled up after unsubscribe):
+    unsubscribe removes that target's pending digests, says how many, and leaves others."""
+    with daemon_rig(tmp_path) as rig:
+        ack_and_reply(rig, "subscribe", channel_id="C0TEAM001")
+        rig.store.add_notifications([
+            {"type": "digest", "channel": "C0TEAM001", "uids": [], "summary": {}},
+            {"type": "digest", "channel": "C0TEAM001", "uids": [], "summary": {}},
+            {"type": "digest", "channel": "C0OTHER01", "uids": [], "summary": {}},
+        ])  # fmt: skip
+        _, reply = ack_and_reply(rig, "unsubscribe", channel_id="C0TEAM001")
+        assert "Unsubscribed: no more digests here. 2 pending digests dropped." in reply["text"]
+        assert [n["channel"] for n in rig.store.pending()] == ["C0OTHER01"]

@@ -12,10 +12,11 @@ def manifest_text() -> str:
 
 
 def test_bot_scopes_are_exactly_the_ones_litwatch_uses() -> None:
-    """chat:write, commands, im:write and files:write; nothing broader (no chat:write.public)."""
+    """chat:write, commands, im:write, files:write, and channels:read / groups:read for the
+    subscribe check; nothing broader (no chat:write.public)."""
     block = manifest_text().split("    bot:\n", 1)[1].split("settings:", 1)[0]
     scopes = re.findall(r"^\s+- ([a-z:.]+)", block, flags=re.MULTILINE)
-    assert sorted(scopes) == ["chat:write", "commands", "files:write", "im:write"]
+    assert sorted(scopes) == ["channels:read", "chat:write", "commands", "files:write", "groups:read", "im:write"]
 
 
 def test_slash_command_and_socket_mode() -> None:

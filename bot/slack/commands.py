@@ -138,6 +138,7 @@ class Caller:
 
     user_id: str
     channel_id: str
+    channel_name: str = ""
 
     @property
     def in_dm(self) -> bool:
@@ -159,6 +160,8 @@ class Services:
     classify: Callable[[Item], Classification]
     run_query: Callable[[SavedQuery], Any] | None = None  # returns a pipeline RunReport
     next_run: Callable[[str], datetime | None] = field(default=lambda name: None)
+    # Why the bot cannot post to a digest target (None: it can), asked of Slack; None: no check.
+    cannot_post: Callable[[str], str | None] | None = None
 
 
 # ---------------------------------------------------------------- replies
@@ -195,11 +198,37 @@ def help_reply(problem: str = "") -> dict[str, Any]:
     return lines_reply(lines)
 
 
+# Commands that show internals (feed URLs, upstream errors) or start work: only for the team.
+SCOPED_VERBS = frozenset({"status", "queries", "run"})
+
+
+def review_channels(settings: Settings) -> frozenset[str]:
+    """Every channel the config posts to (IDs and `#names` as written)."""
+    channels = {settings.slack.channel, settings.slack.safety_channel}
+    channels.update(q.channel for q in settings.queries if q.channel)
+    return frozenset(c for c in channels if c)
+
+
+def refusal(command: Command, caller: Caller, settings: Settings) -> dict[str, Any] | None:
+    """The ephemeral refusal of a scoped command asked outside the review's channels by
+    someone who is not in `[slack] admins`; None when it may run."""
+    if command.verb not in SCOPED_VERBS or caller.user_id in settings.slack.admins:
+        return None
+    channels = review_channels(settings)
+    if caller.channel_id in channels or (caller.channel_name and f"#{caller.channel_name}" in channels):
+        return None
+    return lines_reply([(Code(f"/litwatch {command.verb}"), " answers only in the review's alert channels, or "
+                         "to the admins listed under [slack] admins in the config.",)])
+
+
 def handle(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
     """Carry out a parsed command; every outcome, failures included, is a readable reply."""
     handler = _HANDLERS.get(command.verb)
     if handler is None:
         return help_reply(command.problem)
+    refused = refusal(command, caller, services.settings)
+    if refused is not None:
+        return refused
     return handler(command, caller, services)
 
 
@@ -240,15 +269,23 @@ def _search(command: Command, caller: Caller, services: Services) -> dict[str, A
 
 
 def _subscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    # Asked of Slack before anything is stored: a digest the bot cannot post would stay
+    # pending for good and keep `status` failing.
+    problem = services.cannot_post(caller.digest_target) if services.cannot_post else None
+    if problem:
+        return reply(f"Not subscribed: {problem}.")
     fresh = services.store.subscribe(caller.digest_target, command.period)
     who = "You are" if caller.in_dm else "This channel is"
     return reply(f"{who} {'now subscribed to' if fresh else 'now on'} the {command.period} digest.")
 
 
 def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
-    if services.store.unsubscribe(caller.digest_target):
-        return reply("Unsubscribed: no more digests here.")
-    return reply("There was no digest subscription here.")
+    removed = services.store.unsubscribe(caller.digest_target)
+    dropped = services.store.drop_digests(caller.digest_target)
+    pending = f" {dropped} pending digest{'s' if dropped != 1 else ''} dropped." if dropped else ""
+    if removed:
+        return reply(f"Unsubscribed: no more digests here.{pending}")
+    return reply(f"There was no digest subscription here.{pending}")
 
 
 def _flagged(command: Command, caller: Caller, services: Services) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.inflight import InFlight
 from bot.retry import RetryPolicy, TransientError, call_with_retries
-from bot.slack.commands import Caller, Services, ack_payload, handle, parse, reply
+from bot.slack.commands import Caller, Services, ack_payload, handle, parse, refusal, reply
 from bot.sources.http import could_not_connect
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,11 @@ class CommandDispatcher:
         ack = ack_payload(command)
         if command.verb == "help":
             return ack, None  # answered in full by the ack
-        caller = Caller(user_id=str(payload.get("user_id", "")), channel_id=str(payload.get("channel_id", "")))
+        caller = Caller(user_id=str(payload.get("user_id", "")), channel_id=str(payload.get("channel_id", "")),
+                        channel_name=str(payload.get("channel_name", "")))
+        refused = refusal(command, caller, self.services.settings)
+        if refused is not None:  # pure, like the ack: the refusal is the ack, nothing runs
+            return refused, None
         url = str(payload.get("response_url", ""))
         if not self._url_allowed(url):
             log.warning("ignoring a command whose response_url is not Slack's: %r", url[:100])

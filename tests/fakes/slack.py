@@ -1,8 +1,9 @@
 """A fake Slack Web API on FakeServer that checks every message as Slack would and records it.
 
 The real `slack_sdk.WebClient` talks to it over HTTP (`base_url=fake.api_url`). It implements
-chat.postMessage, conversations.open, the three steps of files upload v2 and auth.test; any
-other method (apps.connections.open for Socket Mode, ...) is plugged in with `route()`;
+chat.postMessage, conversations.open, conversations.info, the three steps of files upload v2
+and auth.test; any other method (apps.connections.open for Socket Mode, ...) is plugged in
+with `route()`;
 replies POSTed to a slash command's `response_url()` are checked and kept in `responses`.
 `fail()` makes a method answer 500, 429 with Retry-After, or a Slack error for a while.
 """
@@ -218,6 +219,7 @@ class FakeSlack(FakeServer):
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
@@ -429,6 +431,21 @@ class FakeSlack(FakeServer):
         if not all(re.match(r"^[UW][A-Z0-9]{2,}$", u) for u in users.split(",")):
             return self._refuse(call.method, ["user_not_found"])
         return {"ok": True, "channel": {"id": self.dm_channel(users)}}
+
+    def _conversations_info(self, call: ApiCall) -> dict[str, Any]:
+        """Slack's answer for a channel ID: unknown ones (and, in real Slack, private channels
+        the bot is not in) are channel_not_found; a public channel shows `is_member`."""
+        requested = str(call.params.get("channel") or "")
+        if not CONVERSATION_ID.match(requested):
+            return self._refuse(call.method, ["channel_not_found"])
+        channel, error = self._resolve(requested)
+        if error == "not_in_channel":
+            return {"ok": True, "channel": {"id": self.channel_id(requested), "is_channel": True,
+                                            "is_member": False, "is_archived": False}}  # fmt: skip
+        if channel is None:
+            return self._refuse(call.method, [error])
+        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_member": True,
+                                        "is_archived": False, "is_im": channel.startswith("D")}}  # fmt: skip
 
     def _get_upload_url(self, call: ApiCall) -> dict[str, Any]:
         filename, length = call.params.get("filename"), call.params.get("length")
