@@ -87,7 +87,8 @@ def test_slack_unreachable_at_start_then_back_connects_and_answers_a_command(
         with FakeSlack(port=port) as slack, fake_socket_mode() as socket:
             slack.route("apps.connections.open", socket.connections_open)
             assert listener.wait_connected(10) and socket.wait_connected(10)
-            envelope = socket.slash_command("queries", response_url=slack.response_url())
+            envelope = socket.slash_command("queries", response_url=slack.response_url(),
+                                            channel_id="C0ALERTS1")  # the alert channel: scoped
             ack = socket.wait_ack(envelope)
             assert ack is not None
             reply = slack.wait_responses(1)[0]
