@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bot.config import Environment, SavedQuery, Settings
-from bot.errors import CommitsFrozen, LitwatchError
+from bot.errors import CommitsFrozen, LitwatchError, StoreError
 from bot.inflight import InFlight
 from bot.outbox import FlushReport, Sink, flush, held_notice
 from bot.pipeline import Classify, Linker, RunReport, run_query
@@ -96,6 +96,9 @@ class Runner:
                     settings=self.settings,
                     link=self.link,
                 )
+            except StoreError as exc:  # disk full, read-only: this run is not saved, the next one redoes it
+                log.error("%s: %s", query.name, exc)
+                report = RunReport(query=query.name, error=str(exc))
             finally:
                 lock.release()
             self.reports.append(report)
@@ -110,7 +113,11 @@ class Runner:
             if not admitted:  # stopping: what is pending goes out on the next start
                 return FlushReport(stopped=True)
             with self._deliver_lock:
-                report = flush(self.store, self.sink, stopping=self.work.closed)
+                try:
+                    report = flush(self.store, self.sink, stopping=self.work.closed)
+                except StoreError as exc:  # what could not be recorded stays pending for the next flush
+                    log.error("delivery stopped: %s", exc)
+                    return FlushReport(stopped=True)
         for note, error in report.failed:
             log.warning("delivery to %s failed, kept pending: %s", note.get("channel"), error)
         if report.held:
@@ -128,6 +135,9 @@ class Runner:
                 notes = queue_or_preview(self.store, self.settings, self.sink)
             except CommitsFrozen:  # stopping: the digest is queued on the next start instead
                 log.warning("digest abandoned before its commit, litwatch is stopping")
+                return []
+            except StoreError as exc:  # not queued: the subscribers stay due for the next run
+                log.error("digest not queued: %s", exc)
                 return []
             self.deliver()
         return notes

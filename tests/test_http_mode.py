@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,3 +198,22 @@ def test_response_url_must_be_slacks_hooks_host_or_the_configured_one(tmp_path: 
                     "https://hooks.slack.com:8443/x", "http://hooks.slack.com/x",
                     "https://evil.test/hooks.slack.com/x", ""):  # fmt: skip
             assert not accepted(url), url
+
+
+def test_a_dropped_connection_is_one_log_line_not_a_traceback(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                              capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Regression (issue 14, finding 11: a traceback was logged per dropped HTTP connection):
+    a client that resets the connection mid-body is logged in one line, and the server serves on."""
+    with serving(tmp_path) as (server, slack, _):
+        conn = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        conn.sendall(b"POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\npartial")
+        time.sleep(0.2)  # the server is now reading the body
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # an RST, as when a client or proxy drops the connection
+        deadline = time.monotonic() + 5
+        while not any("dropped" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert post(server, command(slack, "help"))[0] == 200
+    [line] = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert line.startswith("http: connection from 127.0.0.1 dropped: ConnectionResetError") and "\n" not in line
+    assert "Traceback" not in capfd.readouterr().err

@@ -41,6 +41,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.errors import LitwatchError
 from bot.inflight import InFlight
 from bot.retry import RetryPolicy, TransientError, call_with_retries
 from bot.slack.commands import Caller, Services, ack_payload, handle, parse, refusal, reply
@@ -116,6 +117,9 @@ class CommandDispatcher:
         def work() -> None:
             try:
                 answer = handle(command, caller, self.services)
+            except LitwatchError as exc:  # the store cannot be written (disk full…): say so, in a line
+                log.error("command %r failed: %s", command.verb, exc)
+                answer = reply(f"Sorry, that failed: {exc}")
             except Exception as exc:  # a bug must still answer the person who asked
                 log.exception("command %r failed", command.verb)
                 answer = reply(f"Sorry, that failed inside litwatch ({type(exc).__name__}).")
@@ -353,6 +357,18 @@ class ReplayGuard:
             del self._seen[signature]
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up mid-request (a dropped connection, a scanner) is one log line,
+    not the stdlib's traceback on stderr; anything else is still logged with its traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            log.warning("http: connection from %s dropped: %s: %s", client_address[0], type(exc).__name__, exc)
+        else:
+            log.exception("http: request from %s failed inside litwatch", client_address[0])
+
+
 class SignedCommandServer:
     """`litwatch serve`: slash commands as signed HTTP POSTs, for platforms with a web process.
 
@@ -374,7 +390,7 @@ class SignedCommandServer:
         self.verifier = SignatureVerifier(signing_secret)
         self.replays = ReplayGuard()
         self.path = path
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd = _QuietHTTPServer((host, port), self._handler_class())
         self.description = f"listening for signed /litwatch requests on port {self.port}{path}"
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
