@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.config import Settings, now
 from bot.outbox import FlushReport, Sink, flush, previews_only
-from bot.store import Store
+from bot.store import DigestMark, Store
 
 PERIODS = {"weekly": timedelta(days=7), "daily": timedelta(days=1)}
 # A digest scheduled at the same hour each week is due even if the last one ran a bit late.
@@ -40,6 +40,10 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
     subscriber whose period has passed."""
     moment = moment or now()
     until = moment.isoformat(timespec="seconds")
+    # The window is a range of commit numbers, taken before the items are read: an item
+    # committed after this (in the same second or not) has a higher number, so it is in the
+    # next digest, never in none.
+    mark = store.sequence()
     notes = []
     for sub in store.subscriptions():
         if period is not None and sub.get("period") != period:
@@ -48,15 +52,18 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
             continue
         sub_period = str(sub.get("period") or "weekly")
         since = str(sub.get("last_digest") or (moment - PERIODS[sub_period]).isoformat(timespec="seconds"))
-        # Half-open (since, until]: an item stamped exactly at a digest's moment is in that
-        # digest only, never in the next one too.
-        docs = [d for d in store.items(after=since, until=until) if not _baseline_only(d)]
+        last_seq = sub.get("last_digest_seq")
+        if isinstance(last_seq, int):  # half-open (last, mark]: each commit in exactly one digest
+            window = store.items(after_seq=last_seq, until_seq=mark)
+        else:  # a subscription without a number (written by hand): by stamps, (since, until]
+            window = store.items(after=since, until=until)
+        docs = [d for d in window if not _baseline_only(d)]
         notes.append({
             "type": "digest",
             "channel": sub["target"],
             "query": None,
             "uids": [d["uid"] for d in docs],
-            "summary": {"period": sub_period, "since": since, "until": until,
+            "summary": {"period": sub_period, "since": since, "until": until, "until_seq": mark,
                         "top": settings.digest.top, "count": len(docs)},
         })  # fmt: skip
     return notes
@@ -69,8 +76,8 @@ def queue_digests(store: Store, settings: Settings, *, period: str | None = None
     if notes:
         # Digests and the subscribers' new `last_digest` land in one write: a crash cannot
         # queue a digest twice or move a subscriber past a digest that was never queued.
-        store.commit("", outbox=notes,
-                     last_digests={n["channel"]: n["summary"]["until"] for n in notes})
+        store.commit("", outbox=notes, last_digests={
+            n["channel"]: DigestMark(n["summary"]["until"], n["summary"]["until_seq"]) for n in notes})
     return notes
 
 

@@ -11,10 +11,14 @@ process share one Store and serialise through `Store.lock`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import errno
 import fcntl
 import gc
+import logging
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -33,15 +37,82 @@ from bot.diff import describe_changes, fingerprint
 from bot.errors import CommitsFrozen, StoreError, StoreLocked
 from bot.models import Item
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 2
 STORE_FILE = "litwatch.json"
 LOCK_FILE = "litwatch.lock"
 # Delivery outcomes (sent, failed, part confirmed) between commits: a small append-only file,
 # fsynced per record, folded into the store file by the next commit.
 JOURNAL_FILE = "outbox.journal"
 
+
+
+# ---------------------------------------------------------------- migrations
+
+# A feed entry id that names itself (URL, URN, tag:, doi:), and schema 1's host:port prefix,
+# which looks like one ("localhost:8080/17").
+_GLOBAL_ID = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_HOST_PORT = re.compile(r"^[a-z0-9.-]+:\d+/", re.IGNORECASE)
+
+
+def _feed_ids_per_feed(raw: dict[str, Any]) -> None:
+    """Schema 1 scoped a bare feed guid by the feed's host (`host/17`), so two feeds on one host
+    collided; schema 2 scopes it by the saved query that found it (`query/17`). Entries keep
+    their items: the id is rewritten in place, and in every pending notification naming it."""
+    items = raw.get("items", {})
+    taken = {str(doc.get("uid")) for doc in items.values()}
+    renamed: dict[str, str] = {}
+    for doc in items.values():
+        old = str(doc.get("id") or "")
+        queries = doc.get("queries") or []
+        if doc.get("source") != "feed" or "/" not in old or not queries:
+            continue
+        if _GLOBAL_ID.match(old) and not _HOST_PORT.match(old):
+            continue  # a URL or URN: the same in every feed, never scoped
+        new_id = f"{queries[0]}/{old.split('/', 1)[1]}"
+        if f"feed:{new_id}" in taken:
+            continue  # a host-scoped id that two feeds shared: the first keeps it
+        renamed[str(doc.get("uid"))] = f"feed:{new_id}"
+        taken.add(f"feed:{new_id}")
+        doc["id"], doc["uid"] = new_id, f"feed:{new_id}"
+    for note in raw.get("outbox", {}).values():
+        for key in ("uids", "sent_uids"):
+            if isinstance(note.get(key), list):
+                note[key] = [renamed.get(uid, uid) for uid in note[key]]
+
+
+def _commit_sequence(raw: dict[str, Any]) -> None:
+    """Schema 2 numbers commits: an item carries the sequence number of the commit that last
+    added or changed it, and a subscriber the number its last digest reached, so a digest
+    window is (last seq, seq now] and no item stamped in a digest's own second falls between
+    two digests. Existing items are numbered by their stamps; equal stamps share a number."""
+    items = raw.get("items", {})
+    stamps = sorted({item_stamp(doc) for doc in items.values()})
+    number = {stamp: n for n, stamp in enumerate(stamps, 1)}
+    for doc in items.values():
+        doc["seq"] = number[item_stamp(doc)]
+    for sub in raw.get("subscriptions", {}).values():
+        last = str(sub.get("last_digest") or "")
+        sub["last_digest_seq"] = bisect.bisect_right(stamps, last) if last else 0
+    raw["meta"] = {"1": {**next(iter(raw.get("meta", {}).values()), {}), "seq": len(stamps)}}
+
+
+def _schema_2(raw: dict[str, Any]) -> dict[str, Any]:
+    _feed_ids_per_feed(raw)
+    _commit_sequence(raw)
+    return raw
+
+
 # Migrations upgrade the raw file contents from version N to N+1, in order.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _schema_2}
+
+
+@dataclass(frozen=True)
+class DigestMark:
+    """How far a subscriber's last digest reached: its moment (shown) and commit number (used)."""
+
+    until: str
+    seq: int
 
 
 # ---------------------------------------------------------------- storages
@@ -78,10 +149,11 @@ class AtomicJSONStorage(Storage):
         directory = self.path.parent
         fd, tmp = tempfile.mkstemp(prefix=".litwatch-", suffix=".tmp", dir=directory)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(orjson.dumps(self._data))
-                handle.flush()
-                os.fsync(handle.fileno())
+            try:
+                _write_all(fd, orjson.dumps(self._data))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -96,12 +168,32 @@ class AtomicJSONStorage(Storage):
             with open(self.journal_path, "wb") as handle:
                 os.fsync(handle.fileno())
 
+    def discard(self) -> None:
+        """Forget what memory holds: the next `read` loads the file again (after a failed flush)."""
+        self._data = None
+        self.dirty = False
+
     def append_journal(self, record: Mapping[str, Any]) -> None:
-        """Durably note one delivery outcome without rewriting the whole store file."""
-        with open(self.journal_path, "ab") as handle:
-            handle.write(orjson.dumps(record) + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Durably note one delivery outcome without rewriting the whole store file.
+
+        A write that fails (disk full) is cut off again, and a line torn by an earlier crash
+        is ended first, so a failure never glues two records into one unreadable line.
+        """
+        line = orjson.dumps(record) + b"\n"
+        fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            if start and os.pread(fd, 1, start - 1) != b"\n":
+                line = b"\n" + line
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)
         self.journal_writes += 1
 
     def read_journal(self) -> list[dict[str, Any]]:
@@ -109,12 +201,20 @@ class AtomicJSONStorage(Storage):
             lines = self.journal_path.read_bytes().splitlines()
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise StoreError(f"cannot read journal {self.journal_path}: {exc.strerror or exc}; "
+                             "fix its permissions (litwatch needs to read and write it) and run again") from None
         records = []
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             try:
-                records.append(orjson.loads(line))
+                record = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue  # a line torn by a crash was never acknowledged
+            if not isinstance(record, dict):
+                log.warning("%s line %d is not a litwatch record (%s); ignored, nothing else is affected",
+                            self.journal_path, number, line[:40].decode("utf-8", "replace"))
+                continue
+            records.append(record)
         return records
 
     def remove_stale_temp_files(self) -> None:
@@ -246,26 +346,40 @@ class Store:
         self._subs = self._table("subscriptions")
         self._runs = self._table("runs")
         self._meta = self._table("meta")
-        self._check_schema()
-        for record in storage.read_journal():
-            self._apply_journal(record)
+        self._index: dict[str, tuple[int, str]] = {}  # uid -> (doc_id, fingerprint)
+        self._doi: dict[str, str] = {}  # doi -> uid, for cross-source merges
+        self._load(write_migration=not readonly)
         if not readonly and isinstance(storage, AtomicJSONStorage):
             storage.remove_stale_temp_files()
-        # uid -> (doc_id, fingerprint); doi -> uid for cross-source merges
-        raw_items = self._raw("items")
-        with paused_gc():
-            self._index: dict[str, tuple[int, str]] = {
-                doc["uid"]: (int(doc_id), doc.get("fingerprint", "")) for doc_id, doc in raw_items.items()
-            }
-            self._doi: dict[str, str] = {
-                str(doc["doi"]).lower(): doc["uid"] for doc in raw_items.values() if doc.get("doi")
-            }
         # The loaded store lives as long as the process and holds no reference cycles (its
         # documents are freed by refcount when replaced): keep it out of every later
         # collection instead of rescanning millions of objects in a long-running daemon.
         gc.freeze()
 
     # -- opening
+
+    def _load(self, *, write_migration: bool) -> None:
+        """Read the file, upgrade it, replay the journal and index the items."""
+        self._check_schema(write=write_migration)
+        for record in self._storage.read_journal():
+            self._apply_journal(record)
+        raw_items = self._raw("items")
+        with paused_gc():
+            self._index = {doc["uid"]: (int(doc_id), doc.get("fingerprint", "")) for doc_id, doc in raw_items.items()}
+            self._doi = {str(doc["doi"]).lower(): doc["uid"] for doc in raw_items.values() if doc.get("doi")}
+
+    def _flush(self) -> None:
+        """Write memory to the file in one atomic step. If that fails (disk full, read-only or
+        failing disk), memory goes back to what the file holds and the error is one line:
+        nothing half-written, nothing of this change kept, the next run does it again."""
+        try:
+            self._storage.flush()
+        except OSError as exc:
+            if isinstance(self._storage, AtomicJSONStorage):
+                self._storage.discard()
+                self._load(write_migration=False)  # a pending upgrade is written by the next flush
+            raise StoreError(f"cannot write store file {self.path}: {_os_problem(exc)}; the file was left "
+                             "as it was and this change was not saved, so the next run does it again") from None
 
     @classmethod
     def open(cls, data_dir: Path | str, *, readonly: bool = False) -> Store:
@@ -281,9 +395,10 @@ class Store:
             handle = _take_dir_lock(data_dir)
         except (FileExistsError, NotADirectoryError):
             raise StoreError(f"data directory {data_dir} is a file, not a directory (check LITWATCH_DATA)") from None
-        except PermissionError as exc:
+        except OSError as exc:  # permissions, a read-only file system, a failing disk
             raise StoreError(
-                f"cannot write to data directory {data_dir}: {exc.strerror} (check LITWATCH_DATA)"
+                f"cannot write to data directory {data_dir}: {_os_problem(exc)} (check LITWATCH_DATA; "
+                "read-only commands such as `litwatch export` and `status` still work)"
             ) from None
         try:
             return cls(AtomicJSONStorage(path), lock_handle=handle, path=path)
@@ -359,13 +474,19 @@ class Store:
             return len(self._index)
 
     def items(self, query: str | None = None, since: str | None = None, *,
-              after: str | None = None, until: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+              after: str | None = None, until: str | None = None,
+              after_seq: int | None = None, until_seq: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Stored items, oldest first, filtered on their `item_stamp` (ISO strings): from
-        `since` on (inclusive), later than `after` (exclusive), up to `until` (inclusive)."""
+        `since` on (inclusive), later than `after` (exclusive), up to `until` (inclusive);
+        or on the commit number that last added or changed them: (after_seq, until_seq]."""
 
         def wanted(doc: Mapping[str, Any]) -> bool:
             if query and query not in doc.get("queries", ()):
                 return False
+            if after_seq is not None or until_seq is not None:
+                number = doc.get("seq", 0)
+                return ((after_seq is None or number > after_seq)
+                        and (until_seq is None or number <= until_seq))  # fmt: skip
             if not (since or after or until):
                 return True
             stamp = item_stamp(doc)
@@ -429,7 +550,7 @@ class Store:
         state: QueryState | None = None,
         run: Mapping[str, Any] | None = None,
         updates: Mapping[str, Mapping[str, Any]] | None = None,
-        last_digests: Mapping[str, str] | None = None,
+        last_digests: Mapping[str, DigestMark] | None = None,
         now: datetime | None = None,
         baseline: bool = False,
     ) -> None:
@@ -446,13 +567,16 @@ class Store:
             if self._commits_frozen:  # checked first: a stopping daemon freezes, then closes
                 raise CommitsFrozen("litwatch is stopping: this run was abandoned before its commit")
             self._writable()
+            # Every commit that adds or changes items gets the next number: a digest's window
+            # is a range of these, which no clock resolution or pinned clock can blur.
+            seq = self.sequence() + 1 if (diff.new or diff.changed) else self.sequence()
             new_docs = []
             for item in diff.new:
                 if item.uid in self._index:
                     continue  # the same uid twice in one fetch: the first copy wins
                 doc = item.to_dict()
                 doc.update(uid=item.uid, queries=[query], first_seen=stamp, last_changed=stamp,
-                           fingerprint=fingerprint(item), changes=[])
+                           fingerprint=fingerprint(item), changes=[], seq=seq)
                 if baseline:
                     doc["baseline"] = True
                 new_docs.append(doc)
@@ -466,7 +590,7 @@ class Store:
             for change in diff.changed:
                 doc = change.item.to_dict()
                 doc.update(last_changed=stamp, fingerprint=fingerprint(change.item),
-                           changes=change.changes)
+                           changes=change.changes, seq=seq)
                 patches[change.item.uid] = doc
             for uid in diff.joined:
                 patches.setdefault(uid, {})
@@ -487,9 +611,12 @@ class Store:
                 self._put_state(query, state)
             if run is not None:
                 self._runs.insert({"query": query, "at": stamp, **run})
-            for target, when in (last_digests or {}).items():
-                self._subs.update({"last_digest": when}, doc_ids=self._sub_ids(target))
-            self._storage.flush()
+            for target, mark in (last_digests or {}).items():
+                self._subs.update({"last_digest": mark.until, "last_digest_seq": mark.seq},
+                                  doc_ids=self._sub_ids(target))
+            if seq != self.sequence():
+                self._meta.update({"seq": seq})
+            self._flush()
 
     def _patch_items(self, patches: Mapping[str, Mapping[str, Any]], query: str) -> None:
         known = {uid: self._index[uid][0] for uid in patches if uid in self._index}
@@ -511,6 +638,12 @@ class Store:
         for doc_id in by_id:
             self._index_doc(doc_id, self._raw("items")[str(doc_id)])
 
+    def sequence(self) -> int:
+        """The number of the last commit that added or changed items (0 for a new store)."""
+        with self.lock:
+            meta: dict[str, Any] = next(iter(self._raw("meta").values()), {})
+            return int(meta.get("seq", 0))
+
     # -- query state and runs
 
     def query_state(self, name: str) -> QueryState:
@@ -522,7 +655,7 @@ class Store:
         with self.lock:
             self._writable()
             self._put_state(name, state)
-            self._storage.flush()
+            self._flush()
 
     def runs(self, query: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -532,10 +665,25 @@ class Store:
     # -- outbox
 
     def pending(self) -> list[dict[str, Any]]:
-        """Notifications not yet confirmed by Slack (or the console), oldest first."""
+        """Notifications not yet confirmed by Slack (or the console), oldest first.
+
+        A counter that is not a count (a hand-edited file) reads as 0, with one warning, so
+        one bad field never stops delivery: the notification is sent again from its start."""
         with self.lock:
-            notes = [dict(n) for n in self._raw("outbox").values()]
-        return sorted(notes, key=lambda n: (n.get("created", ""), n["id"]))
+            notes = [self._checked(dict(n)) for n in self._raw("outbox").values()]
+        return sorted(notes, key=lambda n: (str(n.get("created", "")), str(n.get("id", ""))))
+
+    def _checked(self, note: dict[str, Any]) -> dict[str, Any]:
+        for key in ("attempts", "sent_parts"):
+            if key in note and not _is_count(note[key]):
+                log.warning("store file %s: notification %s has %s = %r, not a count; read as 0",
+                            self.path or "(memory)", note.get("id"), key, note[key])  # fmt: skip
+                note[key] = 0
+        if "sent_uids" in note and not _is_uid_list(note["sent_uids"]):
+            log.warning("store file %s: notification %s has sent_uids = %r, not a list of ids; read as none",
+                        self.path or "(memory)", note.get("id"), note["sent_uids"])  # fmt: skip
+            note["sent_uids"] = []
+        return note
 
     def add_notifications(self, notes: Sequence[Mapping[str, Any]]) -> None:
         self.commit("", outbox=notes)
@@ -566,8 +714,16 @@ class Store:
     def _journal(self, record: dict[str, Any]) -> None:
         with self.lock:
             self._writable()
-            if self._apply_journal(record):
+            if not self._outbox_ids(str(record.get("id"))):
+                return  # the notification is already gone
+            # On disk first: memory never says "sent" when the journal does not.
+            try:
                 self._storage.append_journal(record)
+            except OSError as exc:
+                journal = getattr(self._storage, "journal_path", JOURNAL_FILE)
+                raise StoreError(f"cannot record a delivery in {journal}: {_os_problem(exc)}; the "
+                                 "notification stays pending (Slack may show it twice after the fix)") from None
+            self._apply_journal(record)
 
     def _apply_journal(self, record: Mapping[str, Any]) -> bool:
         """Apply one journal record to memory; False when its notification is already gone."""
@@ -577,7 +733,7 @@ class Store:
         if record.get("op") == "delivered":
             self._outbox.remove(doc_ids=doc_ids)
             return True
-        fields = {k: v for k, v in record.items() if k in ("attempts", "last_error", "sent_parts", "sent_uids")}
+        fields = {k: v for k, v in record.items() if _JOURNAL_FIELDS.get(k, _never)(v)}
         self._outbox.update(fields, doc_ids=doc_ids)
         return True
 
@@ -602,7 +758,7 @@ class Store:
                 self._meta.update({"delivers_to": "slack"})
             else:
                 self._meta.insert({"schema": SCHEMA_VERSION, "delivers_to": "slack"})
-            self._storage.flush()
+            self._flush()
 
     # -- subscriptions
 
@@ -617,8 +773,8 @@ class Store:
             else:
                 # A new subscriber's first digest covers what arrives from now on.
                 self._subs.insert({"target": target, "period": period, "created": stamp,
-                                   "last_digest": stamp})
-            self._storage.flush()
+                                   "last_digest": stamp, "last_digest_seq": self.sequence()})
+            self._flush()
             return not existing
 
     def unsubscribe(self, target: str) -> bool:
@@ -627,7 +783,7 @@ class Store:
             existing = self._sub_ids(target)
             if existing:
                 self._subs.remove(doc_ids=existing)
-                self._storage.flush()
+                self._flush()
             return bool(existing)
 
     def drop_digests(self, target: str) -> int:
@@ -638,7 +794,7 @@ class Store:
                    if v.get("type") == "digest" and v.get("channel") == target]  # fmt: skip
             if ids:
                 self._outbox.remove(doc_ids=ids)
-                self._storage.flush()
+                self._flush()
             return len(ids)
 
     def subscriptions(self) -> list[dict[str, Any]]:
@@ -661,27 +817,40 @@ class Store:
         if doc.get("doi"):
             self._doi[str(doc["doi"]).lower()] = doc["uid"]
 
-    def _check_schema(self) -> None:
+    def _check_schema(self, *, write: bool) -> None:
         raw = self._storage.read()
         if raw is None or not raw:
             if not self.readonly:
                 self._meta.insert({"schema": SCHEMA_VERSION})
             return
-        meta = raw.get("meta", {})
-        version = next((int(m.get("schema", 0)) for m in meta.values()), 0)
+        version = self._schema_version(raw)
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"store file {self.path} has schema {version}, newer than this litwatch "
                 f"understands ({SCHEMA_VERSION}); upgrade litwatch"
             )
         if version < SCHEMA_VERSION:
-            if self.readonly:
-                raise StoreError(f"store file {self.path} needs a migration: run `litwatch once`")
             for step in range(version, SCHEMA_VERSION):
                 raw = MIGRATIONS[step](raw)
-            raw["meta"] = {"1": {"schema": SCHEMA_VERSION}}
+            meta: dict[str, Any] = next(iter(raw.get("meta", {}).values()), {})
+            raw["meta"] = {"1": {**meta, "schema": SCHEMA_VERSION}}
             self._storage.write(raw)
-            self._storage.flush()
+            if write:  # a reader (or a retry after a failed write) upgrades its copy in memory only
+                self._flush()
+
+    def _schema_version(self, raw: Mapping[str, Any]) -> int:
+        """The file's schema; a file whose `meta` was lost is read as schema 1, the first one."""
+        meta = raw.get("meta")
+        if not meta:
+            log.warning("store file %s has no meta table; reading it as schema 1 and upgrading it", self.path)
+            return 1
+        version = next(iter(meta.values())).get("schema", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise StoreError(
+                f"store file {self.path}: meta.schema is {version!r}, not a schema number. The file was "
+                f"left untouched: fix the value (1 for a store from before this release) or restore a backup"
+            )
+        return version
 
     def _put_state(self, name: str, state: QueryState) -> None:
         doc = {"query": name, **state.to_dict()}
@@ -705,6 +874,44 @@ class Store:
             raise StoreError("the store is closed (litwatch is stopping)")
 
 
+def _never(value: Any) -> bool:
+    return False
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_uid_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(uid, str) for uid in value)
+
+
+# What a journal record may set on its notification, and the shape each value must have.
+_JOURNAL_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "attempts": _is_count,
+    "sent_parts": _is_count,
+    "sent_uids": _is_uid_list,
+    "last_error": lambda value: value is None or isinstance(value, str),
+}
+
+# What to do about an OS error on the data directory, by errno.
+_REMEDIES = {
+    errno.ENOSPC: "free disk space on that volume",
+    errno.EDQUOT: "raise the disk quota or free space",
+    errno.EROFS: "the file system is read-only: remount it read-write or point LITWATCH_DATA elsewhere",
+    errno.EACCES: "give the litwatch user write permission there",
+    errno.EPERM: "give the litwatch user write permission there",
+    errno.EIO: "the disk reports I/O errors: check it, or move LITWATCH_DATA to a healthy disk",
+}
+
+
+def _os_problem(exc: OSError) -> str:
+    """An OSError as one line: what happened and what to do."""
+    what = exc.strerror or str(exc)
+    remedy = _REMEDIES.get(exc.errno or 0)
+    return f"{what} ({remedy})" if remedy else what
+
+
 def item_stamp(doc: Mapping[str, Any]) -> str:
     """When an item last arrived or changed: the later of its first_seen and last_changed."""
     return max(str(doc.get("first_seen") or ""), str(doc.get("last_changed") or ""))
@@ -725,6 +932,13 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """`os.write` until every byte is written (a write may take fewer than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -43,8 +43,8 @@ def test_each_subscriber_gets_what_arrived_since_its_last_digest(fake_slack: Fak
     store = Store.memory()
     stored(store, [labelled(0)], MONDAY - timedelta(days=1))  # before anyone subscribed
     store.subscribe("#team", "weekly", now=MONDAY)
-    store.subscribe("U0ALICE", "daily", now=MONDAY + timedelta(days=4))
     stored(store, [labelled(n) for n in range(1, 4)], MONDAY + timedelta(days=1))
+    store.subscribe("U0ALICE", "daily", now=MONDAY + timedelta(days=4))  # in the order it happens
     stored(store, [labelled(4, safety=True), labelled(5, kind="case_report")], MONDAY + timedelta(days=5))
     notes, report = run_digests(store, settings, sink_for(fake_slack), moment=MONDAY + timedelta(days=7))
     assert report.delivered == 2 and store.pending() == []
@@ -220,3 +220,30 @@ def test_a_digest_leaves_out_baseline_records_but_not_their_later_changes(settin
     store.commit("pm", diff, now=MONDAY + timedelta(days=2))
     (note,) = build_digests(store, settings, moment=MONDAY + timedelta(days=7))
     assert sorted(note["uids"]) == ["pmid:30000002", "pmid:30000003"]
+
+
+def test_an_item_committed_in_the_same_second_as_a_digest_is_in_the_next_one(settings: Settings) -> None:
+    """Regression (issue 14, finding 10: 1-second stamps and (since, until] windows dropped an
+    item committed in the digest's own second): it arrives with the next digest."""
+    store = Store.memory()
+    store.subscribe("#team", "weekly", now=MONDAY)
+    stored(store, [labelled(1)], MONDAY + timedelta(days=1))
+    moment = MONDAY + timedelta(days=7)
+    first = queue_digests(store, settings, moment=moment)
+    stored(store, [labelled(2)], moment)  # committed right after, in the same second
+    second = queue_digests(store, settings, moment=moment + timedelta(days=7))
+    assert [n["uids"] for n in first] == [["pmid:30000001"]]
+    assert [n["uids"] for n in second] == [["pmid:30000002"]]
+
+
+def test_a_pinned_clock_still_puts_each_item_in_exactly_one_digest(settings: Settings) -> None:
+    """With every stamp equal (LITWATCH_NOW pinned), digests still split by commit order."""
+    store = Store.memory()
+    store.subscribe("#team", "daily", now=MONDAY)
+    stored(store, [labelled(1)], MONDAY)
+    first = queue_digests(store, settings, period="daily", moment=MONDAY)
+    stored(store, [labelled(2), labelled(3)], MONDAY)
+    second = queue_digests(store, settings, period="daily", moment=MONDAY)
+    third = queue_digests(store, settings, period="daily", moment=MONDAY)
+    assert [n["uids"] for n in first + second + third] == [["pmid:30000001"],
+                                                          ["pmid:30000002", "pmid:30000003"], []]

@@ -95,13 +95,13 @@ def test_changed_feed_is_fetched_and_parsed_again() -> None:
 
 
 def test_rss2_identity_guid_link_hash() -> None:
-    """guid first (bare guids get the feed host), else link, else a hash of title and date."""
+    """guid first (bare guids get the feed's host and path), else link, else a hash of title and date."""
     items = entries("rss2_preprints.xml", "https://preprints.example.org/rss")
     assert [i.id for i in items][:2] == [
-        "preprints.example.org/2025.03.01.25323001",
+        "preprints.example.org/rss/2025.03.01.25323001",
         "https://preprints.example.org/content/early/2025/02/27/ppr.9",
     ]
-    assert items[2].id.startswith("preprints.example.org/sha256:")
+    assert items[2].id.startswith("preprints.example.org/rss/sha256:")
     again = entries("rss2_preprints.xml", "https://preprints.example.org/rss")
     assert [i.id for i in again] == [i.id for i in items]  # stable across runs
 
@@ -250,3 +250,57 @@ def test_unreachable_host_error_names_the_host_and_cause_briefly() -> None:
     message = caught.value.message
     assert "could not connect to 127.0.0.1: Failed to establish a new connection" in message
     assert "HTTPConnection" not in message and "Max retries exceeded" not in message
+
+
+def numbered_feed(prefix: str, count: int) -> bytes:
+    """An RSS 2.0 feed whose entries have bare guids 1..count, as many CMS feeds do."""
+    entries = "".join(f"<item><title>{prefix} notice {n}</title><guid isPermaLink='false'>{n}</guid>"
+                      f"<link>https://alerts.example.org/{prefix}/{n}</link></item>" for n in range(1, count + 1))
+    return (f"<?xml version='1.0'?><rss version='2.0'><channel><title>{prefix}</title>"
+            f"{entries}</channel></rss>").encode()
+
+
+TWO_FEEDS = """
+[slack]
+channel = "C111"
+
+[[queries]]
+name = "recalls"
+source = "feed"
+url = "{url}/recalls.xml"
+
+[[queries]]
+name = "warnings"
+source = "feed"
+url = "{url}/warnings.xml"
+"""
+
+
+def test_equal_guids_in_two_feeds_on_one_host_are_two_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 14, finding 9: two feeds on one host with bare guids overwrote each
+    other, 5 of 10 stored and "5 changed" every run): all ten are stored, and a second run
+    finds nothing changed."""
+    from bot.config import load_settings
+    from bot.pipeline import run_query
+    from bot.store import Store
+    from tests.daemon_kit import label
+    from tests.factories import write_config
+
+    with FakeFeeds(validators=False) as fake:
+        fake.publish("/recalls.xml", numbered_feed("recall", 5))
+        fake.publish("/warnings.xml", numbered_feed("warning", 5))
+        settings = load_settings(write_config(tmp_path, TWO_FEEDS.format(url=fake.url)))
+        store = Store.memory()
+
+        def run_all() -> list[tuple[int, int]]:
+            reports = [run_query(query, store=store, sources={"feed": source()}, classify=label, settings=settings)
+                       for query in settings.queries]  # fmt: skip
+            return [(report.new, report.changed) for report in reports]
+
+        monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+        assert run_all() == [(5, 0), (5, 0)]
+        monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
+        assert run_all() == [(0, 0), (0, 0)]
+    assert len(store) == 10
+    assert store.get("feed:recalls/1")["title"] == "recall notice 1"  # type: ignore[index]
+    assert store.get("feed:warnings/1")["title"] == "warning notice 1"  # type: ignore[index]

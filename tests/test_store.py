@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import random
@@ -10,14 +12,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.errors import CommitsFrozen, StoreError
-from bot.store import STORE_FILE, Diff, QueryState, Store
+from bot.store import STORE_FILE, Diff, DigestMark, QueryState, Store
 from tests.factories import pubmed_item, retracted, trial_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,8 +203,9 @@ def test_subscriptions(store: Store) -> None:
     assert store.subscribe("C1", "weekly") is True
     assert store.subscribe("C1", "daily") is False
     assert [(s["target"], s["period"]) for s in store.subscriptions()] == [("C1", "daily")]
-    store.commit("", last_digests={"C1": "2026-02-02T09:00:00"})
+    store.commit("", last_digests={"C1": DigestMark("2026-02-02T09:00:00", 7)})
     assert store.subscriptions()[0]["last_digest"] == "2026-02-02T09:00:00"
+    assert store.subscriptions()[0]["last_digest_seq"] == 7
     assert store.unsubscribe("C1") is True and store.unsubscribe("C1") is False
 
 
@@ -382,3 +386,121 @@ def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is a file, not a directory \\(check LITWATCH_DATA\\)"):
         Store.open(target)
     assert target.read_text() == "x"
+
+
+# ---------------------------------------------------------------- storage failures (issue 14, finding 11)
+
+
+@pytest.fixture
+def disk_full(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
+    """`disk_full(True)`: every write into the data directory fails with ENOSPC, as on a full
+    volume (the kernel's answer to write(2)); writes elsewhere, and reads, still work."""
+    real_write = os.write
+    full = [False]
+
+    def write(fd: int, data: Any) -> int:
+        if full[0] and os.readlink(f"/proc/self/fd/{fd}").startswith(str(data_dir)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    return lambda on: full.__setitem__(0, on)
+
+
+def test_disk_full_at_commit_is_one_line_keeps_the_file_and_the_next_run_recovers(
+        data_dir: Path, disk_full: Callable[[bool], None]) -> None:  # fmt: skip
+    """Regression (issue 14, finding 11: a traceback when the disk filled at commit): the
+    commit fails with one line naming the file and what to do, the file and memory stay as
+    they were, and once there is space the same run commits everything."""
+    with Store.open(data_dir) as store:
+        store.commit("pm", store.diff([pubmed_item(1)], "pm"))
+        before = (data_dir / STORE_FILE).read_bytes()
+        disk_full(True)
+        with pytest.raises(StoreError) as caught:
+            store.commit("pm", store.diff([pubmed_item(2)], "pm"), outbox=[{"type": "items", "channel": "C1"}])
+        message = str(caught.value)
+        assert message.startswith(f"cannot write store file {data_dir / STORE_FILE}: No space left on device")
+        assert "free disk space" in message and "\n" not in message
+        assert (data_dir / STORE_FILE).read_bytes() == before and list(data_dir.glob(".litwatch-*.tmp")) == []
+        assert store.get("pmid:30000002") is None and store.pending() == []  # memory is the file again
+        disk_full(False)
+        store.commit("pm", store.diff([pubmed_item(2)], "pm"), outbox=[{"type": "items", "channel": "C1"}])
+    with Store.open(data_dir, readonly=True) as again:
+        assert len(again) == 2 and len(again.pending()) == 1
+
+
+def test_disk_full_while_journalling_keeps_the_notification_pending(
+        data_dir: Path, disk_full: Callable[[bool], None]) -> None:  # fmt: skip
+    """Regression (issue 14, finding 11): a delivery that cannot be journalled (disk full) is
+    one line naming the journal; the notification stays pending, the journal holds no torn
+    line, and the mark succeeds once there is space."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "items", "channel": "C1"}, {"type": "items", "channel": "C2"}])
+        first, second = store.pending()
+        store.record_progress(first["id"], 1)
+        disk_full(True)
+        with pytest.raises(StoreError, match=r"cannot record a delivery in .*outbox\.journal: No space left"):
+            store.mark_delivered(first["id"])
+        assert [n["id"] for n in store.pending()] == [first["id"], second["id"]]
+        disk_full(False)
+        store.mark_delivered(second["id"])
+    journal = (data_dir / "outbox.journal").read_bytes()
+    assert all(json.loads(line) for line in journal.splitlines())
+    with Store.open(data_dir) as again:
+        assert [n["id"] for n in again.pending()] == [first["id"]] and again.pending()[0]["sent_parts"] == 1
+
+
+def test_a_read_only_file_system_on_the_lock_is_one_line(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 14, finding 11: a traceback on a read-only file system): opening the
+    lock file for writing fails with EROFS, reported in one line with what to do."""
+    import builtins
+
+    real_open = builtins.open
+
+    def read_only(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("litwatch.lock") and any(m in mode for m in "wa+"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only)
+    with pytest.raises(StoreError) as caught:
+        Store.open(data_dir)
+    assert str(caught.value) == (
+        f"cannot write to data directory {data_dir}: Read-only file system (the file system is read-only: "
+        "remount it read-write or point LITWATCH_DATA elsewhere) (check LITWATCH_DATA; read-only commands "
+        "such as `litwatch export` and `status` still work)")
+
+
+def test_a_journal_line_that_is_not_an_object_is_skipped(data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (issue 14, finding 11: a journal line `123` crashed every command, even
+    export): it is skipped with a warning naming the file and line; the others apply."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "items", "channel": "C1"}, {"type": "items", "channel": "C2"}])
+        first, second = store.pending()
+    journal = data_dir / "outbox.journal"
+    journal.write_bytes(b'123\n["op"]\n' + json.dumps({"op": "delivered", "id": first["id"]}).encode() + b"\n")
+    with Store.open(data_dir, readonly=True) as reader:
+        assert [n["id"] for n in reader.pending()] == [second["id"]]
+    warnings = [r.getMessage() for r in caplog.records if "not a litwatch record" in r.getMessage()]
+    assert len(warnings) == 2 and warnings[0].startswith(f"{journal} line 1 is not a litwatch record")
+
+
+def test_a_sent_parts_that_is_not_a_number_does_not_stop_delivery(data_dir: Path) -> None:
+    """Regression (issue 14, finding 11: `sent_parts` that is not a number crashed every
+    `once` at that notification): it reads as 0 and the notification is delivered."""
+    from bot.outbox import flush
+    from bot.slack.console import ConsoleSink
+
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "warning", "channel": "C1", "summary": {"message": "x"}}])
+    raw = json.loads((data_dir / STORE_FILE).read_text(encoding="utf-8"))
+    next(iter(raw["outbox"].values())).update(sent_parts="two", attempts=None, sent_uids="pmid:1")
+    (data_dir / STORE_FILE).write_text(json.dumps(raw), encoding="utf-8")
+    journal = data_dir / "outbox.journal"
+    note_id = next(iter(raw["outbox"].values()))["id"]
+    journal.write_text(json.dumps({"op": "progress", "id": note_id, "sent_parts": "3"}) + "\n")
+    with Store.open(data_dir) as store:
+        [note] = store.pending()
+        assert (note["sent_parts"], note["attempts"], note["sent_uids"]) == (0, 0, [])
+        report = flush(store, ConsoleSink(io.StringIO()))
+        assert report.delivered == 1 and store.pending() == []

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>?#&]+)", re.IGNORECASE)
+GLOBAL_ID = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # a URL, URN, tag: or doi:
 # Validator keys kept between runs (Window.validators in, FetchResult.validators out).
 ETAG, LAST_MODIFIED, ENTRIES = "etag", "last_modified", "entries"
 # Expat's words for a document that stops before it ends: a body cut in transit. Other bozo
@@ -81,7 +82,7 @@ class FeedSource:
         if parsed is None:
             raise SourceError(status_error(what, response, body), query=query.name)
         headers = {k.lower(): v for k, v in response.headers.items()}
-        entries = read_entries(parsed, feed_url=url)
+        entries = read_entries(parsed, feed_url=url, feed=query.name)
         items = entries.items
 
         result = FetchResult(items=items, warnings=list(entries.skipped), requests=sent)
@@ -141,21 +142,21 @@ class FeedEntries:
     skipped: list[str] = field(default_factory=list)
 
 
-def parse_entries(parsed: Mapping[str, Any], *, feed_url: str) -> list[Item]:
+def parse_entries(parsed: Mapping[str, Any], *, feed_url: str, feed: str = "") -> list[Item]:
     """Items from a feedparser result; entries without any identity or title are skipped."""
-    return read_entries(parsed, feed_url=feed_url).items
+    return read_entries(parsed, feed_url=feed_url, feed=feed).items
 
 
-def read_entries(parsed: Mapping[str, Any], *, feed_url: str) -> FeedEntries:
+def read_entries(parsed: Mapping[str, Any], *, feed_url: str, feed: str = "") -> FeedEntries:
     """Every readable entry of a feedparser result; an entry whose fields are not what a feed
     entry holds (feedparser passes odd markup through) is skipped and named, not fatal."""
-    feed = parsed.get("feed") or {}
-    feed_title = strip_html(feed.get("title", ""))
+    header = parsed.get("feed") or {}
+    feed_title = strip_html(header.get("title", ""))
     items: dict[str, Item] = {}
     skipped: list[str] = []
     for number, entry in enumerate(parsed.get("entries") or (), 1):
         try:
-            item = parse_entry(entry, feed_url=feed_url, feed_title=feed_title)
+            item = parse_entry(entry, feed_url=feed_url, feed_title=feed_title, feed=feed)
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             skipped.append(f"feed {feed_url}: {_entry_name(entry, number)} could not be read and was "
                            f"skipped ({type(exc).__name__}: {exc})")
@@ -175,11 +176,11 @@ def _entry_name(entry: Any, number: int) -> str:
     return f"entry {number}"
 
 
-def parse_entry(entry: Mapping[str, Any], *, feed_url: str, feed_title: str = "") -> Item | None:
+def parse_entry(entry: Mapping[str, Any], *, feed_url: str, feed_title: str = "", feed: str = "") -> Item | None:
     title = strip_html(entry.get("title", ""))
     link = (entry.get("link") or "").strip()
     published = _entry_date(entry)
-    identity = entry_id(entry, feed_url=feed_url, title=title, published=published)
+    identity = entry_id(entry, feed_url=feed_url, title=title, published=published, feed=feed)
     if identity is None:
         return None
     summary = entry.get("summary") or ""
@@ -203,20 +204,33 @@ def parse_entry(entry: Mapping[str, Any], *, feed_url: str, feed_title: str = ""
 
 
 def entry_id(
-    entry: Mapping[str, Any], *, feed_url: str, title: str, published: str
+    entry: Mapping[str, Any], *, feed_url: str, title: str, published: str, feed: str = ""
 ) -> str | None:
-    """guid/id, else link, else a hash of title + date. Bare guids get the feed's host, so
-    two feeds numbering their entries 1, 2, 3 do not collide in the store."""
+    """guid/id, else link, else a hash of title + date.
+
+    An id that names itself globally (a URL, URN, `tag:` or `doi:`) is kept as it is: the same
+    entry in two feeds is one item. Anything else — a bare guid such as "1042", or the hash —
+    is only unique within its feed, so it is prefixed with `feed` (the saved query's name):
+    two feeds on one host that both number their entries 1, 2, 3 never collide. Without a
+    `feed` (ad hoc parsing) the feed URL's host and path stand in for it.
+    """
+    scope = feed or feed_scope(feed_url)
     for candidate in (entry.get("id"), entry.get("link")):
         if isinstance(candidate, str) and candidate.strip():
             value = candidate.strip()
-            if re.match(r"^[a-z][a-z0-9+.-]*:", value, re.IGNORECASE):  # a URL, URN, tag: or doi:
+            if GLOBAL_ID.match(value):
                 return value
-            return f"{urlsplit(feed_url).netloc}/{value}"
+            return f"{scope}/{value}"
     if not title:
         return None
     digest = hashlib.sha256(f"{title}\n{published}".encode()).hexdigest()[:20]
-    return f"{urlsplit(feed_url).netloc}/sha256:{digest}"
+    return f"{scope}/sha256:{digest}"
+
+
+def feed_scope(feed_url: str) -> str:
+    """A feed's host and path: the scope of its entries' ids when no query name is given."""
+    parts = urlsplit(feed_url)
+    return parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def entry_doi(entry: Mapping[str, Any]) -> str:
