@@ -304,3 +304,44 @@ def test_equal_guids_in_two_feeds_on_one_host_are_two_items(tmp_path: Path, monk
     assert len(store) == 10
     assert store.get("feed:recalls/1")["title"] == "recall notice 1"  # type: ignore[index]
     assert store.get("feed:warnings/1")["title"] == "warning notice 1"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Log in</body></html>", "an HTML page"),
+    (b"", "an empty body"),
+    (b"\x00\x01 garbage, not xml", "a body that is not RSS or Atom"),
+], ids=["html", "empty", "unparsable"])  # fmt: skip
+def test_a_first_run_without_a_feed_is_not_a_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      body: bytes, said: str) -> None:  # fmt: skip
+    """Regression (issue 14, finding 4: an HTML or empty answer on the first run used up the
+    baseline, so the real feed later posted every entry as an alert): the first run fails
+    saying what came, keeps no validators, and the first real feed is the baseline."""
+    from bot.config import load_settings
+    from bot.pipeline import run_query
+    from bot.store import Store
+    from tests.daemon_kit import label
+    from tests.factories import write_config
+
+    with FakeFeeds() as fake:
+        fake.publish("/recalls.xml", body, "text/html")
+        settings = load_settings(write_config(tmp_path, TWO_FEEDS.format(url=fake.url)))
+        query = settings.queries[0]
+        store = Store.memory()
+        monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
+        first = run_query(query, store=store, sources={"feed": source()}, classify=label, settings=settings)
+        assert first.failed and said in (first.error or "") and "no baseline was taken" in (first.error or "")
+        state = store.query_state("recalls")
+        assert state.watermark is None and not state.validators.get("etag")
+        fake.publish("/recalls.xml", numbered_feed("recall", 5))
+        second = run_query(query, store=store, sources={"feed": source()}, classify=label, settings=settings)
+    assert second.baseline and second.new == 5 and not second.failed
+    assert sorted(n["type"] for n in store.pending()) == ["baseline", "error"]  # one summary, no flood
+
+
+def test_a_well_formed_empty_feed_is_a_baseline() -> None:
+    """A real RSS document that lists no entries yet is a feed: its first run is a baseline."""
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    with FakeFeeds() as fake:
+        fake.publish("/f.xml", empty)
+        result = source().fetch(query(fake.url + "/f.xml"), Window(start=None, end=TODAY, baseline=True))
+    assert result.items == [] and result.validators["entries"] == "0"

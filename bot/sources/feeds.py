@@ -84,6 +84,12 @@ class FeedSource:
         headers = {k.lower(): v for k, v in response.headers.items()}
         entries = read_entries(parsed, feed_url=url, feed=query.name)
         items = entries.items
+        not_a_feed = first_run_problem(body, parsed) if window.baseline and not items else ""
+        if not_a_feed:
+            # Stored as a baseline, this would make every entry of the real feed "new" later:
+            # a flood of alerts instead of one summary. Failing keeps the baseline for it.
+            raise SourceError(f"feed {url} sent {not_a_feed} on its first run; no baseline was taken, "
+                              "the next run tries again (check the feed address)", query=query.name, retryable=True)
 
         result = FetchResult(items=items, warnings=list(entries.skipped), requests=sent)
         if parsed.get("bozo"):
@@ -119,6 +125,19 @@ def cut_short(parsed: Mapping[str, Any]) -> str:
     error = parsed.get("bozo_exception") if parsed.get("bozo") else None
     text = str(error or "")
     return text if any(sign in text for sign in CUT_SHORT) else ""
+
+
+def first_run_problem(body: bytes, parsed: Mapping[str, Any]) -> str:
+    """Why a body that yielded no entries is no feed at all ("" when it is one, just empty):
+    an empty body, an HTML page, or anything feedparser did not recognise as RSS or Atom."""
+    if not body.strip():
+        return "an empty body"
+    if parsed.get("version"):
+        return ""  # a well-formed RSS or Atom document that lists nothing yet
+    head = body[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "an HTML page, not RSS or Atom"
+    return "a body that is not RSS or Atom"
 
 
 def conditional_headers(validators: Mapping[str, str]) -> dict[str, str]:
