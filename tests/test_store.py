@@ -504,3 +504,31 @@ def test_a_sent_parts_that_is_not_a_number_does_not_stop_delivery(data_dir: Path
         assert (note["sent_parts"], note["attempts"], note["sent_uids"]) == (0, 0, [])
         report = flush(store, ConsoleSink(io.StringIO()))
         assert report.delivered == 1 and store.pending() == []
+
+
+def test_the_daemon_logs_a_full_disk_in_one_line_and_keeps_running(
+        tmp_path: Path, data_dir: Path, disk_full: Callable[[bool], None],
+        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """Regression (issue 14, finding 11): a scheduled run whose commit hits a full disk is a
+    failed run with one log line (no traceback from the scheduler thread); the next run, with
+    space again, stores everything."""
+    from bot.config import load_settings
+    from bot.daemon import Runner
+    from bot.slack.console import ConsoleSink
+    from tests.daemon_kit import CONFIG, ScriptedSource, label
+
+    config = tmp_path / "litwatch.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    settings = load_settings(config)
+    pubmed = ScriptedSource(items=[pubmed_item(1), pubmed_item(2)])
+    with Store.open(data_dir) as store:
+        runner = Runner(settings, store, {"pubmed": pubmed, "clinicaltrials": ScriptedSource()},
+                        ConsoleSink(io.StringIO()), classify=label)  # fmt: skip
+        disk_full(True)
+        report = runner.run(settings.queries[0])
+        assert report is not None and report.failed and "No space left on device" in (report.error or "")
+        [line] = [r for r in caplog.records if "No space left" in r.getMessage()]
+        assert line.exc_info is None and "\n" not in line.getMessage()
+        disk_full(False)
+        again = runner.run(settings.queries[0])
+        assert again is not None and not again.failed and len(store) == 2
