@@ -265,6 +265,11 @@ def _load_file(path: Path) -> dict[str, dict[str, Any]] | None:
         raise StoreError(f"store file {path} is not valid JSON ({exc}). {way_out}") from None
     if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
         raise StoreError(f"store file {path} is not a litwatch store. {way_out}")
+    for name, table in data.items():
+        bad = next((doc_id for doc_id, doc in table.items() if not isinstance(doc, dict)
+                    or (name == "items" and not isinstance(doc.get("uid"), str))), None)  # fmt: skip
+        if bad is not None:
+            raise StoreError(f"store file {path}: {name} record {bad} is not a litwatch record. {way_out}")
     return data
 
 
@@ -844,7 +849,7 @@ class Store:
         if not meta:
             log.warning("store file %s has no meta table; reading it as schema 1 and upgrading it", self.path)
             return 1
-        version = next(iter(meta.values())).get("schema", 1)
+        version = next(iter(meta.values())).get("schema", 1)  # every record is a dict (_load_file)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise StoreError(
                 f"store file {self.path}: meta.schema is {version!r}, not a schema number. The file was "

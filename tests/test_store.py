@@ -532,3 +532,19 @@ def test_the_daemon_logs_a_full_disk_in_one_line_and_keeps_running(
         disk_full(False)
         again = runner.run(settings.queries[0])
         assert again is not None and not again.failed and len(store) == 2
+
+
+@pytest.mark.parametrize(("table", "record"), [("meta", 5), ("items", {"title": "no uid"}), ("outbox", [1])])
+def test_a_record_that_is_not_an_object_is_one_line_naming_the_file(data_dir: Path, table: str, record: Any) -> None:
+    """A store record of the wrong shape (hand-edited) is an error naming the file, the table
+    and the record, never a traceback; the file is left untouched."""
+    with Store.open(data_dir) as store:
+        store.commit("pm", store.diff([pubmed_item(1)], "pm"))
+    path = data_dir / STORE_FILE
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw.setdefault(table, {})["7"] = record
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=rf"^store file {path}: {table} record 7 is not a litwatch record\."):
+        Store.open(data_dir)
+    assert path.read_bytes() == before
