@@ -159,14 +159,18 @@ class AtomicJSONStorage(Storage):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(directory)
         self.dirty = False
         self.writes += 1
-        # The file now holds everything the journal recorded; a crash before this truncate
-        # only replays records that are already applied (each is idempotent).
-        if self.journal_path.exists() and self.journal_path.stat().st_size:
-            with open(self.journal_path, "wb") as handle:
-                os.fsync(handle.fileno())
+        try:
+            _fsync_dir(directory)
+            # The file now holds everything the journal recorded; a crash before this truncate
+            # only replays records that are already applied (each is idempotent).
+            if self.journal_path.exists() and self.journal_path.stat().st_size:
+                with open(self.journal_path, "wb") as handle:
+                    os.fsync(handle.fileno())
+        except OSError as exc:  # the new file is in place: this write counts, say what was left
+            log.warning("store file %s written, but tidying after it failed (%s); its journal is "
+                        "replayed on the next start, which is harmless", self.path, _os_problem(exc))
 
     def discard(self) -> None:
         """Forget what memory holds: the next `read` loads the file again (after a failed flush)."""

@@ -548,3 +548,25 @@ def test_a_record_that_is_not_an_object_is_one_line_naming_the_file(data_dir: Pa
     with pytest.raises(StoreError, match=rf"^store file {path}: {table} record 7 is not a litwatch record\."):
         Store.open(data_dir)
     assert path.read_bytes() == before
+
+
+def test_a_failure_after_the_new_file_is_in_place_does_not_undo_the_commit(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """If emptying the journal fails once the new store file is in place (an I/O error), the
+    commit still counts, a warning says so, and the journal replays harmlessly on the next start."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([{"type": "items", "channel": "C1"}])
+        store.record_progress(store.pending()[0]["id"], 1)
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            if os.readlink(f"/proc/self/fd/{fd}").endswith("outbox.journal"):
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        store.commit("pm", store.diff([pubmed_item(1)], "pm"))
+        monkeypatch.setattr(os, "fsync", real_fsync)
+    assert any("tidying after it failed" in r.getMessage() for r in caplog.records)
+    with Store.open(data_dir) as again:
+        assert len(again) == 1 and again.pending()[0]["sent_parts"] == 1
