@@ -46,7 +46,6 @@ LOCK_FILE = "litwatch.lock"
 JOURNAL_FILE = "outbox.journal"
 
 
-
 # ---------------------------------------------------------------- migrations
 
 # A feed entry id that names itself (URL, URN, tag:, doi:), and schema 1's host:port prefix,
@@ -747,7 +746,7 @@ class Store:
         return True
 
     def _note(self, note_id: str) -> dict[str, Any] | None:
-        return next((dict(v) for v in self._raw("outbox").values() if v.get("id") == note_id), None)
+        return next((self._checked(dict(v)) for v in self._raw("outbox").values() if v.get("id") == note_id), None)
 
     # -- where notifications go
 

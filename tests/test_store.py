@@ -502,6 +502,8 @@ def test_a_sent_parts_that_is_not_a_number_does_not_stop_delivery(data_dir: Path
     with Store.open(data_dir) as store:
         [note] = store.pending()
         assert (note["sent_parts"], note["attempts"], note["sent_uids"]) == (0, 0, [])
+        store.record_failure(note["id"], "timeout")  # counts on from 0, no ValueError
+        assert store.pending()[0]["attempts"] == 1
         report = flush(store, ConsoleSink(io.StringIO()))
         assert report.delivered == 1 and store.pending() == []
 
