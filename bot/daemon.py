@@ -337,4 +337,3 @@ def build_daemon(
         slack_api_url=env.slack_api_url,
         cannot_post=reach_for(env),
     )
-
