@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+MODEL_STAMP := $(VENV)/.installed-model
 
-.PHONY: run test bench lint check clean
+.PHONY: run test bench lint check clean model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,14 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
+$(MODEL_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,model]'
+	touch $(MODEL_STAMP)
+
+# Rebuild bot/data/safety_model.{npz,json} from ../shared/data and model/labels (deterministic).
+model: $(MODEL_STAMP)
+	$(BIN)/python model/train.py
+
 run: $(STAMP)
 	$(BIN)/litwatch run
 
@@ -26,11 +35,11 @@ check: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest --cov=bot --cov-report=term:skip-covered
 
-bench: $(TEST_STAMP)
+bench: $(MODEL_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check bot tests bench model
 	$(BIN)/mypy
 
 clean:

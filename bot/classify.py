@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from bot import registry
+from bot import corrections, registry, safety_model
 from bot.config import ClassifySettings
 from bot.models import Classification, Item, Kind, TrialInfo
+from bot.safety_model import SafetyModel
 
 # --- structured evidence -------------------------------------------------------------------
 
@@ -54,19 +55,6 @@ SOFT_OTHER_TYPES = frozenset({"Review", "Letter"})
 REVIEW_TYPES = frozenset({
     "Review", "Systematic Review", "Meta-Analysis", "Network Meta-Analysis", "Scoping Review",
 })  # fmt: skip
-INTEGRITY_TYPES = frozenset({
-    "Retracted Publication", "Retraction of Publication", "Published Erratum",
-    "Expression of Concern", "Corrected and Republished Article",
-})  # fmt: skip
-NOTICE_TYPES = frozenset({
-    "Published Erratum", "Retraction of Publication", "Expression of Concern",
-})  # fmt: skip
-INTEGRITY_LINKS = frozenset({
-    "RetractionIn", "RetractionOf", "ErratumIn", "ErratumFor", "ExpressionOfConcernIn",
-    "ExpressionOfConcernFor", "CorrectedandRepublishedIn", "CorrectedandRepublishedFrom",
-    "RetractionAndRepublicationIn", "RetractionAndRepublicationOf",
-})  # fmt: skip
-NOTICE_LINKS = frozenset({"ErratumFor", "RetractionOf", "ExpressionOfConcernFor"})
 SAFETY_QUALIFIERS = frozenset({"adverse effects", "poisoning", "toxicity", "chemically induced"})
 SAFETY_DESCRIPTORS = frozenset({
     "Drug-Related Side Effects and Adverse Reactions", "Adverse Drug Reaction Reporting Systems",
@@ -83,6 +71,11 @@ CLINICAL_DESIGN_MESH = frozenset({
 })  # fmt: skip
 ANIMAL_MESH = frozenset({"Animals", "Mice", "Rats", "Disease Models, Animal"})
 STOPPED_STATUSES = frozenset({"TERMINATED", "SUSPENDED", "WITHDRAWN"})
+# Fixed safety scores of structured evidence (the learned model scores text).
+REGISTRY_SCORE = 0.95  # a trial stopped for safety, or posted results counting adverse events
+MESH_CASE_SCORE = 0.90  # a case report indexed with an adverse-effect qualifier or descriptor
+TEXT_RULE_SCORE = 0.80  # harm matched by the round-1 sentence rules (negation and hedges checked)
+BACKGROUND_WEIGHT = 0.5  # a background or aim sentence states context, not this record's harm
 
 # --- text evidence (patterns run on lower-cased text) ---------------------------------------
 
@@ -462,15 +455,20 @@ _TITLE_LINK = re.compile(
     r"post-?(?:injection|operative|procedural|treatment))\b")
 _INTEGRITY_TITLE = re.compile(
     r"^\W*(?:retraction(?: note| notice|:| of publication| to)|notice of retraction|retracted\b|"
-    r"withdrawn:|expression of concern|editorial expression of concern|(?:erratum|errata|"
-    r"corrigendum|correction)(?:\s*(?:to\b|for\b|:|\.|$|\())|correction notice|"
-    r"publisher correction|author correction)")
+    r"partial retraction|withdrawn\b|expression of concern|editorial expression of concern)")
+_CORRECTED_TITLE = re.compile(
+    r"^\W*(?:(?:erratum|errata|corrigendum|correction)(?:\s*(?:to\b|for\b|:|\.|$|\())|"
+    r"correction notice|publisher correction|author correction)")
 _WHY_STOPPED_SAFETY = re.compile(
     r"\b(?:safety|adverse|side[- ]effects?|toxicit\w*|death|deaths|died|fatal\w*|harm\w*|"
     r"risks?|sae|saes|serious|injur\w*|complications?|dsmb|data (?:and )?safety monitoring)\b")
 _WHY_STOPPED_NOT = re.compile(
     r"\bno (?:safety|adverse)|\bnot (?:due to|related to|because of) (?:safety|adverse)|"
     r"\bunrelated to safety\b")
+_BOILERPLATE = re.compile(
+    r"\b(?:funded by|supported by|sponsored by|clinicaltrials\.gov|trial registration|"
+    r"registration numbers?|registered (?:at|with|in)|nct\d{8}|isrctn|prospero|copyright|"
+    r"all rights reserved|conflicts? of interest|competing interests?)|©")
 _REGISTRY_URL = re.compile(r"clinicaltrials\.gov/(?:ct2/show|study)/nct\d{8}")
 _NCT = re.compile(r"nct\d{8}")
 _WS = re.compile(r"\s+")
@@ -508,10 +506,23 @@ class _Text:
 
 
 class Classifier:
-    """Rules over one item's fields; topic vocabulary comes from `[classify]` settings."""
+    """Structured rules and the learned harm model over one item's fields; topic vocabulary
+    and thresholds come from `[classify]` settings.
 
-    def __init__(self, settings: ClassifySettings | None = None):
+    `model` is the harm-sentence model (default: the one shipped in the package, read once);
+    `text_rules=True` scores harm in text with the round-1 regular expressions instead (kept
+    for `bench/classify.py`, which measures both on the same folds).
+    """
+
+    def __init__(self, settings: ClassifySettings | None = None, *,
+                 model: SafetyModel | None = None, text_rules: bool = False):
         self.settings = settings = settings or ClassifySettings()
+        self.model = None if text_rules else (model or safety_model.shipped())
+        shipped = self.model.thresholds if self.model else safety_model.Thresholds(0.5, 0.5)
+        self.safety_threshold = shipped.safety if settings.safety_threshold is None \
+            else settings.safety_threshold
+        self.review_threshold = min(self.safety_threshold, shipped.review if settings.review_threshold
+                                    is None else settings.review_threshold)
         self._extra_harm = _terms_pattern(settings.safety_terms)
         self._clinical_terms = _terms_pattern(settings.clinical_terms)
         self._case_terms = _terms_pattern(settings.case_report_terms)
@@ -535,12 +546,71 @@ class Classifier:
     def classify(self, item: Item) -> Classification:
         """Label one item; the same item always gets the same labels and reasons."""
         text = _split(item)
-        integrity = _integrity(item, text)
+        integrity, corrected = _integrity(item, text)
         nonhuman = item.trial is None and _nonhuman(item, text)
         kind, kind_reasons = self._kind(item, text, nonhuman=nonhuman)
-        safety, safety_reasons = self._safety(item, text, kind, nonhuman=nonhuman)
+        if self.model is None:
+            safety, safety_reasons = self._safety(item, text, kind, nonhuman=nonhuman)
+            score, evidence = (1.0 if safety else 0.0), safety_reasons
+        else:
+            score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman)
+            safety = score >= self.safety_threshold
+            possible = not safety and score >= self.review_threshold
+            label = "safety" if safety else "possible safety signal"
+            safety_reasons = [f"{label} {score:.2f} — {scored[0][1]}"] if scored and \
+                (safety or possible) else []
+            if item.trial is not None:  # every registry reason, as the registry states it
+                safety_reasons = [f"safety {score:.2f}"] * safety + _registry_safety(item)[1]
+            evidence = [f"{why} ({s:.2f})" for s, why in scored]
+        possible = self.model is not None and not safety and score >= self.review_threshold
         return Classification(kind=kind, safety=safety, integrity=bool(integrity),
-                              reasons=tuple(integrity + kind_reasons + safety_reasons))
+                              reasons=tuple(integrity + corrected + kind_reasons + safety_reasons),
+                              corrected=bool(corrected), safety_score=round(score, 3),
+                              possible_safety=possible, evidence=tuple(evidence[:3]))
+
+    # --- safety: structured evidence and the learned model ----------------------------------
+
+    def _safety_score(self, item: Item, text: _Text, kind: Kind, *,
+                      nonhuman: bool) -> tuple[float, list[tuple[float, str]]]:
+        """The record's safety score and its evidence, strongest first. Structured fields
+        score fixed amounts (a trial stopped for safety or posting adverse events: 0.95; MeSH
+        adverse-effect indexing of a case report: 0.90; a harm matched by the sentence rules:
+        0.80); the learned model scores each sentence and the record its strongest one,
+        a background or aim sentence at half weight, and so every abstract sentence of a
+        record that is not a primary study (kind other). The record takes the strongest."""
+        if item.trial is not None:  # a registry record: its fields, not its plans in prose
+            harmed, reasons = _registry_safety(item)
+            return (REGISTRY_SCORE, [(REGISTRY_SCORE, r) for r in reasons]) if harmed else (0.0, [])
+        if _registry_in_feed(item):  # a feed's registry entry states plans and no fields
+            return 0.0, []
+        if kind == "other" and nonhuman:
+            return 0.0, []
+        assert self.model is not None
+        scored = []
+        for index, (start, end) in enumerate(zip(text.starts, text.ends, strict=True)):
+            if _BOILERPLATE.search(text.low, start, end):
+                continue  # funding, registration, copyright: no finding of this record
+            score = self.model.sentence_score(text.text[start:end])
+            is_title = index == 0 and bool(text.title)
+            # A review, editorial or notice counts harm that is its subject (its title, as the
+            # labelling guide has it); its abstract speaks at half weight, like a background.
+            if text.sections[index] != _RESULTS or (kind == "other" and not is_title):
+                score *= BACKGROUND_WEIGHT
+            scored.append((score, index))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        evidence = [(score, f"{text.where(i)}: '{text.quote(i)}'")
+                    for score, i in scored[:2] if score >= self.review_threshold]
+        mesh = _mesh_safety(item)
+        if mesh and kind == "case_report":
+            evidence += [(MESH_CASE_SCORE, m) for m in mesh[:2]]
+        # The round-1 sentence rules: few harms match them, but what does is stated as having
+        # happened, past their negation and hedge checks ("…; however, 5 of 30 patients
+        # reported side effects").
+        hits, _ = self._text_safety(text, primary=kind != "other")
+        evidence += [(TEXT_RULE_SCORE, f"{hit} (sentence rules)") for hit in hits[:1]]
+        evidence.sort(key=lambda pair: -pair[0])
+        best = max([scored[0][0] if scored else 0.0] + [e[0] for e in evidence])
+        return best, evidence
 
     # --- kind ------------------------------------------------------------------------------
 
@@ -551,10 +621,8 @@ class Classifier:
         spec = registry.get(item.source)
         if item.trial is not None or (spec is not None and spec.registry_records):
             return "clinical", [_registry_reason(item)]
-        if spec is not None and spec.may_list_registry_records:
-            where = " ".join((item.url, *item.links, *item.alt_urls)).lower()
-            if _REGISTRY_URL.search(where) or _NCT.fullmatch(item.id.strip().lower()):
-                return "clinical", [f"registry record in a feed: {_clip(item.url or item.id)}"]
+        if _registry_in_feed(item):
+            return "clinical", [f"registry record in a feed: {_clip(item.url or item.id)}"]
         if types & CASE_REPORT_TYPES:
             series = _series_size(text)
             if series >= 4:
@@ -890,6 +958,14 @@ def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool
     return "not stated as observed"
 
 
+def _registry_in_feed(item: Item) -> bool:
+    spec = registry.get(item.source)
+    if spec is None or not spec.may_list_registry_records:
+        return False
+    where = " ".join((item.url, *item.links, *item.alt_urls)).lower()
+    return bool(_REGISTRY_URL.search(where) or _NCT.fullmatch(item.id.strip().lower()))
+
+
 def _series_size(text: _Text) -> int:
     if not any(t in text.low for t in ("we ", "series", "total of", "cohort of", "consecutive",
                                        "adult", "pediatric", "paediatric")):
@@ -936,23 +1012,34 @@ def _nonhuman_reason(item: Item, text: _Text) -> str:
 
 
 def _is_notice(item: Item, text: _Text) -> bool:
-    if set(item.publication_types) & NOTICE_TYPES:
+    if set(item.publication_types) & corrections.NOTICE_TYPES:
         return True
-    if any(c.type in NOTICE_LINKS for c in item.corrections):
+    if any(c.type in corrections.NOTICE_LINKS for c in item.corrections):
         return True
-    return not item.abstract.strip() and _INTEGRITY_TITLE.search(text.title.lower()) is not None
+    title = text.title.lower()
+    return not item.abstract.strip() and (_INTEGRITY_TITLE.search(title) is not None
+                                          or _CORRECTED_TITLE.search(title) is not None)
 
 
-def _integrity(item: Item, text: _Text) -> list[str]:
-    reasons = [f"publication type: {pt}" for pt in item.publication_types
-               if pt in INTEGRITY_TYPES]
+def _integrity(item: Item, text: _Text) -> tuple[list[str], list[str]]:
+    """Reasons for the two tiers: (integrity, corrected), from publication types,
+    CommentsCorrections and, for a record with neither, a notice's title."""
+    tiers: dict[str, list[str]] = {"integrity": [], "corrected": []}
+    for pt in item.publication_types:
+        tier = corrections.tier_of_type(pt)
+        if tier:
+            tiers[tier].append(f"publication type: {pt}")
     for c in item.corrections:
-        if c.type in INTEGRITY_LINKS:
+        tier = corrections.tier_of_link(c.type)
+        if tier:
             ref = f" (PMID {c.pmid})" if c.pmid else (f" ({_clip(c.ref)})" if c.ref else "")
-            reasons.append(f"CommentsCorrections: {c.type}{ref}")
-    if not reasons and _INTEGRITY_TITLE.search(text.title.lower()):
-        reasons.append(f"title: '{_clip(text.title)}'")
-    return _unique(reasons)[:3]
+            tiers[tier].append(f"CommentsCorrections: {c.type}{ref}")
+    title = text.title.lower()
+    if not tiers["integrity"] and _INTEGRITY_TITLE.search(title):
+        tiers["integrity"].append(f"title: '{_clip(text.title)}'")
+    elif not tiers["corrected"] and not tiers["integrity"] and _CORRECTED_TITLE.search(title):
+        tiers["corrected"].append(f"title: '{_clip(text.title)}'")
+    return _unique(tiers["integrity"])[:3], _unique(tiers["corrected"])[:3]
 
 
 def _mesh_safety(item: Item) -> list[str]:

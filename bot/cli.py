@@ -175,7 +175,9 @@ def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
         print(f"no results for {terms!r}")
     for item in found:
         label = item.classification or Classification()
-        flags = " ".join(f for f, on in (("SAFETY", label.safety), ("INTEGRITY", label.integrity)) if on)
+        flags = " ".join(f for f, on in (
+            (f"SAFETY {label.safety_score:.2f}", label.safety), (f"possible safety {label.safety_score:.2f}",
+             label.possible_safety), ("INTEGRITY", label.integrity), ("corrected", label.corrected)) if on)
         print(f"{item.uid}  [{label.kind}{' ' + flags if flags else ''}]  {item.published}")
         print(f"  {item.title}")
         print(f"  {item.url}")

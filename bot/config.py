@@ -182,6 +182,10 @@ class ClassifySettings:
     intervention_terms: tuple[str, ...] = ()  # products, procedures: causes of harm ("exosome")
     condition_terms: tuple[str, ...] = ()  # conditions that make counted people a health study
     efficacy_terms: tuple[str, ...] = ()  # benefit words: "no regrowth or ..." spares the harm
+    # Record safety scores (0-1) from which an item is a safety signal, or a possible one shown
+    # in the per-run alert; None: the thresholds shipped with the model (recall >= 0.95 / 0.99).
+    safety_threshold: float | None = None
+    review_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -256,10 +260,12 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
         top=v.integer(digest_raw, "digest", "top", 5, minimum=1, maximum=20),
     )
 
-    classify_keys = [f.name for f in fields(ClassifySettings)]  # every field is a term list
-    v.keys(classify_raw, "classify", set(classify_keys))
-    classify = ClassifySettings(**{key: v.words(classify_raw, "classify", key)
-                                   for key in classify_keys})
+    thresholds = ("safety_threshold", "review_threshold")
+    classify_keys = [f.name for f in fields(ClassifySettings) if f.name not in thresholds]  # term lists
+    v.keys(classify_raw, "classify", {*classify_keys, *thresholds})
+    terms: dict[str, Any] = {key: v.words(classify_raw, "classify", key) for key in classify_keys}
+    classify = ClassifySettings(**terms, safety_threshold=v.fraction(classify_raw, "classify", "safety_threshold"),
+                                review_threshold=v.fraction(classify_raw, "classify", "review_threshold"))
 
     queries: list[SavedQuery] = []
     raw_queries = raw.get("queries", [])
@@ -391,7 +397,8 @@ class _Validator:
             return {}
         return value
 
-    def _get(self, raw: Mapping[str, Any], prefix: str, key: str, kind: type, label: str) -> Any:
+    def _get(self, raw: Mapping[str, Any], prefix: str, key: str, kind: type | tuple[type, ...],
+             label: str) -> Any:
         value = raw.get(key)
         if value is None:
             return None
@@ -419,6 +426,16 @@ class _Validator:
             self.problem(f"{prefix}.{key}", f"{value} is out of range ({minimum}..{maximum})")
             return default
         return value
+
+    def fraction(self, raw: Mapping[str, Any], prefix: str, key: str) -> float | None:
+        """A number from 0 to 1 (a score threshold), or None when absent."""
+        value = self._get(raw, prefix, key, (int, float), "a number from 0 to 1")
+        if value is None:
+            return None
+        if not 0 <= value <= 1:
+            self.problem(f"{prefix}.{key}", f"{value} is out of range (0..1)")
+            return None
+        return float(value)
 
     def terms(self, raw: Mapping[str, Any], prefix: str, key: str) -> tuple[str, ...]:
         value = raw.get(key)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot import registry
+from bot import corrections, registry
 from bot.models import Item
 
 
@@ -48,6 +48,24 @@ def describe_changes(old: Mapping[str, Any], new: Item) -> list[str]:
         describe = _DESCRIBERS.get(name, _generic(name.replace("_", " ")))
         lines.extend(describe(before.get(name), after.get(name)))
     return lines
+
+
+def corrected_only(old: Mapping[str, Any], new: Item) -> bool:
+    """Whether all that changed is an erratum or correction: shown on the item, no alert."""
+    before, after = watched(old), watched(new)
+    if set(before) != set(after) or "links" not in after:
+        return False
+    for name in after:
+        gained = set(after[name] or ()) ^ set(before.get(name) or ())
+        if name == "links":
+            if any(corrections.tier_of_link(link.split(":", 1)[0]) != "corrected" for link in gained):
+                return False
+        elif name == "publication_types":
+            if any(corrections.tier_of_type(pt) != "corrected" for pt in gained):
+                return False
+        elif before.get(name) != after.get(name):
+            return False
+    return True
 
 
 def _generic(label: str) -> Callable[[Any, Any], list[str]]:

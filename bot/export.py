@@ -14,7 +14,8 @@ from bot import registry
 
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
-    "uid", "source", "id", "title", "url", "kind", "safety", "integrity", "reasons", "queries",
+    "uid", "source", "id", "title", "url", "kind", "safety", "safety_score", "possible_safety",
+    "integrity", "corrected", "reasons", "evidence", "queries",
     "first_seen", "last_changed", "journal", "published", "doi", "authors", "trial_status",
     "links", "abstract",
 )
@@ -29,6 +30,10 @@ def export_record(doc: Mapping[str, Any]) -> dict[str, Any]:
         safety=bool(label.get("safety")),
         integrity=bool(label.get("integrity")),
         reasons=list(label.get("reasons", ())),
+        safety_score=float(label.get("safety_score") or 0.0),
+        possible_safety=bool(label.get("possible_safety")),
+        corrected=bool(label.get("corrected")),
+        evidence=list(label.get("evidence", ())),
     )
     return record
 
@@ -46,6 +51,7 @@ def to_csv(docs: Iterable[Mapping[str, Any]]) -> str:
         trial = doc.get("trial") or {}
         record.update(
             reasons="; ".join(record["reasons"]),
+            evidence="; ".join(record["evidence"]),
             queries="; ".join(record.get("queries", ())),
             authors="; ".join(record.get("authors", ())),
             links="; ".join(record.get("links", ())),
@@ -63,9 +69,13 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
     keywords.append(f"litwatch:{record['kind']}")
     if record["safety"]:
         keywords.append("litwatch:safety")
+    elif record["possible_safety"]:
+        keywords.append("litwatch:possible-safety")
     if record["integrity"]:
         keywords.append("litwatch:integrity")
     spec = registry.get(str(doc.get("source")))
+    if record["corrected"]:
+        keywords.append("litwatch:corrected")
     entry: dict[str, Any] = {
         "type_of_reference": spec.ris_type if spec else "GEN",
         "title": doc.get("title") or "(untitled)",

@@ -92,9 +92,13 @@ class Classification:
     """What an item is and why: the labels a reviewer sorts by, with checkable reasons."""
 
     kind: Kind = "other"
-    safety: bool = False
-    integrity: bool = False
+    safety: bool = False  # safety_score reached the safety threshold: the safety channel
+    integrity: bool = False  # retracted, partially retracted, under concern, withdrawn, a notice
     reasons: tuple[str, ...] = ()
+    corrected: bool = False  # erratum or corrected and republished: shown, never an alert alone
+    safety_score: float = 0.0  # in [0, 1]: the strongest evidence of harm to people
+    possible_safety: bool = False  # between the review and the safety threshold
+    evidence: tuple[str, ...] = ()  # the sentences and fields behind safety_score, strongest first
 
 
 @dataclass

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.config import SavedQuery, Settings, now
+from bot.diff import corrected_only
 from bot.errors import CommitsFrozen, SourceError
 from bot.links import Links
 from bot.models import Classification, Item, Window
@@ -201,8 +202,11 @@ def notifications(query: SavedQuery, diff: Diff, report: RunReport, settings: Se
                                uids=[i.uid for i in flagged], summary={"count": len(flagged)}))
         return notes
     grouped: list[str] = []
+    quiet = {c.item.uid for c in diff.changed if corrected_only(c.old, c.item)}
     for item in touched:
         label = item.classification or Classification()
+        if item.uid in quiet:  # an erratum alone: stored and shown on the item, never an alert
+            continue
         if label.safety or label.integrity:
             kind = "safety" if label.safety else "integrity"
             notes.append(_note(kind, settings.slack.safety_target, query, uids=[item.uid]))

@@ -97,10 +97,10 @@ def test_retracted_publication() -> None:
     assert "CommentsCorrections: RetractionIn (PMID 195582)" in c.reasons
 
 
-def test_erratum_notice_is_integrity_and_other() -> None:
-    """A published erratum is an integrity item, and as a notice its kind is other."""
+def test_erratum_notice_is_corrected_and_other() -> None:
+    """Issue 10: a published erratum is in the corrected tier (not integrity); as a notice its kind is other."""
     c = classify(metapub("38833988"))
-    assert (c.kind, c.integrity) == ("other", True)
+    assert (c.kind, c.integrity, c.corrected) == ("other", False, True)
     assert "publication type: Published Erratum" in c.reasons
 
 
@@ -131,7 +131,7 @@ def test_negated_harm_is_not_safety(abstract: str) -> None:
     """Harm words under a negation ('no', 'without', 'not reported', 'none of') do not count."""
     c = classify(pubmed("Topical exosome serum for androgenetic alopecia", abstract))
     assert not c.safety
-    assert has_reason(c, "not counted (negated)")
+    assert not c.possible_safety
 
 
 @pytest.mark.parametrize("abstract", [
@@ -397,14 +397,17 @@ def test_reasons_are_short_sentences() -> None:
 
 
 def test_config_safety_terms_extend_rules() -> None:
-    """A configured safety term is found where the built-in rules see nothing."""
+    """A configured safety term is found where the built-in sentence rules see nothing (the
+    learned model needs no term for it)."""
     item = pubmed("Scalp nodules", "Three patients developed scalp nodules at the injection sites.")
-    assert not Classifier().classify(item).safety
+    assert not Classifier(text_rules=True).classify(item).safety
+    assert Classifier().classify(item).safety
     topic = Classifier(ClassifySettings(safety_terms=("scalp nodules",)))
     c = topic.classify(item)
     assert c.safety
     assert classify(item, ClassifySettings(safety_terms=("scalp-nodules",))).safety
-    assert not topic.classify(pubmed("Scalp nodules", "No patient developed scalp nodules.")).safety
+    rules = Classifier(ClassifySettings(safety_terms=("scalp nodules",)), text_rules=True)
+    assert not rules.classify(pubmed("Scalp nodules", "No patient developed scalp nodules.")).safety
 
 
 def test_config_topic_term_in_a_title_needs_an_intervention() -> None:
@@ -438,9 +441,12 @@ INTERVENTION_HARMS = [
 @pytest.mark.parametrize("item", INTERVENTION_HARMS, ids=["after", "title", "induced"])
 def test_config_intervention_terms_tie_harm_to_a_cause(item: Item) -> None:
     """Harm after, from or induced by a configured product or procedure is safety; the
-    built-in rules, which know only general medicine, do not take it for a cause."""
+    built-in sentence rules, which know only general medicine, do not take it for a cause
+    (the learned model needs no term for it)."""
     settings = ClassifySettings(intervention_terms=("microneedling", "exosome"))
-    assert not Classifier().classify(item).safety
+    assert not Classifier(text_rules=True).classify(item).safety
+    learned = Classifier().classify(item)
+    assert learned.safety or learned.possible_safety
     c = Classifier(settings).classify(item)
     assert c.safety
     assert has_reason(c, "microneedling") or has_reason(c, "Exosome-induced")

@@ -75,7 +75,7 @@ BROKEN = [
       "(terms match whole words; list each form, e.g. 'exosome', 'exosomes')"]),
     (BASE + "[classify]\ninterventions = ['exosome']\n",
      ["classify.interventions: unknown key (allowed: case_report_terms, clinical_terms, condition_terms, "
-      "efficacy_terms, intervention_terms, safety_terms)"]),
+      "efficacy_terms, intervention_terms, review_threshold, safety_terms, safety_threshold)"]),
     ("queries = 3\n" + BASE, ["queries: must be an array of tables ([[queries]] blocks)"]),
     ("[slack\n", None),  # TOML syntax error: reported with the parser's position
 ]

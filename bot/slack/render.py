@@ -297,6 +297,10 @@ def _badge(item: Mapping[str, Any]) -> Line:
         return (Emoji("rotating_light"), " ", Strong("safety signal"))
     if c.get("integrity"):
         return (Emoji("warning"), " ", Strong("integrity notice"))
+    if c.get("possible_safety"):
+        return (Code(KIND_LABEL[kind_of(item)]), " ", Emoji("eyes"), " ", Strong("possible safety signal"))
+    if c.get("corrected"):
+        return (Code(KIND_LABEL[kind_of(item)]), " ", Code("corrected"))
     return (Code(KIND_LABEL[kind_of(item)]),)
 
 
@@ -325,7 +329,8 @@ def _reasons(item: Mapping[str, Any]) -> Line:
         return ()
     shown = "; ".join(reasons[:3]) + (f"; +{len(reasons) - 3} more" if len(reasons) > 3 else "")
     c = classification(item)
-    label = "Safety" if c.get("safety") else "Integrity" if c.get("integrity") else "Why"
+    label = "Safety" if c.get("safety") else "Integrity" if c.get("integrity") else \
+        "Possible safety" if c.get("possible_safety") else "Why"
     return (Strong(label), ": ", shown)
 
 

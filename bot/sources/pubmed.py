@@ -49,13 +49,15 @@ records (and the stored targets of any notice found) are fetched again. Their ne
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
-from bot import ratelimit, registry
+from bot import corrections, ratelimit, registry
 from bot.config import Environment, SavedQuery, today
 from bot.errors import QuerySyntaxError, SourceError
 from bot.models import FetchResult, Item, Window
@@ -75,14 +77,9 @@ LONG_QUERY = 1000  # characters of parameters past which a request is POSTed, as
 MAX_IDS = 9999  # PubMed hands out at most this many IDs of one result
 BATCH = 200  # IDs per efetch, NCBI's recommended ceiling
 EARLIEST = date(1781, 1, 1)  # older than any PubMed record: "all dates"
-# Records whose integrity status changed (retracted, corrected, flagged), and the notices.
-INTEGRITY_FILTER = (
-    '"retracted publication"[pt] OR "retraction of publication"[pt] OR "published erratum"[pt]'
-    ' OR "expression of concern"[pt] OR hasretractionin OR haspartialretractionin'
-    " OR haserratumin"
-)
 # Notice -> the record it concerns (the notice's own link points back at the original).
-NOTICE_LINKS = frozenset({"RetractionOf", "PartialRetractionOf", "ErratumFor", "ExpressionOfConcernFor"})
+NOTICE_LINKS = corrections.NOTICE_LINKS
+log = logging.getLogger("litwatch")
 
 StoredIds = Callable[[SavedQuery], Collection[str]]
 
@@ -136,6 +133,8 @@ class PubMedSource:
         self.stored_ids = stored_ids
         self.overlap = overlap
         self.hint = hint  # ends an "unreachable" message: "or NCBI_EUTILS_URL, set to …"
+        # The retraction watch's `has…` flags PubMed still accepts (one it rejects is dropped).
+        self._watch_flags = list(corrections.WATCH_FLAGS)
 
     # ------------------------------------------------------------ Source protocol
 
@@ -284,11 +283,12 @@ class PubMedSource:
 
     def _retraction_watch(self, query: SavedQuery, start: date, end: date, stored: set[str], run: _Run) -> list[Item]:
         """Stored records of this query whose integrity status changed in the window."""
-        term = f"({query.term}) AND ({INTEGRITY_FILTER})"
+        term = f"({query.term}) AND ({corrections.watch_filter(self._watch_flags)})"
         result = self._esearch(
             term, run, retmax=MAX_IDS, datetype="mdat",
             mindate=_ncbi_date(start), maxdate=_ncbi_date(end),
         )  # fmt: skip
+        result = self._drop_rejected_flags(result)
         self._report_term_problems(term, result, run, baseline=False, context=" retraction watch")
         if result.count > MAX_IDS:
             run.warn(f"PubMed retraction watch: {result.count} hits, only {MAX_IDS} checked")
@@ -302,6 +302,28 @@ class PubMedSource:
             link.pmid for item in hits for link in item.corrections if link.type in NOTICE_LINKS and link.pmid in stored
         } - {item.id for item in changed}
         return changed + self._fetch_ids(sorted(targets), run)
+
+    def _drop_rejected_flags(self, result: SearchResult) -> SearchResult:
+        """A message of PubMed's that names one of the watch's own flags is PubMed not knowing
+        it: drop that flag for good (one log line) instead of warning the user on every run."""
+        def ours(message: str) -> list[str]:
+            words = set(message.lower().replace(":", " ").replace(",", " ").split())
+            return [f for f in self._watch_flags if f in words]
+
+        kept_errors: list[str] = []
+        kept_warnings: list[str] = []
+        for messages, kept in ((result.errors, kept_errors), (result.warnings, kept_warnings)):
+            for message in messages:
+                rejected = ours(message)
+                if not rejected:
+                    kept.append(message)
+                for flag in rejected:
+                    if flag not in self._watch_flags:
+                        continue  # another query's run dropped it meanwhile
+                    self._watch_flags.remove(flag)
+                    log.info("PubMed does not know the retraction-watch term %r (%s); the watch "
+                             "goes on without it", flag, message)
+        return dataclasses.replace(result, errors=kept_errors, warnings=kept_warnings)
 
     # ------------------------------------------------------------ one request
 
@@ -385,7 +407,8 @@ class PubMed(registry.SourceSpec):
 
     def watched(self, item: Item) -> dict[str, Any]:
         # Publication types and the integrity links (retraction, concern, erratum, update).
-        links = sorted(f"{c.type}:{c.pmid or c.ref}" for c in item.corrections if c.type in INTEGRITY_LINKS)
+        links = sorted(f"{c.type}:{c.pmid or c.ref}" for c in item.corrections
+                       if c.type in corrections.WATCHED_LINKS)
         return {"publication_types": sorted(item.publication_types), "links": links}
 
     def record_url(self, ident: str) -> str:
@@ -396,11 +419,5 @@ class PubMed(registry.SourceSpec):
                             stored_ids=stored_ids_from(store) if store else None,
                             hint=url_hint(env, self))  # fmt: skip
 
-
-# CommentsCorrections types that change what a review should think of a record.
-INTEGRITY_LINKS = frozenset({
-    "RetractionIn", "RetractionOf", "ExpressionOfConcernIn", "ExpressionOfConcernFor",
-    "ErratumIn", "ErratumFor", "UpdateIn", "UpdateOf", "ReprintIn",
-})
 
 registry.register(PubMed())

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from bot import corrections
 from bot.errors import SourceError
 from bot.models import Correction, Item, MeshHeading
 
@@ -36,15 +37,8 @@ MATHML = "{http://www.w3.org/1998/Math/MathML}"
 SCRIPT_TAGS = frozenset({"sub", "sup"})
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 MONTHS = {name: f"{number:02d}" for number, name in enumerate(MONTH_NAMES, 1)}
-# CommentsCorrections kept on an item: integrity links and updates. "Cites" (a reference
-# list that grows with every citing paper) and "ReprintOf"-style bibliographic links are left
-# out, so they never make a record look changed.
-CORRECTION_TYPES = frozenset({
-    "RetractionIn", "RetractionOf", "PartialRetractionIn", "PartialRetractionOf",
-    "ErratumIn", "ErratumFor", "ExpressionOfConcernIn", "ExpressionOfConcernFor",
-    "UpdateIn", "UpdateOf", "CommentIn", "CommentOn",
-    "CorrectedandRepublishedIn", "CorrectedandRepublishedFrom",
-})  # fmt: skip
+# CommentsCorrections kept on an item (bot/corrections.py defines which and why).
+CORRECTION_TYPES = corrections.KEPT_LINKS
 # DataBankList names that are clinical-trial registries (NLM's list); GenBank, PDB etc. are not.
 TRIAL_REGISTRIES = frozenset(name.lower() for name in (
     "ClinicalTrials.gov", "ISRCTN", "ANZCTR", "ChiCTR", "CRiS", "CTRI", "DRKS", "EudraCT",

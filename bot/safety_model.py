@@ -1,0 +1,318 @@
+"""The learned harm-sentence model: its features, its file, and sentence scores in [0, 1].
+
+A sentence scores high when it reports harm that happened to people from an intervention,
+product, procedure or exposure. The model is a logistic regression over words and word
+pairs, trained by `model/train.py` (`make model`) and shipped as two files in `bot/data/`:
+`safety_model.npz` (vocabulary and weights, loaded without pickle) and `safety_model.json`
+(format version, SHA-256 of the .npz, thresholds chosen out of fold, what it was trained on).
+A missing, corrupt or mismatched file raises `ModelError` naming it: the bot never runs
+with "no safety" by accident.
+
+Features are the same in training and here (this module is the only definition):
+- lower-cased words; numbers become `<num>`, percentages `<pct>`;
+- words inside a negation's scope ("no serious adverse events", "were not observed") are
+  prefixed with `!` ("adverse" and "!adverse" are different features); words inside a
+  hedge's scope ("may cause granulomas") give no feature at all: what may happen is no
+  report of what did (a count ends either scope);
+- pairs of neighbouring words, unless either is negated;
+- a word the model does not know becomes `<rare>`. The training script keeps every word of
+  the annotated drug names out of the known words, so a drug name, an exosome brand or a new
+  device all read as `<rare>`: the model learns "<rare>-induced hepatitis", not the drug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import LitwatchError
+
+FORMAT = "litwatch-safety-model"
+VERSION = 1
+MODEL_NAME = "safety_model"
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:'[a-z]+)?|[,;:()]")
+_NEGATION = frozenset({
+    "no", "not", "without", "none", "never", "neither", "nor", "nobody", "absence", "absent",
+    "free", "lack", "lacked", "denied", "nil", "zero", "n't",
+})  # fmt: skip
+# Words and marks that end a negation's reach: "no fever, but two patients developed rash".
+_SCOPE_END = frozenset({
+    ",", ";", ":", "(", ")", "but", "however", "although", "though", "whereas", "while",
+    "except", "apart", "yet", "despite", "which", "who",
+})  # fmt: skip
+# Hedges: what may, could or might happen is not what did ("may cause granulomas").
+_HEDGE = frozenset({"may", "might", "could", "potential", "potentially", "possible", "possibly",
+                    "theoretical", "theoretically", "whether", "if", "should", "would", "will"})
+_CUES = _NEGATION | _HEDGE
+_COUNTS = frozenset({"<num>", "<pct>"})
+_AUXILIARY = frozenset({"was", "were", "is", "are", "been", "be", "has", "have", "had", "did",
+                        "does", "do", "could", "can"})
+_SCOPE = 12  # words a negation or hedge reaches forward
+
+
+class ModelError(LitwatchError):
+    """The shipped safety model cannot be used (missing, corrupt, wrong version)."""
+
+
+def tokens(sentence: str) -> list[str]:
+    """The sentence's words and clause marks, numbers folded, negated words marked with `!`."""
+    # Digits and clause marks sort before letters: only they need a second look.
+    words = [w if w >= "a" else _fold(w) for w in _TOKEN.findall(sentence.lower())]
+    if _CUES.isdisjoint(words):
+        return words
+    marks = [""] * len(words)
+    for i, w in enumerate(words):
+        if w not in _CUES:
+            continue
+        mark = "!" if w in _NEGATION else "?"
+        for j in range(i + 1, min(len(words), i + 1 + _SCOPE)):
+            if words[j] in _SCOPE_END or (words[j] in _COUNTS and j > i + 3):
+                break  # a count opens a new statement: "did not improve and 3 patients had …"
+            marks[j] = marks[j] or mark
+        # "adverse events were not observed", "… were seen in none of …": the negation reaches
+        # back over its clause.
+        if (w in ("not", "never", "n't") and i and words[i - 1] in _AUXILIARY) or \
+                (w == "none" and i > 1 and words[i - 1] == "in"):
+            for j in range(i - 1, max(-1, i - 1 - _SCOPE), -1):
+                if words[j] in _SCOPE_END:
+                    break
+                marks[j] = "!"
+    return [m + w for w, m in zip(words, marks, strict=True)]
+
+
+def _fold(word: str) -> str:
+    if not word[0].isdigit():
+        return word
+    return "<pct>" if word.endswith("%") else "<num>"
+
+
+def features(sentence: str, known: frozenset[str] | None = None) -> list[str]:
+    """The features of one sentence, repeats kept. A word outside `known` (the model's words)
+    becomes `<rare>`: product names, rare diseases and new products all look alike. A harm
+    word also yields its class, `<harm>` or `<disorder>`, so a harm the training data never
+    named ("tram-track scarring") still reads as one. Word pairs join neighbours that are
+    neither negated nor split by a clause mark.
+
+    `<rare>` alone is no feature: with product names among the rare words it would stand for
+    "a drug was named" (and fire on any text full of technical terms); beside a known word it
+    says how the product relates ("<rare> induced", "after <rare>")."""
+    out: list[str] = []
+    append = out.append
+    prev: str | None = None
+    prev_class = ""
+    for t in tokens(sentence):
+        if t in _SCOPE_END:
+            prev = None
+            continue
+        mark = t[0] if t[0] in "!?" else ""
+        w = t[1:] if mark else t
+        c = _harm_class(w)
+        if known is not None and w not in known:
+            w = "<rare>"
+        if mark == "?":  # a hedged word says nothing of what happened: no feature at all
+            prev = None
+            continue
+        if w != "<rare>":
+            append(mark + w)
+        if c:
+            append(mark + c)
+        if mark:
+            prev = None
+            continue
+        if prev is not None and not (prev == w == "<rare>"):
+            append(f"{prev} {w}")
+            if prev_class:
+                append(f"{prev_class} {w}")
+            if c:
+                append(f"{prev} {c}")
+        prev, prev_class = w, c
+    return out
+
+
+# Harm in general medicine, not any topic's: complications, injuries, reactions. Words the
+# ADE corpus names as drug effects teach the model what follows or precedes a harm; the class
+# carries that to harms it never saw.
+_HARM_WORDS = frozenset({
+    "abscess", "abscesses", "anaphylaxis", "anaphylactic", "bleeding", "blindness", "blister",
+    "blistering", "blisters", "burn", "burns", "complication", "complications", "death", "deaths",
+    "died", "embolism", "embolisation", "embolization", "eruption", "extrusion", "fatal",
+    "fracture", "granuloma", "granulomas", "haemorrhage", "hemorrhage", "infection",
+    "infections", "injury", "injuries", "ischaemia", "ischemia", "necrosis", "necrotic",
+    "nodule", "nodules", "occlusion", "oedema", "edema", "palsy", "perforation", "rash",
+    "reaction", "reactions", "scar", "scarring", "scars", "seizure", "seizures", "sepsis",
+    "septic", "swelling", "thrombosis", "toxicity", "ulcer", "ulceration", "urticaria",
+    "adverse", "harm", "harms", "hypersensitivity", "poisoning", "overdose", "contamination",
+    "contaminated", "recall", "recalled", "warning",
+})  # fmt: skip
+_DISORDER_SUFFIXES = ("itis", "osis", "emia", "aemia", "pathy", "toxicity", "algia", "penia",
+                      "plegia", "rrhage", "oma", "trophy", "ectasia")
+
+
+@lru_cache(maxsize=1 << 16)
+def _harm_class(word: str) -> str:
+    if word in _HARM_WORDS:
+        return "<harm>"
+    if len(word) > 6 and word.endswith(_DISORDER_SUFFIXES):
+        return "<disorder>"
+    return ""
+
+
+def words(sentence: str) -> list[str]:
+    """The plain words of a sentence (negation marks removed, clause marks left out)."""
+    return [t.lstrip("!?") for t in tokens(sentence) if t not in _SCOPE_END]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Record scores at or above `safety` are safety signals; from `review` up, possible ones."""
+
+    safety: float
+    review: float
+
+
+class SafetyModel:
+    """Vocabulary, weights and thresholds of one model file; scores sentences."""
+
+    def __init__(self, vocabulary: Sequence[str], known: Iterable[str], weights: np.ndarray,
+                 bias: float, thresholds: Thresholds, meta: dict[str, object]):
+        self.index = {f: i for i, f in enumerate(vocabulary)}
+        self.known = frozenset(known)
+        self.weights = weights.astype(np.float64)
+        # feature -> weight as plain floats: summing a few dozen is faster than numpy
+        self._weight = dict(zip(vocabulary, self.weights.tolist(), strict=True)).get
+        self.bias = float(bias)
+        self.thresholds = thresholds
+        self.meta = meta
+
+    def score(self, sentence: str) -> float:
+        """Probability that the sentence reports harm that happened, in [0, 1]."""
+        feats = features(sentence, self.known)
+        if not feats:
+            return _sigmoid(self.bias)
+        total = sum(map(self._weight, feats, repeat(0.0)))
+        return _sigmoid(self.bias + total / math.sqrt(len(feats)))
+
+    def scores(self, sentences: Iterable[str]) -> list[float]:
+        return [self.score(s) for s in sentences]
+
+    def sentence_score(self, sentence: str) -> float:
+        """The sentence's score, or its strongest contrasted clause's: "Although well
+        tolerated, three patients had folliculitis" is scored on its second half too."""
+        best = self.score(sentence)
+        parts = clauses(sentence)
+        if len(parts) > 1:
+            best = max(best, *(self.score(p) for p in parts))
+        return best
+
+
+_CONTRAST = re.compile(r"\s*(?:;|,\s*(?:but|however|yet|whereas|while|although|though|except)\b)\s*",
+                       re.IGNORECASE)
+_CONCESSIVE = re.compile(r"^\s*(?:although|though|while|whereas|despite|even though)\b[^,]{3,}?,\s*",
+                         re.IGNORECASE)
+
+
+def clauses(sentence: str) -> list[str]:
+    """A sentence cut where it turns ("…, but …", "Although …, …", "…; …")."""
+    head = _CONCESSIVE.match(sentence)
+    parts = [sentence[:head.end()], sentence[head.end():]] if head else [sentence]
+    return [c for p in parts for c in _CONTRAST.split(p) if c.strip()]
+
+
+def _sigmoid(z: float) -> float:
+    if z < -40:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def default_paths() -> tuple[Path, Path]:
+    """The model files shipped in the package: (weights .npz, metadata .json)."""
+    folder = Path(str(resources.files("bot") / "data"))
+    return folder / f"{MODEL_NAME}.npz", folder / f"{MODEL_NAME}.json"
+
+
+def load(npz: Path | None = None, meta: Path | None = None) -> SafetyModel:
+    """Read and check a model; `ModelError` (one line, naming the file) if it cannot be used."""
+    default_npz, default_meta = default_paths()
+    npz, meta = npz or default_npz, meta or default_meta
+    hint = "reinstall litwatch or run `make model`"
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"safety model metadata {meta} is missing: {hint}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"safety model metadata {meta} is unreadable ({exc}): {hint}") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise ModelError(f"{meta} is not a litwatch safety model description: {hint}")
+    if info.get("version") != VERSION:
+        raise ModelError(f"safety model {meta} has version {info.get('version')!r}, this litwatch "
+                         f"reads version {VERSION}: {hint}")
+    try:
+        blob = npz.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"safety model file {npz} is missing: {hint}") from None
+    except OSError as exc:
+        raise ModelError(f"safety model file {npz} is unreadable ({exc.strerror}): {hint}") from None
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != info.get("sha256"):
+        raise ModelError(f"safety model file {npz} does not match its checksum in {meta.name} "
+                         f"(corrupt or from another build): {hint}")
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            vocabulary = bytes(arrays["vocabulary"]).decode("utf-8").split("\n")
+            known = bytes(arrays["words"]).decode("utf-8").split("\n")
+            weights = np.asarray(arrays["weights"], dtype=np.float32)
+            bias = float(arrays["bias"][0])
+    except (ValueError, KeyError, OSError, UnicodeDecodeError, IndexError) as exc:
+        raise ModelError(f"safety model file {npz} cannot be read ({exc}): {hint}") from None
+    if len(vocabulary) != len(weights):
+        raise ModelError(f"safety model file {npz} has {len(vocabulary)} features but "
+                         f"{len(weights)} weights: {hint}")
+    raw = info.get("thresholds") or {}
+    try:
+        thresholds = Thresholds(safety=float(raw["safety"]), review=float(raw["review"]))
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"safety model metadata {meta} has no valid thresholds: {hint}") from None
+    return SafetyModel(vocabulary, known, weights, bias, thresholds, info)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> SafetyModel:
+    """The packaged model, read once per process."""
+    return load()
+
+
+def save(npz: Path, meta: Path, model: SafetyModel, info: dict[str, object]) -> None:
+    """Write a model the way `load` reads it (used by `model/train.py`); deterministic bytes."""
+    vocabulary = sorted(model.index, key=model.index.__getitem__)
+    arrays: dict[str, np.ndarray] = {
+        "vocabulary": np.frombuffer("\n".join(vocabulary).encode("utf-8"), dtype=np.uint8),
+        "words": np.frombuffer("\n".join(sorted(model.known)).encode("utf-8"), dtype=np.uint8),
+        "weights": np.asarray(model.weights, dtype=np.float32),
+        "bias": np.asarray([model.bias], dtype=np.float64),
+    }
+    buffer = io.BytesIO()
+    # Written entry by entry with a fixed timestamp (np.savez stamps the current time), so the
+    # same arrays always give the same bytes and the same checksum.
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(entry, "w") as fh:
+                np.lib.format.write_array(fh, array, allow_pickle=False)
+    blob = buffer.getvalue()
+    npz.write_bytes(blob)
+    full = {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(blob).hexdigest(), **info}
+    meta.write_text(json.dumps(full, indent=2, sort_keys=True) + "\n", encoding="utf-8")
