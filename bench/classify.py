@@ -161,7 +161,7 @@ def safety_scores(records: Sequence[train.Record], label: Callable[[Item], Class
 
 
 def item_of(r: train.Record) -> Item:
-    return Item(source="pubmed", id=r.id, title=r.title, abstract=r.abstract)
+    return r.item
 
 
 def main(argv: Sequence[str] | None = None) -> int:

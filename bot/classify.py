@@ -465,6 +465,7 @@ _WHY_STOPPED_SAFETY = re.compile(
 _WHY_STOPPED_NOT = re.compile(
     r"\bno (?:safety|adverse)|\bnot (?:due to|related to|because of) (?:safety|adverse)|"
     r"\bunrelated to safety\b")
+_NO_DESIGN = "no study design, people studied or case described"
 _BOILERPLATE = re.compile(
     r"\b(?:funded by|supported by|sponsored by|clinicaltrials\.gov|trial registration|"
     r"registration numbers?|registered (?:at|with|in)|nct\d{8}|isrctn|prospero|copyright|"
@@ -553,7 +554,10 @@ class Classifier:
             safety, safety_reasons = self._safety(item, text, kind, nonhuman=nonhuman)
             score, evidence = (1.0 if safety else 0.0), safety_reasons
         else:
-            score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman)
+            # Half weight for the abstract of what is known not to be a primary study; a record
+            # the kind rules could not place keeps its full weight.
+            secondary = kind == "other" and kind_reasons != [_NO_DESIGN]
+            score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman, secondary=secondary)
             safety = score >= self.safety_threshold
             possible = not safety and score >= self.review_threshold
             label = "safety" if safety else "possible safety signal"
@@ -570,14 +574,15 @@ class Classifier:
 
     # --- safety: structured evidence and the learned model ----------------------------------
 
-    def _safety_score(self, item: Item, text: _Text, kind: Kind, *,
-                      nonhuman: bool) -> tuple[float, list[tuple[float, str]]]:
+    def _safety_score(self, item: Item, text: _Text, kind: Kind, *, nonhuman: bool,
+                      secondary: bool) -> tuple[float, list[tuple[float, str]]]:
         """The record's safety score and its evidence, strongest first. Structured fields
         score fixed amounts (a trial stopped for safety or posting adverse events: 0.95; MeSH
         adverse-effect indexing of a case report: 0.90; a harm matched by the sentence rules:
         0.80); the learned model scores each sentence and the record its strongest one,
         a background or aim sentence at half weight, and so every abstract sentence of a
-        record that is not a primary study (kind other). The record takes the strongest."""
+        `secondary` record (a review, editorial, notice: kind other on evidence). The record
+        takes the strongest."""
         if item.trial is not None:  # a registry record: its fields, not its plans in prose
             harmed, reasons = _registry_safety(item)
             return (REGISTRY_SCORE, [(REGISTRY_SCORE, r) for r in reasons]) if harmed else (0.0, [])
@@ -594,7 +599,7 @@ class Classifier:
             is_title = index == 0 and bool(text.title)
             # A review, editorial or notice counts harm that is its subject (its title, as the
             # labelling guide has it); its abstract speaks at half weight, like a background.
-            if text.sections[index] != _RESULTS or (kind == "other" and not is_title):
+            if text.sections[index] != _RESULTS or (secondary and not is_title):
                 score *= BACKGROUND_WEIGHT
             scored.append((score, index))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
@@ -679,7 +684,7 @@ class Classifier:
             return "clinical", [f"MeSH: {mesh_design[0]} (study design)"]
         if review:
             return "other", [f"{review} (review or opinion)"]
-        return "other", ["no study design, people studied or case described"]
+        return "other", [_NO_DESIGN]
 
     def _about_health(self, text: _Text) -> bool:
         if text.words & _HEALTH_WORDS:

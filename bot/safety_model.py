@@ -58,6 +58,7 @@ _HEDGE = frozenset({"may", "might", "could", "potential", "potentially", "possib
                     "theoretical", "theoretically", "whether", "if", "should", "would", "will"})
 _CUES = _NEGATION | _HEDGE
 _COUNTS = frozenset({"<num>", "<pct>"})
+_COUNTED = frozenset({"of", "the", "all", "any"})  # "none of the 20 patients": still negated
 _AUXILIARY = frozenset({"was", "were", "is", "are", "been", "be", "has", "have", "had", "did",
                         "does", "do", "could", "can"})
 _SCOPE = 12  # words a negation or hedge reaches forward
@@ -79,7 +80,7 @@ def tokens(sentence: str) -> list[str]:
             continue
         mark = "!" if w in _NEGATION else "?"
         for j in range(i + 1, min(len(words), i + 1 + _SCOPE)):
-            if words[j] in _SCOPE_END or (words[j] in _COUNTS and j > i + 3):
+            if words[j] in _SCOPE_END or (words[j] in _COUNTS and words[j - 1] not in _COUNTED):
                 break  # a count opens a new statement: "did not improve and 3 patients had …"
             marks[j] = marks[j] or mark
         # "adverse events were not observed", "… were seen in none of …": the negation reaches

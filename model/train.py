@@ -37,6 +37,8 @@ from sklearn.linear_model import LogisticRegression
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.classify import Classifier  # noqa: E402
+from bot.models import Item  # noqa: E402
 from bot.safety_model import MODEL_NAME, SafetyModel, Thresholds, features, save, words  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -73,6 +75,11 @@ class Record:
     title: str = ""
     abstract: str = ""
     kind: str = ""
+
+    @property
+    def item(self) -> Item:
+        """The record as the bot sees it (the ADE corpus keeps no title or publication types)."""
+        return Item(source="pubmed", id=self.id, title=self.title, abstract=self.abstract)
 
     @property
     def holdout(self) -> bool:
@@ -176,16 +183,18 @@ def folds(records: Sequence[Record], k: int = FOLDS) -> list[int]:
 
 
 def out_of_fold(records: Sequence[Record], drop: frozenset[str], c: float = C,
-                k: int = FOLDS, own_weight: float | None = None) -> list[list[float]]:
-    """Sentence scores of every record from a model trained on the other folds."""
+                k: int = FOLDS, own_weight: float | None = None) -> list[float]:
+    """Record safety scores, as the classifier computes them, each from a model trained on
+    the other folds."""
     assigned = folds(records, k)
-    scores: list[list[float]] = [[] for _ in records]
+    scores = [0.0] * len(records)
     for fold in range(k):
         model = fit([r for r, f in zip(records, assigned, strict=True) if f != fold], drop, c,
                     own_weight)
+        classifier = Classifier(model=model)
         for i, (r, f) in enumerate(zip(records, assigned, strict=True)):
             if f == fold:
-                scores[i] = [model.sentence_score(x) for x in r.sentences]
+                scores[i] = classifier.classify(r.item).safety_score
     return scores
 
 
@@ -198,9 +207,8 @@ def threshold_for(scores: Sequence[float], truth: Sequence[bool], recall: float)
     return float(positives[need - 1])
 
 
-def choose_thresholds(records: Sequence[Record], sentence_scores: Sequence[Sequence[float]]) -> Thresholds:
-    """From out-of-fold record scores (the strongest sentence) of every training record."""
-    doc = [max(s, default=0.0) for s in sentence_scores]
+def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresholds:
+    """From out-of-fold record scores of every training record."""
     truth = [r.safety for r in records]
     safety = threshold_for(doc, truth, RECALL)
     review = min(threshold_for(doc, truth, REVIEW_RECALL), safety)

@@ -721,3 +721,18 @@ def test_unreachable_eutils_reads_like_the_other_sources():
     assert message.startswith("esearch could not connect to 127.0.0.1: Failed to establish a new connection: "
                               "[Errno 111] Connection refused; check the network or proxy")
     assert "urlopen error" not in message and caught.value.retryable
+
+
+def test_watch_drops_a_flag_pubmed_rejects_without_warning_every_run(fake, caplog):
+    """Issue 10: a has… flag PubMed does not know is dropped with one log line, not a query warning per run."""
+    fake.not_found = {"haspartialretractionin"}
+    src = source(fake, Store())
+    with caplog.at_level("INFO", logger="litwatch"):
+        first = src.fetch(QUERY, incremental(TODAY - timedelta(days=7)))
+        second = src.fetch(QUERY, incremental(TODAY - timedelta(days=7)))
+    assert not [w for w in first.warnings + second.warnings if "haspartialretractionin" in w]
+    terms = [r.param("term") or "" for r in fake.requests if r.param("datetype") == "mdat"]
+    assert "haspartialretractionin" in terms[0] and "haspartialretractionin" not in terms[1]
+    assert '"retraction of publication"[pt]' in terms[1]
+    dropped = [r for r in caplog.records if "haspartialretractionin" in r.getMessage()]
+    assert len(dropped) == 1

@@ -1,0 +1,191 @@
+"""The learned safety model: its file checks, its scores, and how the classifier uses them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import safety_model
+from bot.classify import Classifier
+from bot.config import ClassifySettings
+from bot.models import Item
+from bot.safety_model import ModelError, load
+
+
+@pytest.fixture
+def model_files(tmp_path: Path) -> tuple[Path, Path]:
+    npz, meta = safety_model.default_paths()
+    shutil.copy(npz, tmp_path / npz.name)
+    shutil.copy(meta, tmp_path / meta.name)
+    return tmp_path / npz.name, tmp_path / meta.name
+
+
+def pubmed(title: str, abstract: str = "") -> Item:
+    return Item(source="pubmed", id="1", title=title, abstract=abstract)
+
+
+def test_shipped_model_loads_with_its_thresholds() -> None:
+    """The packaged model passes its checksum and carries thresholds in [0, 1], review below safety."""
+    model = load()
+    assert 0 < model.thresholds.review <= model.thresholds.safety < 1
+    assert len(model.index) > 1000
+
+
+def test_missing_model_file_is_an_error_naming_it(model_files: tuple[Path, Path]) -> None:
+    """A missing weights file is a ModelError naming the file, never a silent 'no safety'."""
+    npz, meta = model_files
+    npz.unlink()
+    with pytest.raises(ModelError, match=rf"safety model file {npz} is missing"):
+        load(npz, meta)
+
+
+def test_missing_metadata_is_an_error_naming_it(model_files: tuple[Path, Path]) -> None:
+    """A missing metadata file is a ModelError naming it."""
+    npz, meta = model_files
+    meta.unlink()
+    with pytest.raises(ModelError, match=rf"metadata {meta} is missing"):
+        load(npz, meta)
+
+
+def test_corrupt_model_file_fails_its_checksum(model_files: tuple[Path, Path]) -> None:
+    """A weights file changed by one byte fails the checksum check, naming the file."""
+    npz, meta = model_files
+    blob = bytearray(npz.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    npz.write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match="does not match its checksum"):
+        load(npz, meta)
+
+
+def test_model_of_another_version_is_refused(model_files: tuple[Path, Path]) -> None:
+    """Metadata of another format version is refused with the version named."""
+    npz, meta = model_files
+    info = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**info, "version": 99}))
+    with pytest.raises(ModelError, match="version 99"):
+        load(npz, meta)
+
+
+def test_error_is_one_line() -> None:
+    """The error a user sees is one line."""
+    with pytest.raises(ModelError) as caught:
+        load(Path("/nonexistent/model.npz"), Path("/nonexistent/model.json"))
+    assert "\n" not in str(caught.value)
+
+
+def test_saving_is_deterministic(model_files: tuple[Path, Path], tmp_path: Path) -> None:
+    """The same model saved twice gives the same bytes, and loads back with the same scores."""
+    model = load(*model_files)
+    out = tmp_path / "out"
+    out.mkdir()
+    first, second = (out / "a.npz", out / "a.json"), (out / "b.npz", out / "b.json")
+    safety_model.save(*first, model, {"thresholds": {"safety": 0.5, "review": 0.2}})
+    safety_model.save(*second, model, {"thresholds": {"safety": 0.5, "review": 0.2}})
+    assert first[0].read_bytes() == second[0].read_bytes()
+    again = load(*first)
+    sentence = "Two patients developed granulomas after filler injection."
+    assert again.score(sentence) == pytest.approx(model.score(sentence))
+
+
+def test_product_names_do_not_change_a_score() -> None:
+    """A sentence scores the same whatever product it names: names the model does not know read alike."""
+    model = load()
+    one = model.score("Hepatitis developed three weeks after starting zorbitamab.")
+    other = model.score("Hepatitis developed three weeks after starting quelvoxin.")
+    assert one == other
+
+
+HARMS = [
+    "Two weeks after the injections she developed painful granulomas at every site.",
+    "A 40-year-old woman developed skin necrosis after filler injection into the nose.",
+    "Three patients developed severe allergic reactions after the first infusion.",
+]
+NEGATED = [
+    "No serious adverse events were observed.",
+    "None of the 20 patients experienced serious adverse events.",
+    "The treatment was well tolerated, with no adverse events.",
+    "Adverse events were seen in none of the 30 patients.",
+]
+HEDGED = [
+    "Exosomes may cause adverse events in some patients.",
+    "Poor hygiene could lead to infection and deep needling might cause scarring.",
+]
+
+
+@pytest.mark.parametrize("sentence", HARMS)
+def test_stated_harm_scores_above_the_safety_threshold(sentence: str) -> None:
+    """A harm stated as having happened scores at or above the shipped safety threshold."""
+    model = load()
+    assert model.sentence_score(sentence) >= model.thresholds.safety
+
+
+@pytest.mark.parametrize("sentence", NEGATED)
+def test_negated_harm_scores_below_the_review_threshold(sentence: str) -> None:
+    """Negated harms ('no', 'none of', 'in none of', 'well tolerated') stay below review."""
+    model = load()
+    assert model.sentence_score(sentence) < model.thresholds.review
+
+
+@pytest.mark.parametrize("sentence", HEDGED)
+def test_hedged_harm_is_no_safety_signal(sentence: str) -> None:
+    """Hedged harms ('may cause', 'could lead to') stay below the safety threshold."""
+    model = load()
+    assert model.sentence_score(sentence) < model.thresholds.safety
+
+
+def test_negation_scope_stops_at_a_new_count() -> None:
+    """'Did not improve and 3 patients had …': the count opens a statement the negation does not reach."""
+    tokens = safety_model.tokens("Hair counts did not increase and 3 patients experienced adverse events.")
+    assert "!hair" in tokens and "experienced" in tokens and "adverse" in tokens
+
+
+def test_a_contrasted_clause_is_scored_on_its_own() -> None:
+    """'Although well tolerated, three patients had …' is scored on its second half too."""
+    assert safety_model.clauses("Although generally well tolerated, three patients had folliculitis.") == [
+        "Although generally well tolerated, ", "three patients had folliculitis."]
+
+
+def test_flag_carries_a_score_and_the_quoted_sentence() -> None:
+    """A safety flag carries its score in [0, 1] and quotes the strongest sentence with its score."""
+    c = Classifier().classify(pubmed(
+        "Nodules after cosmetic injections",
+        "A 35-year-old woman received filler injections. Two weeks later she developed painful "
+        "granulomas at every injection site."))
+    assert c.safety and 0 <= c.safety_score <= 1
+    assert c.reasons[-1].startswith(f"safety {c.safety_score:.2f} — ")
+    assert any("granulomas" in e and e.endswith(")") for e in c.evidence)
+
+
+def test_thresholds_from_config_move_a_record_to_possible() -> None:
+    """Above the configured review threshold but below the safety threshold: a possible safety signal."""
+    item = pubmed("Nodules after cosmetic injections",
+                  "Two weeks later she developed painful granulomas at every injection site.")
+    score = Classifier().classify(item).safety_score
+    strict = Classifier(ClassifySettings(safety_threshold=min(1.0, score + 0.01), review_threshold=0.05))
+    c = strict.classify(item)
+    assert (c.safety, c.possible_safety) == (False, True)
+    assert c.reasons[-1].startswith("possible safety signal ")
+
+
+def test_nothing_to_weigh_scores_zero_and_flags_nothing() -> None:
+    """A record with no text and no structured evidence has score 0 and no flag."""
+    c = Classifier().classify(pubmed(""))
+    assert (c.safety, c.possible_safety, c.safety_score) == (False, False, 0.0)
+
+
+def test_exports_carry_score_tiers_and_evidence() -> None:
+    """CSV and RIS exports carry the safety score, possible-safety and corrected flags, and the evidence."""
+    from bot.export import to_csv, to_ris
+
+    doc = {"uid": "pmid:1", "source": "pubmed", "id": "1", "title": "T", "classification": {
+        "kind": "clinical", "safety": False, "possible_safety": True, "safety_score": 0.31,
+        "corrected": True, "evidence": ["abstract: 'two had nodules' (0.31)"],
+        "reasons": ["possible safety signal 0.31 — abstract: 'two had nodules'"]}}
+    header, row = to_csv([doc]).splitlines()
+    assert "safety_score" in header.split(",") and "corrected" in header.split(",")
+    assert "0.31" in row and "two had nodules" in row
+    ris = to_ris([doc])
+    assert "litwatch:possible-safety" in ris and "litwatch:corrected" in ris
