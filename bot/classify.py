@@ -466,6 +466,11 @@ _WHY_STOPPED_NOT = re.compile(
     r"\bno (?:safety|adverse)|\bnot (?:due to|related to|because of) (?:safety|adverse)|"
     r"\bunrelated to safety\b")
 _NO_DESIGN = "no study design, people studied or case described"
+# People a harm befalls, as case reports and studies name them ("people" alone is too general).
+_TREATED_PEOPLE = frozenset({
+    "patient", "patients", "woman", "man", "women", "men", "boy", "girl", "child", "children",
+    "infant", "infants", "neonate", "participants", "subjects", "volunteers", "recipients",
+})  # fmt: skip
 _BOILERPLATE = re.compile(
     r"\b(?:funded by|supported by|sponsored by|clinicaltrials\.gov|trial registration|"
     r"registration numbers?|registered (?:at|with|in)|nct\d{8}|isrctn|prospero|copyright|"
@@ -518,7 +523,8 @@ class Classifier:
     def __init__(self, settings: ClassifySettings | None = None, *,
                  model: SafetyModel | None = None, text_rules: bool = False):
         self.settings = settings = settings or ClassifySettings()
-        self.model = None if text_rules else (model or safety_model.shipped())
+        self.model = None if text_rules else (model or safety_model.shipped()).without(
+            settings.condition_terms)
         shipped = self.model.thresholds if self.model else safety_model.Thresholds(0.5, 0.5)
         self.safety_threshold = shipped.safety if settings.safety_threshold is None \
             else settings.safety_threshold
@@ -555,8 +561,9 @@ class Classifier:
             score, evidence = (1.0 if safety else 0.0), safety_reasons
         else:
             # Half weight for the abstract of what is known not to be a primary study; a record
-            # the kind rules could not place keeps its full weight.
-            secondary = kind == "other" and kind_reasons != [_NO_DESIGN]
+            # the kind rules could not place keeps its full weight if it speaks of people.
+            secondary = kind == "other" and (kind_reasons != [_NO_DESIGN]
+                                             or not text.words & _TREATED_PEOPLE)
             score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman, secondary=secondary)
             safety = score >= self.safety_threshold
             possible = not safety and score >= self.review_threshold

@@ -22,6 +22,7 @@ Features are the same in training and here (this module is the only definition):
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -79,6 +80,8 @@ def tokens(sentence: str) -> list[str]:
         if w not in _CUES:
             continue
         mark = "!" if w in _NEGATION else "?"
+        if mark == "?":
+            marks[i] = "?"  # the hedge itself too: "<drug> may" is no evidence either
         for j in range(i + 1, min(len(words), i + 1 + _SCOPE)):
             if words[j] in _SCOPE_END or (words[j] in _COUNTS and words[j - 1] not in _COUNTED):
                 break  # a count opens a new statement: "did not improve and 3 patients had …"
@@ -205,6 +208,16 @@ class SafetyModel:
             return _sigmoid(self.bias)
         total = sum(map(self._weight, feats, repeat(0.0)))
         return _sigmoid(self.bias + total / math.sqrt(len(feats)))
+
+    def without(self, terms: Iterable[str]) -> SafetyModel:
+        """This model reading the words of `terms` as unknown: a topic's watched condition ("hair loss" in a
+        hair-loss review) is what is treated, not a harm the treatment caused."""
+        unknown = frozenset(w for term in terms for w in words(term))
+        if not unknown & self.known:
+            return self
+        other = copy.copy(self)
+        other.known = self.known - unknown
+        return other
 
     def scores(self, sentences: Iterable[str]) -> list[float]:
         return [self.score(s) for s in sentences]

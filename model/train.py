@@ -87,6 +87,15 @@ class Record:
         return self.origin == "ade" and int(hashlib.sha256(self.id.encode()).hexdigest(), 16) % 5 == 0
 
 
+# Product names in our own records: as unknown to the model as the corpus's drug names.
+OWN_PRODUCTS = frozenset({
+    "exosome", "exosomes", "vesicles", "extracellular", "prp", "platelet", "platelet-rich",
+    "hyaluronic", "botulinum", "polydioxanone", "poly-l-lactic", "polylactic", "minoxidil",
+    "isotretinoin", "dupilumab", "tacrolimus", "deoxycholic", "sibutramine", "atorvastatin",
+    "valacyclovir", "triamcinolone", "hyaluronidase", "keratin", "bisphosphonate", "statin",
+})  # fmt: skip
+
+
 def load_ade(data: Path = DATA) -> tuple[list[Record], frozenset[str]]:
     """The ADE documents and the product-name words to drop (from the annotated relations)."""
     path = data / ADE
@@ -131,7 +140,8 @@ def known_words(records: Iterable[Record], drop: frozenset[str]) -> frozenset[st
     seen: Counter[str] = Counter()
     for r in records:
         seen.update({w for s in r.sentences for w in words(s)})
-    return frozenset(w for w, n in seen.items() if n >= MIN_RECORDS and w not in drop)
+    return frozenset(w for w, n in seen.items()
+                     if n >= MIN_RECORDS and w not in drop and w not in OWN_PRODUCTS)
 
 
 def vocabulary(records: Iterable[Record], known: frozenset[str]) -> list[str]:

@@ -140,8 +140,10 @@ def test_negated_harm_is_not_safety(abstract: str) -> None:
     "The treatment was well tolerated and potential side effects should be monitored.",
 ])
 def test_hedged_or_aimed_harm_is_not_safety(abstract: str) -> None:
-    """Aims ('to evaluate the safety'), possibilities ('may cause') and 'well tolerated' are not safety."""
-    assert not classify(pubmed("Exosomes for hair loss", abstract)).safety
+    """Aims ('to evaluate the safety'), possibilities ('may cause') and 'well tolerated' are not
+    safety (with the topic's config: without its condition terms the learned model reads the
+    title's 'hair loss' as a harm)."""
+    assert not classify(pubmed("Exosomes for hair loss", abstract), shipped()).safety
 
 
 def test_background_sentence_is_not_a_finding() -> None:
