@@ -265,12 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     macro_with = sum(s.f1 for s in per_with.values()) / 3
     macro_without = sum(s.f1 for s in per_without.values()) / 3
     print(f"  macro-F1 (kind): {macro_with:.3f} with publication types, {macro_without:.3f} without")
-    ade_kind = [full.classify(item_of(r)).kind for r in ade]
-    share = sum(k == "case_report" for k in ade_kind) / len(ade_kind)
-    series = sum(k == "clinical" for k in ade_kind) / len(ade_kind)
-    print(f"  ADE documents (all MEDLINE case reports, no publication types): case_report "
-          f"{share:.2f}, clinical {series:.2f} (series of 4+ are clinical by the guide), other "
-          f"{1 - share - series:.2f}")
+    for name, part in (("tuned on", tune), ("held out", aside)):
+        ade_kind = [full.classify(item_of(r)).kind for r in part]
+        share = sum(k == "case_report" for k in ade_kind) / len(ade_kind)
+        series = sum(k == "clinical" for k in ade_kind) / len(ade_kind)
+        print(f"  ADE documents {name} ({len(part)}; all MEDLINE case reports, no publication "
+              f"types): case_report {share:.2f}, clinical {series:.2f} (a series of 4+ is clinical "
+              f"by the guide), other {1 - share - series:.2f}")
     exp_int = [tier.get((r.file, r.id)) == "integrity" for r in records]
     exp_cor = [tier.get((r.file, r.id)) == "corrected" for r in records]
     s_int = score(exp_int, [g.integrity for g in got_full], True)

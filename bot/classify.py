@@ -143,6 +143,18 @@ _CASE_TEXT = _led(
     r"|\b(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
     r"aged\s+\d"
     r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b")
+# One patient described in the text, as untagged case reports do: "A patient with rheumatoid
+# arthritis developed…", "A young woman developed…", "… was detected in an infant whose…",
+# "This is the first report of … in a patient", "The patient whose case is reviewed…".
+_ONE_PATIENT = re.compile(
+    r"\b(?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate|"
+    r"gentleman|lady)\b(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
+    r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
+    r"was referred|was treated|received|had)\b"
+    r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
+    r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
+    r"|\bthe patient(?:'s)? (?:whose case|described|presented|developed|was|had)\b"
+    r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")
 # The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
 _CASE_TITLE = re.compile(
     r"\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
@@ -194,7 +206,9 @@ _REVIEW_TEXT = _led(
     r"\breview(?:s|ed)? (?:of )?the (?:current |recent |available )?literature\b|"
     r"\bmeta-analys[ie]s\b|\bsystematic review\b|\bguidelines? (?:for|on)\b|\bconsensus\b|"
     r"\bstudy protocol\b|\bthis protocol\b|\bwe (?:propose|discuss|summari[sz]e|highlight|"
-    r"outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b")
+    r"outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b"
+    r"(?!,? we (?:analy[sz]ed|studied|report|present|describe|enrolled|recruited|examined|"
+    r"investigated|evaluated|followed|treated|included))")
 # A survey of clinicians' or other professionals' views: not patient data.
 _PROFESSIONAL_SURVEY = _led(
     "adhimnpqrs",
@@ -680,6 +694,10 @@ class Classifier:
                 return "other", [f"{survey} (survey of professionals, not patient data)"]
         if design and text.words & _PERSON_WORDS and (sample or not review):
             return "clinical", [f"{design} (study design)"]
+        # A title that names its design ("…: a pilot study", "a clinical cohort study") is
+        # clinical about health even when the record has no abstract to count people in.
+        if design and design.startswith("title:") and not review and self._about_health(text):
+            return "clinical", [f"{design} (study design)"]
         if sample and not review and self._about_health(text):
             software = _find(_SOFTWARE, text)
             if software:
@@ -706,6 +724,8 @@ class Classifier:
             hit = f"title: '{text.quote(0)}'" if m and "single" not in m.group() else None
         if hit is None and self._case_terms is not None:
             hit = _find(self._case_terms, text)
+        if hit is None and (" a" in text.low or "patient" in text.low or "report" in text.low):
+            hit = _find(_ONE_PATIENT, text, findings_only=True)
         return hit
 
     # --- safety ----------------------------------------------------------------------------

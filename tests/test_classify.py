@@ -611,3 +611,29 @@ def test_topic_term_harm_beside_a_negated_efficacy_clause_is_safety() -> None:
     c = classify(pubmed(SCOPE_TITLE, sentence), TOPIC)
     assert c.safety
     assert has_reason(c, "abstract:", "granulomas")
+
+
+UNTAGGED_CASES = [
+    "A patient with rheumatoid arthritis developed acute cholestasis after the first injection.",
+    "A young woman developed galactorrhea during treatment with a new antidepressant.",
+    "Severe brain damage was detected in an infant whose mother had been treated with steroids.",
+    "This is the first report of a catatonic syndrome occurring during this therapy.",
+]
+
+
+@pytest.mark.parametrize("abstract", UNTAGGED_CASES)
+def test_one_patient_described_without_tags_is_a_case_report(abstract: str) -> None:
+    """Issue 10: one patient described in an untagged abstract makes a case report."""
+    assert classify(pubmed("Cholestasis and other surprises", abstract)).kind == "case_report"
+
+
+def test_in_this_paper_we_analysed_patients_is_clinical_not_a_review() -> None:
+    """Issue 10: 'In this paper we analysed 10 British patients' is a study, not a review."""
+    c = classify(pubmed("Neuropathy in British patients", "In this paper we analysed 10 British patients with neuropathy."))
+    assert c.kind == "clinical"
+
+
+def test_title_naming_its_design_is_clinical_without_an_abstract() -> None:
+    """Issue 10: a title-only record 'a clinical cohort study' is clinical; a pilot study of software is not."""
+    assert classify(pubmed("Scalp outcomes: a clinical cohort study")).kind == "clinical"
+    assert classify(pubmed("A pilot study of a new sorting algorithm")).kind == "other"
