@@ -632,8 +632,10 @@ class Classifier:
         # The round-1 sentence rules: few harms match them, but what does is stated as having
         # happened, past their negation and hedge checks ("…; however, 5 of 30 patients
         # reported side effects").
-        hits, _ = self._text_safety(text, primary=kind != "other")
-        evidence += [(TEXT_RULE_SCORE, f"{hit} (sentence rules)") for hit in hits[:1]]
+        # They cannot raise a score already above theirs, so they run only below it.
+        if max([scored[0][0] if scored else 0.0] + [e[0] for e in evidence]) < TEXT_RULE_SCORE:
+            hits, _ = self._text_safety(text, primary=kind != "other")
+            evidence += [(TEXT_RULE_SCORE, f"{hit} (sentence rules)") for hit in hits[:1]]
         evidence.sort(key=lambda pair: -pair[0])
         best = max([scored[0][0] if scored else 0.0] + [e[0] for e in evidence])
         return best, evidence
