@@ -258,3 +258,17 @@ def test_digest_line_of_a_terminated_trial_says_why_it_stopped() -> None:
     assert "— terminated, why stopped: Serious adverse events in 3 participants" in text
     assert "— withdrawn, why stopped: funding" in text
     assert "status TERMINATED" not in text
+
+
+def test_possible_safety_and_corrected_items_say_so_in_the_per_run_alert() -> None:
+    """Issue 10: a possible safety signal shows its badge, score and quoted sentence; a corrected item its tag."""
+    item = pubmed_item(4)
+    item.classification = Classification(
+        "clinical", possible_safety=True, safety_score=0.31, corrected=True,
+        reasons=("possible safety signal 0.31 — abstract: 'two patients had nodules'",))
+    text = r.render(note(), [doc(item)])[0]["blocks"][2]["text"]["text"]
+    assert "*possible safety signal*" in text
+    assert "*Possible safety*: possible safety signal 0.31 — abstract: 'two patients had nodules'" in text
+    corrected = pubmed_item(5)
+    corrected.classification = Classification("clinical", corrected=True)
+    assert "`corrected`" in r.render(note(), [doc(corrected)])[0]["blocks"][2]["text"]["text"]
