@@ -189,3 +189,15 @@ def test_exports_carry_score_tiers_and_evidence() -> None:
     assert "0.31" in row and "two had nodules" in row
     ris = to_ris([doc])
     assert "litwatch:possible-safety" in ris and "litwatch:corrected" in ris
+
+
+def test_classifier_without_its_model_file_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A classifier whose packaged model is gone stops with the error naming the file, never labels 'no safety'."""
+    missing = (tmp_path / "safety_model.npz", tmp_path / "safety_model.json")
+    monkeypatch.setattr(safety_model, "default_paths", lambda: missing)
+    safety_model.shipped.cache_clear()
+    try:
+        with pytest.raises(ModelError, match=str(missing[1])):
+            Classifier()
+    finally:
+        safety_model.shipped.cache_clear()
