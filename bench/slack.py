@@ -16,12 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import Environment, SavedQuery, load_settings
 from bot.digest import run_digests
 from bot.models import Classification, FetchResult, Item, Window
+from bot.notify import Notification
 from bot.outbox import flush
 from bot.pipeline import run_query
 from bot.retry import RetryPolicy
-from bot.slack.deliver import SlackSink, make_client
-from bot.slack.render import ITEMS_PER_MESSAGE, render
+from bot.slack.blocks import ITEMS_PER_MESSAGE, render
+from bot.slack.deliver import SlackChannel, make_client
 from bot.store import Diff, Store
+from tests.factories import channels, context
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 CONFIG = """
@@ -64,9 +66,9 @@ class Source:
         return []
 
 
-def sink(fake: FakeSlack) -> SlackSink:
+def sink(fake: FakeSlack) -> SlackChannel:
     env = Environment(slack_api_url=fake.api_url, slack_bot_token=BOT_TOKEN)
-    return SlackSink(make_client(env, RetryPolicy.fast()), pace=0)
+    return SlackChannel(make_client(env, RetryPolicy.fast()), pace=0)
 
 
 def bench_run(new: int, settings_path: Path) -> str:
@@ -76,9 +78,8 @@ def bench_run(new: int, settings_path: Path) -> str:
     with FakeSlack() as fake:
 
         def run_and_deliver() -> None:
-            run_query(settings.queries[0], store=store, sources={"pubmed": source},
-                      classify=lambda i: i.classification or Classification(), settings=settings)  # fmt: skip
-            flush(store, sink(fake))
+            run_query(settings.queries[0], context(settings, store, {"pubmed": source}))
+            flush(store, channels(sink(fake)))
 
         run_and_deliver()  # the baseline summary: not counted
         before_msgs, before_calls = len(fake.messages), len(fake.calls())
@@ -102,7 +103,7 @@ def bench_digest(count: int, settings_path: Path) -> str:
     store.commit("exo-alopecia", Diff(new=[item(n) for n in range(count)]), now=monday + timedelta(days=1))
     with FakeSlack() as fake:
         started = time.perf_counter()
-        run_digests(store, settings, sink(fake), moment=monday + timedelta(days=7))
+        run_digests(store, settings, channels(sink(fake)), moment=monday + timedelta(days=7))
         seconds = time.perf_counter() - started
         methods = [c.method for c in fake.calls()]
         uploads = sum(1 for r in fake.requests if r.path.startswith("/upload/"))
@@ -129,14 +130,8 @@ def bench_render(count: int) -> str:
             changes=[],
         )
         docs.append(doc)
-    note = {
-        "type": "items",
-        "channel": "C0LITWATCH",
-        "query": "exo-alopecia",
-        "uids": [],
-        "summary": {},
-        "created": "2026-03-03T06:00:00+00:00",
-    }
+    note = Notification(kind="items", route="slack:C0LITWATCH", query="exo-alopecia",
+                        created="2026-03-03T06:00:00+00:00")
     best = math.inf
     for _ in range(5):
         started = time.perf_counter()

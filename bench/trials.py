@@ -37,6 +37,7 @@ from bot.sources.clinicaltrials import ClinicalTrialsSource
 from bot.sources.feeds import FeedSource
 from bot.sources.http import Http
 from bot.store import Store
+from tests.factories import context
 from tests.fakes.ctgov import FakeClinicalTrials, synthetic_studies
 from tests.fakes.feeds import FakeFeeds
 
@@ -91,9 +92,8 @@ def bench_trials() -> None:
         def run(day: str):  # type: ignore[no-untyped-def]
             os.environ["LITWATCH_NOW"] = f"{day}T06:00:00+00:00"
             before = len(fake.requests)
-            report, seconds = timed(lambda: run_query(query, store=store, sources=sources,
-                                                      classify=label, settings=settings,
-                                                      link=link_items))  # fmt: skip
+            report, seconds = timed(lambda: run_query(query, context(settings, store, sources, classify=label,
+                                                                     link=link_items)))
             return report, len(fake.requests) - before, seconds
 
         cold, cold_requests, cold_s = run("2025-01-15")

@@ -5,24 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__, registry
+from bot.channels import build_channels
 from bot.config import Environment, SavedQuery, Settings, load_settings
+from bot.context import Classify, Linker, RunContext
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
 from bot.models import Classification, Item, is_flagged
-from bot.outbox import FlushReport, Sink, flush, held_notice
-from bot.pipeline import Classify, Linker, RunReport, run_query
+from bot.notify import address_of, parse_route, route_problem, scheme_of
+from bot.outbox import Channels, FlushReport, flush, held_notice
+from bot.pipeline import RunReport, run_query
 from bot.scheduler import next_fire_time
-from bot.sources import Source, build_sources
+from bot.sources import build_sources
 from bot.store import STORE_FILE, QueryState, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -45,39 +48,30 @@ def make_linker() -> Linker | None:
     return link_items
 
 
-def make_sink(env: Environment) -> Sink:
-    """Slack when a bot token is set, the terminal otherwise."""
-    if env.slack_bot_token:
-        from bot.slack.deliver import SlackSink, make_client
-
-        return SlackSink(make_client(env))
-    from bot.slack.console import ConsoleSink
-
-    return ConsoleSink()
+def make_context(env: Environment, settings: Settings, store: Store) -> RunContext:
+    """Everything a run needs, built once: sources, classifier, linker and channels."""
+    return RunContext(settings=settings, store=store, sources=build_sources(env, store=store),
+                      classify=make_classifier(settings), channels=build_channels(env, settings),
+                      link=make_linker())
 
 
 def run_queries(
-    settings: Settings,
-    store: Store,
-    sources: Mapping[str, Source],
-    sink: Sink,
+    ctx: RunContext,
     *,
-    classify: Classify,
-    link: Linker | None = None,
     only: str | None = None,
     progress: Callable[[RunReport], None] | None = None,
 ) -> tuple[list[RunReport], FlushReport]:
     """Run every enabled query (or `only`) once, then deliver everything pending."""
+    settings = ctx.settings
     queries = [settings.query(only)] if only else list(settings.enabled_queries)
     reports = []
     for query in queries:
         assert query is not None
-        report = run_query(query, store=store, sources=sources, classify=classify,
-                           settings=settings, link=link)
+        report = run_query(query, ctx)
         reports.append(report)
         if progress:
             progress(report)
-    return reports, flush(store, sink)
+    return reports, flush(ctx.store, ctx.channels)
 
 
 # ---------------------------------------------------------------- commands
@@ -94,15 +88,15 @@ def _cmd_once(args: argparse.Namespace, env: Environment) -> int:
     if args.query and settings.query(args.query) is None:
         raise _unknown_query(settings, args.query)
     with Store.open(env.data_dir) as store:
+        ctx = make_context(env, settings, store)
         reports, delivered = run_queries(
-            settings, store, build_sources(env, store=store), make_sink(env),
-            classify=make_classifier(settings), link=make_linker(), only=args.query,
+            ctx, only=args.query,
             progress=lambda r: print(r.summary(), file=sys.stderr if r.failed else sys.stdout),
         )
         for report in reports:
             for warning in report.warnings:
                 print(f"{report.query}: warning: {warning}", file=sys.stderr)
-        _print_delivery(delivered, store)
+        _print_delivery(delivered, store, ctx.channels)
     return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
 
 
@@ -111,13 +105,14 @@ def _unknown_query(settings: Settings, name: str) -> LitwatchError:
     return LitwatchError(f"no saved query named {name!r} (known: {names})")
 
 
-def _print_delivery(report: FlushReport, store: Store) -> None:
+def _print_delivery(report: FlushReport, store: Store, channels: Channels) -> None:
     if report.delivered:
         print(f"delivered {report.delivered} notification(s)")
     for note, error in report.failed:
-        print(f"delivery to {note.get('channel')} failed, kept pending: {error}", file=sys.stderr)
+        print(f"delivery to {note.route} failed, kept pending: {error}", file=sys.stderr)
+    for scheme, count in sorted(report.held.items()):
+        print(held_notice(channels, scheme, count), file=sys.stderr)
     if report.held:
-        print(held_notice(report.held), file=sys.stderr)
         return
     pending = len(store.pending())
     if pending:
@@ -216,14 +211,14 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
             print(f"  {sub['target']}: {sub.get('period') or 'weekly'}, "
                   f"last digest {_local_time(sub.get('last_digest'), settings.digest.timezone)}")
         pending = store.pending()
-        print(f"outbox: {len(pending)} pending" + (" for Slack" if store.delivers_to_slack() else ""))
+        destinations = ", ".join(sorted(store.destinations())) or "terminal only"
+        print(f"outbox: {len(pending)} pending (delivers to: {destinations})")
         undeliverable = 0
         for note in pending:
-            if note.get("last_error"):
+            if note.last_error:
                 undeliverable += 1
-                attempts = int(note.get("attempts") or 0)
-                print(f"  {note['type']} -> {note['channel']}: {note['last_error']} "
-                      f"({attempts} attempt{'' if attempts == 1 else 's'})")
+                print(f"  {note.kind} -> {note.route}: {note.last_error} "
+                      f"({note.attempts} attempt{'' if note.attempts == 1 else 's'})")
     # A notification that keeps failing is as much a reason to look as a failing query.
     return EXIT_FAILED if failing or undeliverable else EXIT_OK
 
@@ -278,17 +273,18 @@ def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
         if not store.subscriptions():
             print("no subscribers: add one with `litwatch subscribe CHANNEL_OR_USER`")
             return EXIT_OK
-        notes, delivered = run_digests(store, settings, make_sink(env), period=args.period)
-        for note in notes:
-            print(f"digest for {note['channel']}: {len(note['uids'])} items since {note['summary']['since']}"
-                  + (" (printed only, not queued)" if note.get("preview") else ""))
-        if not notes:
+        channels = build_channels(env, settings)
+        digests, delivered = run_digests(store, settings, channels, period=args.period)
+        for note in digests.queued + digests.previewed:
+            print(f"digest for {note.route}: {len(note.uids)} items since {note.summary.since}"
+                  + (" (printed only, not queued)" if note in digests.previewed else ""))
+        if not digests.queued and not digests.previewed:
             print("no digest due (pass --period to send one now)")
-        previews = sum(1 for note in notes if note.get("preview"))
-        if previews:
-            print(f"SLACK_BOT_TOKEN is not set, but this store delivers to Slack: {previews} "
-                  "digest(s) printed here and not queued; each stays due for Slack", file=sys.stderr)
-        _print_delivery(delivered, store)
+        previews = Counter(note.scheme for note in digests.previewed)
+        for scheme, count in sorted(previews.items()):
+            print(held_notice(channels, scheme, count, "digest", "not queued; each stays due for"),
+                  file=sys.stderr)
+        _print_delivery(delivered, store, channels)
     return EXIT_FAILED if delivered.failed else EXIT_OK
 
 
@@ -307,13 +303,13 @@ def _check_reach(env: Environment, target: str) -> None:
     from bot.slack.reach import reach_for
 
     reach = reach_for(env)
-    if reach is None:
+    if reach is None or scheme_of(target) != "slack":
         return
-    if target.startswith("#"):
+    if address_of(target).startswith("#"):
         print(f"{target}: not checked with Slack (it looks channels up by ID only); "
               "make sure the bot is invited there", file=sys.stderr)
         return
-    problem = reach(target)
+    problem = reach(address_of(target))
     if problem:
         raise LitwatchError(f"{target}: not subscribed: {problem}")
 
@@ -330,17 +326,11 @@ def _cmd_unsubscribe(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_OK if removed else EXIT_FAILED
 
 
-DIGEST_TARGET = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGU][A-Z0-9]{6,})$")
-
-
 def _digest_target(value: str) -> str:
-    target = value.strip()
-    if not DIGEST_TARGET.match(target):
-        raise LitwatchError(
-            f"{value!r} is not a channel (#name, or an ID such as C0123456789) or a user ID (U…); "
-            "IDs are under the channel's or person's name > View details"
-        )
-    return target
+    route = parse_route(value)
+    if route is None or route == "console":
+        raise LitwatchError(route_problem(value))
+    return route
 
 
 def _add_digest_commands(sub: Any) -> None:
@@ -350,8 +340,9 @@ def _add_digest_commands(sub: Any) -> None:
                    help="every subscriber of this period (default: those whose period has passed)")
     p.set_defaults(func=_cmd_digest)
 
-    p = sub.add_parser("subscribe", help="send a channel or a user (DM) the weekly or daily digest")
-    p.add_argument("target", metavar="TARGET", help="#channel, channel ID (C…) or user ID (U…)")
+    p = sub.add_parser("subscribe", help="send a channel, a user (DM) or an e-mail address the digest")
+    p.add_argument("target", metavar="TARGET",
+                   help="mailto:name@example.org, #channel, channel ID (C…) or user ID (U…)")
     p.add_argument("--period", choices=periods, default="weekly")
     p.set_defaults(func=_cmd_subscribe)
 
@@ -378,10 +369,7 @@ def _run_daemon(env: Environment, *, http_port: int | None) -> int:
     settings = load_settings(env.config_path)
     store = Store.open(env.data_dir)  # the daemon closes it on the way out
     try:
-        daemon = build_daemon(
-            env, settings, store, sources=build_sources(env, store=store), sink=make_sink(env),
-            classify=make_classifier(settings), link=make_linker(), http_port=http_port,
-        )
+        daemon = build_daemon(env, make_context(env, settings, store), http_port=http_port)
     except BaseException:
         store.close()
         raise

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import registry
 from bot.errors import ConfigError
+from bot.notify import CONSOLE, mail_address
 
 DEFAULT_CONFIG = Path("config/litwatch.toml")
 DEFAULT_DATA = Path("data")
@@ -27,7 +28,8 @@ DEFAULT_DIGEST_SCHEDULE = "0 9 * * mon"
 SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_FETCH_DEADLINE = 60.0
 DEFAULT_MAX_FETCH_MB = 20
-ROOT_CONFIG_KEYS = frozenset({"slack", "digest", "classify", "queries"})
+ROOT_CONFIG_KEYS = frozenset({"slack", "email", "digest", "classify", "queries"})
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # A classifier term is matched as whole words, so it must begin and end with one.
 TERM = re.compile(r"^[^\W_](?:.*[^\W_])?$", re.DOTALL)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -55,6 +57,8 @@ class Environment:
     slack_bot_token: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
+    smtp: SmtpServer | None = None  # from SMTP_URL (and SMTP_USERNAME)
+    smtp_password: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -79,6 +83,8 @@ class Environment:
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            smtp=parse_smtp_url(get("SMTP_URL"), get("SMTP_USERNAME")) if get("SMTP_URL") else None,
+            smtp_password=env.get("SMTP_PASSWORD", ""),
         )
 
     def base_url(self, spec: registry.SourceSpec) -> str:
@@ -100,6 +106,42 @@ def _positive(value: str, name: str, unit: str, default: float) -> float:
     if not 0 < number < float("inf"):
         raise ConfigError([f"{name}: {value!r} is not a positive number of {unit} (default {default:g})"])
     return number
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where e-mail goes: `SMTP_URL` parsed. The password is never part of it (SMTP_PASSWORD)."""
+
+    host: str
+    port: int
+    security: str = "smtp"  # smtp (plain), smtp+starttls, smtps (TLS from the first byte)
+    username: str = ""
+
+    @property
+    def url(self) -> str:
+        """For messages: no password, ever."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{self.security}://{user}{self.host}:{self.port}"
+
+
+def parse_smtp_url(url: str, username: str = "") -> SmtpServer:
+    """`smtp://host:port`, `smtp+starttls://user@host:587` or `smtps://host:465`."""
+    from urllib.parse import unquote, urlsplit
+
+    forms = "use smtp://host:port, smtp+starttls://host:587 or smtps://host:465"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ConfigError([f"SMTP_URL: not a URL ({forms})"]) from None
+    scheme = parts.scheme.lower()
+    if scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ConfigError([f"SMTP_URL: {scheme or 'no'} scheme or no host ({forms})"])
+    if parts.password is not None:
+        # The URL is shown in error messages; a secret in it would be shown too.
+        raise ConfigError(["SMTP_URL: contains a password; put it in SMTP_PASSWORD instead"])
+    user = unquote(parts.username or "") or username
+    return SmtpServer(host=parts.hostname, port=port or SMTP_SCHEMES[scheme], security=scheme, username=user)
 
 
 def _with_slash(url: str) -> str:
@@ -165,6 +207,15 @@ class SlackSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """`[email]`: the sender, and who gets per-run alerts and safety alerts by e-mail."""
+
+    sender: str = ""
+    alerts_to: tuple[str, ...] = ()
+    safety_to: tuple[str, ...] = ()  # empty: safety alerts go to alerts_to
+
+
+@dataclass(frozen=True)
 class DigestSettings:
     schedule: str = DEFAULT_DIGEST_SCHEDULE
     timezone: str = "UTC"
@@ -195,6 +246,7 @@ class Settings:
     digest: DigestSettings
     classify: ClassifySettings
     queries: tuple[SavedQuery, ...]
+    email: EmailSettings = EmailSettings()
 
     def query(self, name: str) -> SavedQuery | None:
         return next((q for q in self.queries if q.name == name), None)
@@ -203,8 +255,24 @@ class Settings:
     def enabled_queries(self) -> tuple[SavedQuery, ...]:
         return tuple(q for q in self.queries if q.enabled)
 
-    def channel_for(self, query: SavedQuery) -> str:
-        return query.channel or self.slack.channel
+    def alert_routes(self, query: SavedQuery) -> tuple[str, ...]:
+        """Where a query's per-run alerts, baselines, errors and warnings go."""
+        slack = query.channel or self.slack.channel
+        routes = [_route(slack)] if slack else []
+        routes += [f"mailto:{a}" for a in self.email.alerts_to]
+        return tuple(dict.fromkeys(routes)) or (CONSOLE,)
+
+    def safety_routes(self, query: SavedQuery) -> tuple[str, ...]:
+        """Where safety and integrity alerts go, one message per item, at once."""
+        slack = self.slack.safety_target
+        routes = [_route(slack)] if slack else []
+        routes += [f"mailto:{a}" for a in self.email.safety_to or self.email.alerts_to]
+        return tuple(dict.fromkeys(routes)) or (CONSOLE,)
+
+
+def _route(channel: str) -> str:
+    """A configured channel as a route: a bare Slack channel means Slack (config from before routes)."""
+    return channel if channel.partition(":")[0] in ("slack", "mailto", CONSOLE) else f"slack:{channel}"
 
 
 # ---------------------------------------------------------------- validation
@@ -231,7 +299,11 @@ def load_settings(path: Path | str | None = None) -> Settings:
 def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
     v = _Validator(path)
     v.keys(raw, "", ROOT_CONFIG_KEYS)
-    slack_raw = v.table(raw, "slack", required=True)
+    slack_raw = v.table(raw, "slack")
+    email_raw = v.table(raw, "email")
+    if "slack" not in raw and "email" not in raw:
+        v.problem("[slack]", "missing table: alerts need a Slack channel ([slack] channel) "
+                  "or e-mail addresses ([email] from and alerts_to)")
     digest_raw = v.table(raw, "digest")
     classify_raw = v.table(raw, "classify")
 
@@ -247,6 +319,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
         safety_channel=v.text(slack_raw, "slack", "safety_channel"),
         admins=admins,
     )
+
+    email = _parse_email(v, email_raw) if "email" in raw else EmailSettings()
 
     v.keys(digest_raw, "digest", {"schedule", "timezone", "top"})
     timezone = v.text(digest_raw, "digest", "timezone") or "UTC"
@@ -284,7 +358,26 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
 
     if v.problems:
         raise ConfigError(v.problems)
-    return Settings(path=path, slack=slack, digest=digest, classify=classify, queries=tuple(queries))
+    return Settings(path=path, slack=slack, digest=digest, classify=classify, queries=tuple(queries),
+                    email=email)
+
+
+def _parse_email(v: _Validator, raw: Mapping[str, Any]) -> EmailSettings:
+    v.keys(raw, "email", {"from", "alerts_to", "safety_to"})
+    sender = v.text(raw, "email", "from", required=True)
+    if sender and mail_address(sender) is None:
+        v.problem("email.from", f"{sender!r} is not an e-mail address (name@example.org, no display name)")
+
+    def addresses(key: str) -> tuple[str, ...]:
+        listed = v.terms(raw, "email", key)
+        bad = [a for a in listed if mail_address(a) is None]
+        if bad:
+            v.problem(f"email.{key}", f"{bad[0]!r} is not an e-mail address (name@example.org)")
+            return ()
+        return tuple(dict.fromkeys(str(mail_address(a)) for a in listed))
+
+    return EmailSettings(sender=str(mail_address(sender) or ""), alerts_to=addresses("alerts_to"),
+                         safety_to=addresses("safety_to"))
 
 
 # Keys every [[queries]] block may have; each source adds its own (`SourceSpec.query_keys`).

@@ -21,22 +21,23 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from bot.config import Environment, SavedQuery, Settings
+from bot.config import Environment, SavedQuery
+from bot.context import RunContext
 from bot.errors import CommitsFrozen, LitwatchError, StoreError
 from bot.inflight import InFlight
-from bot.outbox import FlushReport, Sink, flush, held_notice
-from bot.pipeline import Classify, Linker, RunReport, run_query
+from bot.notify import Notification
+from bot.outbox import FlushReport, flush, held_notice
+from bot.pipeline import RunReport, run_query
 from bot.scheduler import DIGEST_JOB, QUERY_JOB_PREFIX, Scheduler
-from bot.slack.commands import Searchable, Services
+from bot.slack.commands import Services
 from bot.slack.listener import CommandDispatcher, SignedCommandServer, SocketModeListener
 from bot.slack.reach import reach_for
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +57,9 @@ class Runner:
     the daemon closes and waits on when it stops.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        sources: Mapping[str, Any],
-        sink: Sink,
-        *,
-        classify: Classify,
-        link: Linker | None = None,
-        on_report: Callable[[RunReport], None] | None = None,
-    ):
-        self.settings = settings
-        self.store = store
-        self.sources = sources
-        self.sink = sink
-        self.classify = classify
-        self.link = link
+    def __init__(self, ctx: RunContext, *, on_report: Callable[[RunReport], None] | None = None):
+        self.ctx = ctx
+        self.store = ctx.store
         self.on_report = on_report
         self._query_locks: dict[str, threading.Lock] = {}  # made on first run (setdefault is atomic)
         self._deliver_lock = threading.Lock()
@@ -88,14 +75,7 @@ class Runner:
             if not lock.acquire(blocking=False):
                 return None
             try:
-                report = run_query(
-                    query,
-                    store=self.store,
-                    sources=self.sources,
-                    classify=self.classify,
-                    settings=self.settings,
-                    link=self.link,
-                )
+                report = run_query(query, self.ctx)
             except StoreError as exc:  # disk full, read-only: this run is not saved, the next one redoes it
                 log.error("%s: %s", query.name, exc)
                 report = RunReport(query=query.name, error=str(exc))
@@ -114,17 +94,17 @@ class Runner:
                 return FlushReport(stopped=True)
             with self._deliver_lock:
                 try:
-                    report = flush(self.store, self.sink, stopping=self.work.closed)
+                    report = flush(self.store, self.ctx.channels, stopping=self.work.closed)
                 except StoreError as exc:  # what could not be recorded stays pending for the next flush
                     log.error("delivery stopped: %s", exc)
                     return FlushReport(stopped=True)
         for note, error in report.failed:
-            log.warning("delivery to %s failed, kept pending: %s", note.get("channel"), error)
-        if report.held:
-            log.warning("%s", held_notice(report.held))
+            log.warning("delivery to %s failed, kept pending: %s", note.route, error)
+        for scheme, count in sorted(report.held.items()):
+            log.warning("%s", held_notice(self.ctx.channels, scheme, count))
         return report
 
-    def digest(self) -> list[dict[str, Any]]:
+    def digest(self) -> list[Notification]:
         """The scheduled digest job: queue what is due for each subscriber, then deliver."""
         from bot.digest import queue_or_preview
 
@@ -132,7 +112,7 @@ class Runner:
             if not admitted:
                 return []
             try:
-                notes = queue_or_preview(self.store, self.settings, self.sink)
+                notes = queue_or_preview(self.store, self.ctx.settings, self.ctx.channels).queued
             except CommitsFrozen:  # stopping: the digest is queued on the next start instead
                 log.warning("digest abandoned before its commit, litwatch is stopping")
                 return []
@@ -162,19 +142,16 @@ class Daemon:
 
     def __init__(
         self,
-        settings: Settings,
-        store: Store,
         runner: Runner,
         *,
-        sources: Mapping[str, Searchable],
-        classify: Classify,
         listen: Callable[[CommandDispatcher], Listener] | None = None,
         slack_api_url: str = "",
         post: Callable[[str, dict[str, Any]], None] | None = None,
         cannot_post: Callable[[str], str | None] | None = None,
     ):
-        self.settings = settings
-        self.store = store
+        ctx = runner.ctx
+        self.settings = settings = ctx.settings
+        self.store = store = ctx.store
         self.runner = runner
         self.scheduler = Scheduler(
             settings,
@@ -186,8 +163,8 @@ class Daemon:
         services = Services(
             settings=settings,
             store=store,
-            sources=sources,
-            classify=classify,
+            sources=ctx.sources,
+            classify=ctx.classify,
             run_query=runner.run,
             next_run=self.scheduler.next_run,
             cannot_post=cannot_post,
@@ -297,17 +274,7 @@ def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
     return 0
 
 
-def build_daemon(
-    env: Environment,
-    settings: Settings,
-    store: Store,
-    *,
-    sources: Mapping[str, Any],
-    sink: Sink,
-    classify: Classify,
-    link: Linker | None = None,
-    http_port: int | None = None,
-) -> Daemon:
+def build_daemon(env: Environment, ctx: RunContext, *, http_port: int | None = None) -> Daemon:
     """Wire the production daemon: Socket Mode iff SLACK_APP_TOKEN is set, or with
     `http_port` the signed HTTP endpoint (needs SLACK_SIGNING_SECRET) instead."""
     listen: Callable[[CommandDispatcher], Listener] | None = None
@@ -325,15 +292,5 @@ def build_daemon(
         def listen(dispatcher: CommandDispatcher) -> Listener:
             return SocketModeListener(token, dispatcher, api_url=api_url)
 
-    runner = Runner(settings, store, sources, sink, classify=classify, link=link,
-                    on_report=lambda r: print(r.summary(), flush=True))  # fmt: skip
-    return Daemon(
-        settings,
-        store,
-        runner,
-        sources=sources,
-        classify=classify,
-        listen=listen,
-        slack_api_url=env.slack_api_url,
-        cannot_post=reach_for(env),
-    )
+    runner = Runner(ctx, on_report=lambda r: print(r.summary(), flush=True))
+    return Daemon(runner, listen=listen, slack_api_url=env.slack_api_url, cannot_post=reach_for(env))

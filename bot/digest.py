@@ -7,11 +7,13 @@ after the notification is stored: a crash between the two repeats a digest, neve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings, now
-from bot.outbox import FlushReport, Sink, flush, previews_only
+from bot.notify import Notification, Summary
+from bot.outbox import Channels, FlushReport, flush
 from bot.store import DigestMark, Store
 
 PERIODS = {"weekly": timedelta(days=7), "daily": timedelta(days=1)}
@@ -35,7 +37,7 @@ def _baseline_only(doc: dict[str, Any]) -> bool:
 
 
 def build_digests(store: Store, settings: Settings, *, period: str | None = None,
-                  moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                  moment: datetime | None = None) -> list[Notification]:  # fmt: skip
     """One digest notification per subscriber: every subscriber of `period`, or (None) every
     subscriber whose period has passed."""
     moment = moment or now()
@@ -58,48 +60,60 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
         else:  # a subscription without a number (written by hand): by stamps, (since, until]
             window = store.items(after=since, until=until)
         docs = [d for d in window if not _baseline_only(d)]
-        notes.append({
-            "type": "digest",
-            "channel": sub["target"],
-            "query": None,
-            "uids": [d["uid"] for d in docs],
-            "summary": {"period": sub_period, "since": since, "until": until, "until_seq": mark,
-                        "top": settings.digest.top, "count": len(docs)},
-        })  # fmt: skip
+        notes.append(Notification(
+            kind="digest", route=str(sub["target"]), uids=tuple(d["uid"] for d in docs),
+            summary=Summary(period=sub_period, since=since, until=until, until_seq=mark,
+                            top=settings.digest.top, count=len(docs)),
+        ))  # fmt: skip
     return notes
 
 
 def queue_digests(store: Store, settings: Settings, *, period: str | None = None,
-                  moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                  moment: datetime | None = None) -> list[Notification]:  # fmt: skip
     """Store the digests in the outbox, then move each subscriber's `last_digest`."""
-    notes = build_digests(store, settings, period=period, moment=moment)
+    return _queue(store, build_digests(store, settings, period=period, moment=moment))
+
+
+def _queue(store: Store, notes: list[Notification]) -> list[Notification]:
     if notes:
         # Digests and the subscribers' new `last_digest` land in one write: a crash cannot
         # queue a digest twice or move a subscriber past a digest that was never queued.
         store.commit("", outbox=notes, last_digests={
-            n["channel"]: DigestMark(n["summary"]["until"], n["summary"]["until_seq"]) for n in notes})
+            n.route: DigestMark(n.summary.until, n.summary.until_seq) for n in notes})
     return notes
 
 
-def queue_or_preview(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,
-                     moment: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """Queue the digests that are due; on a Slack store flushed without Slack (no token in
-    this shell), show them through `sink` instead, marked `preview`.
+@dataclass(frozen=True)
+class DigestRun:
+    """The digests of one digest job: those queued, and those only previewed on the console."""
+
+    queued: list[Notification]
+    previewed: list[Notification]
+
+
+def queue_or_preview(store: Store, settings: Settings, channels: Channels, *, period: str | None = None,
+                     moment: datetime | None = None) -> DigestRun:  # fmt: skip
+    """Queue the digests that are due; one whose channel this process lacks, on a store that
+    delivered through that channel before, is shown on the console instead (a preview).
 
     A preview queues nothing and moves no subscriber's `last_digest`: the digest stays due,
-    and Slack gets it from the next run that has the token.
+    and its channel gets it from the next run that has it.
     """
-    if not previews_only(store, sink):
-        return queue_digests(store, settings, period=period, moment=moment)
-    notes = build_digests(store, settings, period=period, moment=moment)
-    for note in notes:
-        note["preview"] = True
-        sink.send(note, store.docs(note["uids"]), 0)
-    return notes
+    destinations = store.destinations()
+    queued: list[Notification] = []
+    previewed: list[Notification] = []
+    for note in build_digests(store, settings, period=period, moment=moment):
+        channel, hold = channels.pick(note.route, destinations)
+        if hold:
+            channel.send(note, store.docs(note.uids), 0)
+            previewed.append(note)
+        else:
+            queued.append(note)
+    return DigestRun(_queue(store, queued), previewed)
 
 
-def run_digests(store: Store, settings: Settings, sink: Sink, *, period: str | None = None,
-                moment: datetime | None = None) -> tuple[list[dict[str, Any]], FlushReport]:  # fmt: skip
+def run_digests(store: Store, settings: Settings, channels: Channels, *, period: str | None = None,
+                moment: datetime | None = None) -> tuple[DigestRun, FlushReport]:  # fmt: skip
     """Queue the digests that are due and deliver everything pending (the scheduled job)."""
-    notes = queue_or_preview(store, settings, sink, period=period, moment=moment)
-    return notes, flush(store, sink)
+    run = queue_or_preview(store, settings, channels, period=period, moment=moment)
+    return run, flush(store, channels)

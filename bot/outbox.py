@@ -1,18 +1,27 @@
 """Delivering pending notifications at least once: a notification leaves the outbox only
-after its sink confirms every part of it."""
+after its channel confirms every part of it.
+
+A channel (Slack, e-mail, the console) is picked by the scheme of a notification's route.
+The rules are the same for every channel: parts are confirmed one by one and journalled, a
+failure keeps the notification pending with its error, a route that failed is not tried
+again in the same flush, and a delivery cut off mid-way resumes after the last confirmed part.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.notify import CONSOLE, Notification, Pending, scheme_of
+from bot.render import Format
 from bot.store import Store
 
 
 class DeliveryFailed(Exception):
-    """The sink could not deliver; `parts_done` is how many parts are confirmed in total."""
+    """The channel could not deliver; `parts_done` is how many parts are confirmed in total."""
 
     def __init__(self, error: str, parts_done: int = 0):
         super().__init__(error)
@@ -21,102 +30,148 @@ class DeliveryFailed(Exception):
 
 
 PartConfirmed = Callable[[int, Sequence[str]], None]
+Items = list[dict[str, Any]]
 
 
-class Sink(Protocol):
-    """Slack or the console: `send` returns once every part from `start_part` on is confirmed.
+class Channel(Protocol):
+    """Delivers notifications of one route scheme ("slack", "mailto", "console").
 
-    After each confirmed part it calls `on_part(parts_done, uids_in_that_part)`, so a
-    delivery cut off mid-way (error, kill, restart) resumes after the last confirmed part.
+    `send` returns once every part from `start_part` on is confirmed (Slack answered ok, the
+    SMTP server accepted the message, the text was printed), calling
+    `on_part(parts_done, uids_in_that_part)` after each one, so a delivery cut off mid-way
+    resumes after the last confirmed part. Any failure is `DeliveryFailed(error, parts_done)`.
+    `format` holds the channel's size limits, by which a notification is split into parts.
     """
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
+    scheme: str
+    label: str
+    format: Format
+
+    def send(self, notification: Notification, items: Items, start_part: int,
              on_part: PartConfirmed | None = None) -> None: ...
 
 
-def delivers_to_slack(sink: Sink) -> bool:
-    """Whether `sink` posts to Slack (SlackSink says so with `delivers_to = "slack"`)."""
-    return getattr(sink, "delivers_to", None) == "slack"
+@dataclass(frozen=True)
+class Unavailable:
+    """A channel this process cannot use, and why (shown when its notifications are held)."""
+
+    label: str  # "Slack"
+    reason: str  # "SLACK_BOT_TOKEN is not set"
 
 
-def previews_only(store: Store, sink: Sink) -> bool:
-    """A store that delivers to Slack, flushed to anything else (the console when
-    SLACK_BOT_TOKEN is not set): the sink shows what is pending, Slack still gets it."""
-    return not delivers_to_slack(sink) and store.delivers_to_slack()
+@dataclass
+class Channels:
+    """The channels this process can deliver through, the console for everything else."""
+
+    console: Channel
+    available: Mapping[str, Channel] = field(default_factory=dict)
+    unavailable: Mapping[str, Unavailable] = field(default_factory=dict)
+
+    def pick(self, route: str, destinations: set[str]) -> tuple[Channel, bool]:
+        """The channel for `route`, and whether it only previews (True: shown, kept pending).
+
+        A route whose channel is missing here goes to the console. If the store has delivered
+        through that channel before, the console only previews: the terminal never consumes
+        an alert the team reads elsewhere. A store that never had it (terminal mode) is
+        delivered to the console for good.
+        """
+        scheme = scheme_of(route)
+        if scheme in self.available:
+            return self.available[scheme], False
+        return self.console, scheme != CONSOLE and scheme in destinations
+
+    def label(self, scheme: str) -> str:
+        known = self.available.get(scheme)
+        if known is not None:
+            return known.label
+        missing = self.unavailable.get(scheme)
+        return missing.label if missing else scheme
 
 
-def held_notice(count: int) -> str:
+def held_notice(channels: Channels, scheme: str, count: int, what: str = "notification",
+                done: str = "kept for") -> str:  # fmt: skip
     """The one line that says why printed notifications stay pending."""
-    return (f"SLACK_BOT_TOKEN is not set, but this store delivers to Slack: {count} "
-            f"notification{'' if count == 1 else 's'} printed here and kept for Slack")
+    missing = channels.unavailable.get(scheme)
+    label = channels.label(scheme)
+    reason = missing.reason if missing else f"{label} is not configured"
+    return (f"{reason}, but this store delivers to {label}: {count} {what}{'' if count == 1 else 's'} "
+            f"printed here and {done} {label} (`litwatch outbox --to-terminal` makes the terminal "
+            "the destination again)")
 
 
 @dataclass
 class FlushReport:
     delivered: int = 0
-    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
-    skipped: int = 0  # left pending because their channel already failed in this flush
-    held: int = 0  # shown by a console on a Slack store and left pending for Slack
+    failed: list[tuple[Pending, str]] = field(default_factory=list)
+    skipped: int = 0  # left pending because their route already failed in this flush
+    held: Counter[str] = field(default_factory=Counter)  # per scheme: previewed, left pending
     stopped: bool = False  # the process began stopping: the rest stays pending for the next start
 
 
-def flush(store: Store, sink: Sink, *, stopping: threading.Event | None = None) -> FlushReport:
+def flush(store: Store, channels: Channels, *, stopping: threading.Event | None = None) -> FlushReport:
     """Send every pending notification, oldest first; failures stay pending with their error.
 
     Once `stopping` is set, no further notification is started; the one being sent finishes
     and is marked, so a deliberate stop never leaves a confirmed message unmarked.
 
-    On a store that delivers to Slack, a sink that is not Slack (no SLACK_BOT_TOKEN in this
-    shell) only previews: every notification is shown and stays pending (`held`), so the
-    terminal never consumes an alert the channel did not get.
+    A notification for a channel this process lacks, on a store that delivered through that
+    channel before, is only previewed on the console and stays pending (`held`). The first
+    confirmed delivery through a channel makes it one of the store's destinations; a token
+    or server that never confirmed anything changes nothing.
 
     Parts already confirmed are never sent again. Where messages carry items, progress is
     kept by uid rather than by part number: a resumed delivery renders only the items not
-    yet posted, so an item that changed in between cannot shift the split and be lost or
-    posted twice.
+    yet sent, so an item that changed in between cannot shift the split and be lost or
+    sent twice.
     """
     report = FlushReport()
-    if delivers_to_slack(sink):
-        store.remember_slack()
-    hold = previews_only(store, sink)
+    destinations = store.destinations()
     broken: set[str] = set()
-    for note in store.pending():
+
+    def remember(channel: Channel) -> None:
+        if channel.scheme != CONSOLE and channel.scheme not in destinations:
+            store.remember_destination(channel.scheme)
+            destinations.add(channel.scheme)
+
+    for pending in store.pending():
         if stopping is not None and stopping.is_set():
             report.stopped = True
             break
-        channel = str(note.get("channel", ""))
-        if channel in broken:
+        if pending.route in broken:
             report.skipped += 1
             continue
-        items = store.docs(note.get("uids", ()))
-        sent_uids = list(note.get("sent_uids") or ())
-        start = int(note.get("sent_parts") or 0)
+        channel, hold = channels.pick(pending.route, destinations)
+        items = store.docs(pending.uids)
+        sent_uids = list(pending.sent_uids)
+        start = pending.sent_parts
         if sent_uids:
             already_sent = set(sent_uids)
             items = [doc for doc in items if doc["uid"] not in already_sent]
             start = 0
             if not items:  # every item went out before the last attempt was cut off
-                store.mark_delivered(note["id"])
+                store.mark_delivered(pending.id)
                 report.delivered += 1
                 continue
 
-        def confirmed(parts_done: int, uids: Sequence[str], note_id: str = note["id"],
-                      sent: list[str] = sent_uids) -> None:
+        def confirmed(parts_done: int, uids: Sequence[str], note_id: str = pending.id,
+                      sent: list[str] = sent_uids, channel: Channel = channel) -> None:
             sent.extend(uids)
             store.record_progress(note_id, parts_done, sent)
+            remember(channel)
 
         try:
-            sink.send(note, items, start, None if hold else confirmed)
+            channel.send(pending.notification, items, start, None if hold else confirmed)
         except DeliveryFailed as exc:
             if not hold:
-                store.record_failure(note["id"], exc.error, sent_parts=max(start, exc.parts_done),
+                store.record_failure(pending.id, exc.error, sent_parts=max(start, exc.parts_done),
                                      sent_uids=sent_uids)
-            report.failed.append((note, exc.error))
-            broken.add(channel)
+            report.failed.append((pending, exc.error))
+            broken.add(pending.route)
             continue
-        if hold:  # shown, not delivered: Slack, where the team reads it, has not seen it yet
-            report.held += 1
+        if hold:  # shown, not delivered: the channel the team reads has not seen it yet
+            report.held[scheme_of(pending.route)] += 1
             continue
-        store.mark_delivered(note["id"])
+        store.mark_delivered(pending.id)
+        remember(channel)
         report.delivered += 1
     return report

@@ -10,26 +10,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from bot.config import SavedQuery, Settings, now
+from bot.context import RunContext
 from bot.diff import corrected_only
 from bot.errors import CommitsFrozen, SourceError
 from bot.links import Links
 from bot.models import Classification, Item, Window
+from bot.notify import Kind, Notification, Summary
 from bot.sources import Source
 from bot.store import Diff, QueryState, Store
 
 log = logging.getLogger("litwatch")
-
-Classify = Callable[[Item], Classification]
-# Cross-source linking (bot.links.link_items): given the run's touched items and the store,
-# set links on the items and return field updates for stored items plus the new items folded
-# into a stored one (same DOI). Installed by the CLI/daemon.
-Linker = Callable[[list[Item], Store], Links]
 
 
 @dataclass
@@ -73,42 +68,26 @@ def window_for(query: SavedQuery, state: QueryState, source: Source, today: date
                   validators=state.validators)
 
 
-def run_query(
-    query: SavedQuery,
-    *,
-    store: Store,
-    sources: Mapping[str, Source],
-    classify: Classify,
-    settings: Settings,
-    link: Linker | None = None,
-) -> RunReport:
+def run_query(query: SavedQuery, ctx: RunContext) -> RunReport:
     """Run `query` once and commit the result; never raises for an upstream failure.
 
     If the store refuses the commit because the process is stopping, the run is reported
     `abandoned` and nothing of it is written: its watermark stays where it was.
     """
     try:
-        return _run_query(query, store=store, sources=sources, classify=classify,
-                          settings=settings, link=link)
+        return _run_query(query, ctx)
     except CommitsFrozen:
         log.warning("%s: abandoned before its commit, litwatch is stopping", query.name)
         return RunReport(query=query.name, error="abandoned: litwatch is stopping", abandoned=True)
 
 
-def _run_query(
-    query: SavedQuery,
-    *,
-    store: Store,
-    sources: Mapping[str, Source],
-    classify: Classify,
-    settings: Settings,
-    link: Linker | None,
-) -> RunReport:
+def _run_query(query: SavedQuery, ctx: RunContext) -> RunReport:
+    store, settings, link = ctx.store, ctx.settings, ctx.link
     started = time.monotonic()
     moment = now()
     stamp = moment.isoformat(timespec="seconds")
     state = store.query_state(query.name)
-    source = sources[query.source]
+    source = ctx.sources[query.source]
     window = window_for(query, state, source, moment.date())
     report = RunReport(query=query.name, baseline=window.baseline)
     try:
@@ -132,7 +111,7 @@ def _run_query(
     with store.lock:
         diff = store.diff(items, query.name)
         for item in diff.touched:
-            item.classification = classify(item)
+            item.classification = ctx.classify(item)
         linked = link(diff.touched, store) if link and diff.touched else Links()
         if linked.merged:  # one work already stored from another source: no second item or alert
             diff.new = [i for i in diff.new if i.uid not in linked.merged]
@@ -172,34 +151,33 @@ def _commit_failure(query: SavedQuery, store: Store, settings: Settings, state: 
         warnings=state.warnings,
         validators=state.validators,
     )
-    outbox = []
+    outbox: list[Notification] = []
     if report.error != state.last_error:  # say it once, not on every failing run
-        outbox.append(_note("error", settings.channel_for(query), query,
-                            summary={"message": f"query failed: {report.error}"}))
+        outbox += _notes("error", settings.alert_routes(query), query,
+                         summary=Summary(message=f"query failed: {report.error}"))
     store.commit(query.name, outbox=outbox, state=failed, run=_run_record(report))
 
 
 def notifications(query: SavedQuery, diff: Diff, report: RunReport, settings: Settings,
-                  previous: QueryState) -> list[dict[str, Any]]:
-    """The outbox entries a run produces: routed, grouped, and baseline-aware."""
-    channel = settings.channel_for(query)
-    notes: list[dict[str, Any]] = []
+                  previous: QueryState) -> list[Notification]:
+    """The outbox entries a run produces: routed, grouped, and baseline-aware; one per route."""
+    routes = settings.alert_routes(query)
+    notes: list[Notification] = []
     new_warnings = [w for w in report.warnings if w not in previous.warnings]
     if new_warnings:  # the query ran: a warning, not a failure
-        notes.append(_note("warning", channel, query, summary={"message": "; ".join(new_warnings)}))
+        notes += _notes("warning", routes, query, summary=Summary(message="; ".join(new_warnings)))
     touched = diff.touched
     if not touched:
         return notes
     if report.baseline:
         kinds = Counter(i.classification.kind for i in touched if i.classification)
         flagged = [i for i in touched if i.classification and (i.classification.safety or i.classification.integrity)]
-        notes.append(_note("baseline", channel, query, uids=[i.uid for i in touched], summary={
-            "count": len(touched), "kinds": dict(kinds), "flagged": len(flagged),
-            "flagged_to": settings.slack.safety_target,
-        }))
+        notes += _notes("baseline", routes, query, uids=[i.uid for i in touched], summary=Summary(
+            count=len(touched), kinds=tuple(kinds.items()), flagged=len(flagged),
+        ))
         if flagged:  # stored, not alerted one by one: listed once where safety is reviewed
-            notes.append(_note("baseline_flagged", settings.slack.safety_target, query,
-                               uids=[i.uid for i in flagged], summary={"count": len(flagged)}))
+            notes += _notes("baseline_flagged", settings.safety_routes(query), query,
+                            uids=[i.uid for i in flagged], summary=Summary(count=len(flagged)))
         return notes
     grouped: list[str] = []
     quiet = {c.item.uid for c in diff.changed if corrected_only(c.old, c.item)}
@@ -208,20 +186,20 @@ def notifications(query: SavedQuery, diff: Diff, report: RunReport, settings: Se
         if item.uid in quiet:  # an erratum alone: stored and shown on the item, never an alert
             continue
         if label.safety or label.integrity:
-            kind = "safety" if label.safety else "integrity"
-            notes.append(_note(kind, settings.slack.safety_target, query, uids=[item.uid]))
+            kind: Kind = "safety" if label.safety else "integrity"
+            notes += _notes(kind, settings.safety_routes(query), query, uids=[item.uid])
         else:
             grouped.append(item.uid)
     if grouped:
-        notes.append(_note("items", channel, query, uids=grouped,
-                           summary={"new": report.new, "changed": report.changed}))
+        notes += _notes("items", routes, query, uids=grouped,
+                        summary=Summary(new=report.new, changed=report.changed))
     return notes
 
 
-def _note(kind: str, channel: str, query: SavedQuery, *, uids: list[str] | None = None,
-          summary: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"type": kind, "channel": channel, "query": query.name, "uids": uids or [],
-            "summary": summary or {}}
+def _notes(kind: Kind, routes: tuple[str, ...], query: SavedQuery, *, uids: list[str] | None = None,
+           summary: Summary | None = None) -> list[Notification]:
+    return [Notification(kind=kind, route=route, query=query.name, uids=tuple(uids or ()),
+                         summary=summary or Summary()) for route in routes]
 
 
 def _run_record(report: RunReport) -> dict[str, Any]:

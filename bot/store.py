@@ -36,9 +36,10 @@ from tinydb.table import Table
 from bot.diff import describe_changes, fingerprint
 from bot.errors import CommitsFrozen, StoreError, StoreLocked
 from bot.models import Item
+from bot.notify import Notification, Pending, with_created
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_FILE = "litwatch.json"
 LOCK_FILE = "litwatch.lock"
 # Delivery outcomes (sent, failed, part confirmed) between commits: a small append-only file,
@@ -102,8 +103,28 @@ def _schema_2(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _routes_for_notifications(raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: outbox entries and subscribers name a route (`slack:C…`) instead of a
+    bare Slack channel, entries have a `kind` instead of a `type`, and "this store delivers
+    to Slack" becomes the set of destinations a delivery was confirmed through."""
+    for note in raw.get("outbox", {}).values():
+        if "type" in note:
+            note["kind"] = note.pop("type")
+        if "channel" in note:
+            channel = str(note.pop("channel") or "")
+            note["route"] = f"slack:{channel}" if channel else "console"
+    for sub in raw.get("subscriptions", {}).values():
+        target = str(sub.get("target") or "")
+        if target and ":" not in target:
+            sub["target"] = f"slack:{target}"
+    for meta in raw.get("meta", {}).values():
+        if meta.pop("delivers_to", None) == "slack":
+            meta["destinations"] = ["slack"]
+    return raw
+
+
 # Migrations upgrade the raw file contents from version N to N+1, in order.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _schema_2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _schema_2, 2: _routes_for_notifications}
 
 
 @dataclass(frozen=True)
@@ -554,7 +575,7 @@ class Store:
         query: str,
         diff: Diff | None = None,
         *,
-        outbox: Sequence[Mapping[str, Any]] = (),
+        outbox: Sequence[Notification] = (),
         state: QueryState | None = None,
         run: Mapping[str, Any] | None = None,
         updates: Mapping[str, Mapping[str, Any]] | None = None,
@@ -606,15 +627,8 @@ class Store:
                 patches.setdefault(uid, {}).update(fields)
             self._patch_items(patches, query)
 
-            for entry in outbox:
-                note = dict(entry)
-                note.setdefault("id", uuid.uuid4().hex)
-                note.setdefault("created", stamp)
-                note.setdefault("attempts", 0)
-                note.setdefault("last_error", None)
-                note.setdefault("sent_parts", 0)
-                note.setdefault("sent_uids", [])
-                self._outbox.insert(note)
+            for note in outbox:
+                self._outbox.insert(Pending(uuid.uuid4().hex, with_created(note, stamp)).to_doc())
             if state is not None:
                 self._put_state(query, state)
             if run is not None:
@@ -672,14 +686,14 @@ class Store:
 
     # -- outbox
 
-    def pending(self) -> list[dict[str, Any]]:
-        """Notifications not yet confirmed by Slack (or the console), oldest first.
+    def pending(self) -> list[Pending]:
+        """Notifications not yet confirmed by their channel, oldest first.
 
         A counter that is not a count (a hand-edited file) reads as 0, with one warning, so
         one bad field never stops delivery: the notification is sent again from its start."""
         with self.lock:
-            notes = [self._checked(dict(n)) for n in self._raw("outbox").values()]
-        return sorted(notes, key=lambda n: (str(n.get("created", "")), str(n.get("id", ""))))
+            notes = [Pending.from_doc(self._checked(dict(n))) for n in self._raw("outbox").values()]
+        return sorted(notes, key=lambda n: (n.notification.created, n.id))
 
     def _checked(self, note: dict[str, Any]) -> dict[str, Any]:
         for key in ("attempts", "sent_parts"):
@@ -693,12 +707,29 @@ class Store:
             note["sent_uids"] = []
         return note
 
-    def add_notifications(self, notes: Sequence[Mapping[str, Any]]) -> None:
+    def add_notifications(self, notes: Sequence[Notification]) -> None:
         self.commit("", outbox=notes)
 
     def mark_delivered(self, note_id: str) -> None:
-        """Slack confirmed it: the notification leaves the outbox (journalled, not a rewrite)."""
+        """Its channel confirmed it: the notification leaves the outbox (journalled, not a rewrite)."""
         self._journal({"op": "delivered", "id": note_id})
+
+    def drop(self, note_id: str) -> bool:
+        """Remove a pending notification unsent (an operator's decision); False if unknown."""
+        with self.lock:
+            known = self._note(note_id) is not None
+            if known:
+                self._journal({"op": "dropped", "id": note_id})
+            return known
+
+    def retry(self, note_id: str) -> bool:
+        """Clear a pending notification's error and attempt count (its progress is kept), so
+        `status` no longer counts it as failing until it fails again; False if unknown."""
+        with self.lock:
+            known = self._note(note_id) is not None
+            if known:
+                self._journal({"op": "progress", "id": note_id, "attempts": 0, "last_error": None})
+            return known
 
     def record_failure(self, note_id: str, error: str, sent_parts: int | None = None,
                        sent_uids: Sequence[str] | None = None) -> None:
@@ -722,7 +753,7 @@ class Store:
     def _journal(self, record: dict[str, Any]) -> None:
         with self.lock:
             self._writable()
-            if not self._outbox_ids(str(record.get("id"))):
+            if record.get("op") != "destination" and not self._outbox_ids(str(record.get("id"))):
                 return  # the notification is already gone
             # On disk first: memory never says "sent" when the journal does not.
             try:
@@ -730,15 +761,17 @@ class Store:
             except OSError as exc:
                 journal = getattr(self._storage, "journal_path", JOURNAL_FILE)
                 raise StoreError(f"cannot record a delivery in {journal}: {_os_problem(exc)}; the "
-                                 "notification stays pending (Slack may show it twice after the fix)") from None
+                                 "notification stays pending (its channel may show it twice after the fix)") from None
             self._apply_journal(record)
 
     def _apply_journal(self, record: Mapping[str, Any]) -> bool:
-        """Apply one journal record to memory; False when its notification is already gone."""
+        """Apply one journal record to memory; False when it changes nothing."""
+        if record.get("op") == "destination":
+            return self._set_destination(str(record.get("scheme")), bool(record.get("on")))
         doc_ids = self._outbox_ids(str(record.get("id")))
         if not doc_ids:
             return False
-        if record.get("op") == "delivered":
+        if record.get("op") in ("delivered", "dropped"):
             self._outbox.remove(doc_ids=doc_ids)
             return True
         fields = {k: v for k, v in record.items() if _JOURNAL_FIELDS.get(k, _never)(v)}
@@ -750,23 +783,38 @@ class Store:
 
     # -- where notifications go
 
-    def delivers_to_slack(self) -> bool:
-        """Whether Slack was ever this store's destination (a Slack sink has flushed it)."""
+    def destinations(self) -> set[str]:
+        """The channels (route schemes: "slack", "mailto") a delivery was ever confirmed
+        through. A shell without that channel only previews their notifications."""
         with self.lock:
-            return any(m.get("delivers_to") == "slack" for m in self._raw("meta").values())
+            return {str(d) for m in self._raw("meta").values() for d in m.get("destinations") or ()}
 
-    def remember_slack(self) -> None:
-        """Note, once, that this store delivers to Slack: from then on a console only previews
-        its outbox instead of consuming notifications the channel never saw."""
+    def remember_destination(self, scheme: str) -> None:
+        """A delivery through `scheme` was confirmed: from now on a shell without that channel
+        previews its notifications instead of consuming them (journalled, no rewrite)."""
         with self.lock:
-            if self.delivers_to_slack():
-                return
-            self._writable()
-            if self._raw("meta"):
-                self._meta.update({"delivers_to": "slack"})
-            else:
-                self._meta.insert({"schema": SCHEMA_VERSION, "delivers_to": "slack"})
-            self._flush()
+            if scheme not in self.destinations():
+                self._journal({"op": "destination", "scheme": scheme, "on": True})
+
+    def forget_destination(self, scheme: str) -> bool:
+        """Make the terminal the destination again for `scheme`'s notifications when that
+        channel is not configured; False if it was not a destination."""
+        with self.lock:
+            if scheme not in self.destinations():
+                return False
+            self._journal({"op": "destination", "scheme": scheme, "on": False})
+            return True
+
+    def _set_destination(self, scheme: str, on: bool) -> bool:
+        known = self.destinations()
+        wanted = known | {scheme} if on else known - {scheme}
+        if wanted == known:
+            return False
+        if self._raw("meta"):
+            self._meta.update({"destinations": sorted(wanted)})
+        else:
+            self._meta.insert({"schema": SCHEMA_VERSION, "destinations": sorted(wanted)})
+        return True
 
     # -- subscriptions
 
@@ -799,7 +847,7 @@ class Store:
         with self.lock:
             self._writable()
             ids = [int(k) for k, v in self._raw("outbox").items()
-                   if v.get("type") == "digest" and v.get("channel") == target]  # fmt: skip
+                   if v.get("kind") == "digest" and v.get("route") == target]  # fmt: skip
             if ids:
                 self._outbox.remove(doc_ids=ids)
                 self._flush()

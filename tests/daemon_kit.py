@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import SavedQuery, Settings, load_settings
+from bot.context import RunContext
 from bot.daemon import Daemon, Runner
 from bot.errors import SourceError
 from bot.models import Classification, FetchResult, Item, Window
-from bot.slack.console import ConsoleSink
-from bot.slack.deliver import SlackSink
+from bot.outbox import Channel
+from bot.slack.deliver import SlackChannel
 from bot.slack.listener import CommandDispatcher, SocketModeListener
 from bot.slack.reach import cannot_post
 from bot.store import Store
+from tests import factories
 from tests.conftest import LOCAL_FIXTURES
 from tests.fakes.slack import APP_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
@@ -128,13 +130,19 @@ class Rig:
                                          envelope_id=envelope_id)  # fmt: skip
 
 
+def context(settings: Settings, store: Store, sources: dict[str, Any], *available: Channel,
+            console: io.StringIO | None = None) -> RunContext:
+    """A daemon's run context with the test classifier, `available` channels and the console."""
+    return factories.context(settings, store, sources, *available, classify=label, console=console)
+
+
 @contextmanager
 def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
                sources: dict[str, ScriptedSource] | None = None,
                slack_sink: bool = False,
                socket_mode: tuple[Path, Path] | None = None) -> Iterator[Rig]:  # fmt: skip
     """A Daemon on a real store in `tmp_path`, with Socket Mode through the fakes; alerts go
-    to the console, or with `slack_sink` through the real SlackSink to the fake Slack (and
+    to the console, or with `slack_sink` through the real SlackChannel to the fake Slack (and
     `subscribe` then asks the fake whether the bot can post to the target).
     `socket_mode` names the (hello, slash envelope) files the fake speaks with."""
     config_path = tmp_path / "litwatch.toml"
@@ -145,15 +153,14 @@ def daemon_rig(tmp_path: Path, *, config: str = CONFIG, catch_up: bool = False,
     store = Store.open(tmp_path / "data")
     with FakeSlack() as slack, fake_socket_mode(*(socket_mode or ())) as socket:
         slack.route("apps.connections.open", socket.connections_open)
-        sink = SlackSink(slack.client(), pace=0) if slack_sink else ConsoleSink(console)
-        runner = Runner(settings, store, sources, sink, classify=label)
+        via = (SlackChannel(slack.client(), pace=0),) if slack_sink else ()
+        runner = Runner(context(settings, store, sources, *via, console=console))
 
         def listen(dispatcher: CommandDispatcher) -> SocketModeListener:
             return SocketModeListener(APP_TOKEN, dispatcher, api_url=slack.api_url)
 
         client = slack.client()
-        daemon = Daemon(settings, store, runner, sources=sources, classify=label,
-                        listen=listen, slack_api_url=slack.api_url,
+        daemon = Daemon(runner, listen=listen, slack_api_url=slack.api_url,
                         cannot_post=(lambda target: cannot_post(client, target)) if slack_sink else None)  # fmt: skip
         daemon.start(catch_up=catch_up)
         assert socket.wait_connected(10), "the Socket Mode client never connected"

@@ -1,7 +1,7 @@
 """`python -m tests.daemon_proc SOURCE_URL`: the production daemon with an HTTP test source.
 
 Everything is the real `litwatch run` wiring (build_daemon, run_until_signalled, the store
-in LITWATCH_DATA, the console sink) except the sources: each fetch GETs
+in LITWATCH_DATA, the console channel) except the sources: each fetch GETs
 `SOURCE_URL/fetch?query=NAME` from a FakeServer in the test process, which answers with item
 dicts, at once or slowly. So a test can send SIGTERM to a real process in the middle of a
 real (socket-blocked) fetch.
@@ -16,11 +16,12 @@ from urllib.parse import quote
 from urllib.request import urlopen
 
 from bot.config import Environment, SavedQuery, load_settings
+from bot.context import RunContext
 from bot.daemon import build_daemon, configure_logging, run_until_signalled
 from bot.errors import SourceError
 from bot.models import Classification, FetchResult, Item, Window
-from bot.slack.console import ConsoleSink
 from bot.store import Store
+from tests.factories import channels
 
 
 class HttpListSource:
@@ -54,8 +55,9 @@ def main(argv: list[str]) -> int:
     settings = load_settings(env.config_path)
     source = HttpListSource(argv[0])
     store = Store.open(env.data_dir)
-    daemon = build_daemon(env, settings, store, sources={"pubmed": source, "clinicaltrials": source},
-                          sink=ConsoleSink(), classify=label)  # fmt: skip
+    ctx = RunContext(settings=settings, store=store, sources={"pubmed": source, "clinicaltrials": source},
+                     classify=label, channels=channels(console=sys.stdout))
+    daemon = build_daemon(env, ctx)
     return run_until_signalled(daemon)
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any, TextIO
 
-from bot.models import Correction, Item, TrialInfo
+from bot.config import Settings
+from bot.console import ConsoleChannel
+from bot.context import Classify, Linker, RunContext
+from bot.models import Classification, Correction, Item, TrialInfo
+from bot.notify import Notification, Summary
+from bot.outbox import Channel, Channels
 from bot.retry import RetryPolicy
 from bot.sources.http import Http
+from bot.store import Store
 
 ABSTRACT = (
     "BACKGROUND: Extracellular vesicles derived from mesenchymal stem cells have been proposed "
@@ -67,3 +75,24 @@ def http_stack(policy: RetryPolicy | None = None, waits: list[float] | None = No
     (stamina's test mode then skips it: see conftest)."""
     report = (lambda retry: waits.append(retry.delay)) if waits is not None else (lambda retry: None)
     return Http(policy=policy or RetryPolicy.fast(), report=report)
+def notification(kind: str = "items", route: str = "slack:C111", uids: tuple[str, ...] | list[str] = (),
+                 query: str | None = "pm", **summary: Any) -> Notification:
+    """A notification as the pipeline queues it (kind, route, item uids, summary fields)."""
+    return Notification(kind=kind, route=route, query=query, uids=tuple(uids),  # type: ignore[arg-type]
+                        summary=Summary(**summary))
+
+
+def channels(*available: Channel, console: TextIO | None = None) -> Channels:
+    """The channels a flush may use: these, and the console (into `console`) for the rest."""
+    return Channels(console=ConsoleChannel(console or io.StringIO()),
+                    available={c.scheme: c for c in available})
+
+
+def context(settings: Settings, store: Store, sources: dict[str, Any], *available: Channel,
+            classify: Classify | None = None, link: Linker | None = None,
+            console: TextIO | None = None) -> RunContext:
+    """A run context for tests: `available` channels and the console, the given classifier
+    (default: keep each item's own classification)."""
+    return RunContext(settings=settings, store=store, sources=sources,
+                      classify=classify or (lambda item: item.classification or Classification()),
+                      channels=channels(*available, console=console), link=link)

@@ -15,7 +15,7 @@ from bot.cli import main
 from bot.config import Environment
 from bot.models import Classification
 from bot.store import QueryState, Store
-from tests.factories import pubmed_item, trial_item, write_config
+from tests.factories import notification, pubmed_item, trial_item, write_config
 
 
 @pytest.fixture
@@ -106,13 +106,13 @@ def test_status_shows_failures_and_pending(filled: Path, capsys: pytest.CaptureF
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T07:00:00+00:00")
     with Store.open(filled) as store:
         store.commit("ct", state=QueryState(last_error="HTTP 503 after 5 attempts"))
-        store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
-        store.record_failure(store.pending()[0]["id"], "channel_not_found")
+        store.add_notifications([notification("safety", "slack:C999")])
+        store.record_failure(store.pending()[0].id, "channel_not_found")
     assert main(["status"]) == 1
     out = capsys.readouterr().out
     assert "ct (ClinicalTrials.gov): schedule 0 6 * * * · last success never · next run 2026-03-11 06:00" in out
     assert "no successful run yet\n      LAST RUN FAILED: HTTP 503 after 5 attempts" in out
-    assert "safety -> C999: channel_not_found (1 attempt)" in out
+    assert "safety -> slack:C999: channel_not_found (1 attempt)" in out
 
 
 def test_status_shows_schedules_last_success_next_run_and_subscriptions(
@@ -121,13 +121,13 @@ def test_status_shows_schedules_last_success_next_run_and_subscriptions(
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T07:00:00+00:00")
     with Store.open(filled) as store:
         store.commit("pm", state=QueryState(watermark=date(2026, 3, 9), last_success="2026-03-09T06:00:04+00:00"))
-        store.subscribe("C0TEAM001", "daily", now=datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+        store.subscribe("slack:C0TEAM001", "daily", now=datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "queries (times in UTC):" in out
     assert ("pm (PubMed): schedule 0 6 * * * · last success 2026-03-09 06:00 · next run 2026-03-11 06:00"
             " · covered up to 2026-03-09") in out
-    assert "digest subscriptions: 1:\n  C0TEAM001: daily, last digest 2026-03-09 09:00" in out
+    assert "digest subscriptions: 1:\n  slack:C0TEAM001: daily, last digest 2026-03-09 09:00" in out
 
 
 def test_unknown_query_name_is_an_error(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,7 +150,7 @@ def test_subscribe_names_what_a_target_must_look_like(filled: Path, target: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """A target that is neither #name nor a channel/user ID is refused with the forms it could take."""
     assert main(["subscribe", target]) == 1
-    assert "is not a channel (#name, or an ID such as C0123456789) or a user ID (U…)" in capsys.readouterr().err
+    assert "is not a destination: use mailto:someone@example.org, a Slack channel (#name, or an ID such as C0123456789) or a Slack user ID (U…)" in capsys.readouterr().err
 
 
 def test_export_unknown_query_and_unwritable_output_are_errors(filled: Path, tmp_path: Path,
@@ -175,12 +175,12 @@ def test_status_exits_1_when_a_notification_fails_to_deliver(filled: Path,
     makes `status` exit 1 even though every query is healthy."""
     assert main(["status"]) == 0
     with Store.open(filled) as store:
-        store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
+        store.add_notifications([notification("safety", "slack:C999")])
         assert main(["status"]) == 0  # pending, not failing: the next run sends it
-        store.record_failure(store.pending()[0]["id"], "URLError: <urlopen error [Errno 111] Connection refused>")
+        store.record_failure(store.pending()[0].id, "URLError: <urlopen error [Errno 111] Connection refused>")
     capsys.readouterr()
     assert main(["status"]) == 1
-    assert "safety -> C999: URLError" in capsys.readouterr().out
+    assert "safety -> slack:C999: URLError" in capsys.readouterr().out
 
 
 def test_export_flagged_keeps_only_safety_and_integrity_records(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,4 +205,4 @@ def test_cli_subscribe_asks_slack_first_and_refuses_a_channel_without_the_bot(
         assert "C0NOBOT01: not subscribed: the bot is not a member of that channel" in capsys.readouterr().err
         assert main(["subscribe", "C0TEAM001"]) == 0
     with Store.open(filled, readonly=True) as store:
-        assert [s["target"] for s in store.subscriptions()] == ["C0TEAM001"]
+        assert [s["target"] for s in store.subscriptions()] == ["slack:C0TEAM001"]

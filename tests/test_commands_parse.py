@@ -9,7 +9,7 @@ import pytest
 from bot.config import load_settings
 from bot.models import Classification
 from bot.slack.commands import Caller, Command, Services, ack_payload, handle, parse, unescape
-from bot.slack.markup import escape
+from bot.slack.mrkdwn import escape
 from bot.store import Store
 from tests.factories import pubmed_item, write_config
 
@@ -53,7 +53,7 @@ def test_search_terms_are_unescaped_and_quotes_straightened() -> None:
         ("search " + "a" * 501, "limited to 500"),
         ("subscribe monthly", "`weekly` or `daily`"),
         ("subscribe weekly daily", "`weekly` or `daily`"),
-        ("unsubscribe now", "takes no arguments"),
+        ("unsubscribe now", "takes only a `mailto:` address"),
         ("queries all", "takes no arguments"),
         ("run", "name of one saved query"),
         ("run ../../etc/passwd", "name of one saved query"),

@@ -16,7 +16,7 @@ BASE = '[slack]\nchannel = "C1"\n'
 BROKEN = [
     ("[slack]\nchanel = 'C1'\n",
      ["slack.chanel: unknown key (allowed: admins, channel, safety_channel)", "slack.channel: missing (required)"]),
-    ("", ["[slack]: missing table"]),
+    ("", ["[slack]: missing table: alerts need a Slack channel ([slack] channel) or e-mail addresses ([email] from and alerts_to)"]),
     (BASE + "admins = ['@alice']\n",
      ["slack.admins: '@alice' is not a Slack user ID (U… or W…, from the person's profile > ⋮ > Copy member ID)"]),
     (BASE + "admins = 'U0ALICE01'\n", ["slack.admins: must be an array of non-empty strings"]),
@@ -120,8 +120,8 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
     query = settings.query("pm")
     assert query is not None and query.schedule == "0 6 * * *" and query.enabled
     assert settings.digest.schedule == "0 9 * * mon" and settings.digest.timezone == "UTC"
-    assert settings.slack.safety_target == "C999"
-    assert settings.channel_for(query) == "C111"
+    assert settings.safety_routes(query) == ("slack:C999",)
+    assert settings.alert_routes(query) == ("slack:C111",)
 
 
 def test_classify_terms_load_trimmed_in_file_order(tmp_path: Path) -> None:

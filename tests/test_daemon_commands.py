@@ -12,7 +12,7 @@ import pytest
 from bot.errors import QuerySyntaxError, SourceError
 from tests.conftest import fixture_path
 from tests.daemon_kit import CONFIG, Rig, ScriptedSource, daemon_rig
-from tests.factories import pubmed_item, trial_item
+from tests.factories import notification, pubmed_item, trial_item
 from tests.fakes.slack import slack_problems
 
 
@@ -112,12 +112,12 @@ def test_subscribe_and_unsubscribe_channel_and_dm(tmp_path: Path) -> None:
         _, reply = ack_and_reply(rig, "subscribe", user_id="U0ALICE01", channel_id="D0DM00001")
         assert "You are now subscribed to the weekly digest" in reply["text"]
         subs = {s["target"]: s["period"] for s in rig.store.subscriptions()}
-        assert subs == {"C0TEAM001": "daily", "U0ALICE01": "weekly"}
+        assert subs == {"slack:C0TEAM001": "daily", "slack:U0ALICE01": "weekly"}
         _, reply = ack_and_reply(rig, "unsubscribe", channel_id="C0TEAM001")
         assert "Unsubscribed" in reply["text"]
         _, reply = ack_and_reply(rig, "unsubscribe", channel_id="C0TEAM001")
         assert "no digest subscription" in reply["text"]
-        assert [s["target"] for s in rig.store.subscriptions()] == ["U0ALICE01"]
+        assert [s["target"] for s in rig.store.subscriptions()] == ["slack:U0ALICE01"]
 
 
 def test_run_then_queries_and_status(tmp_path: Path) -> None:
@@ -265,7 +265,7 @@ def test_subscribe_is_refused_where_the_bot_cannot_post(tmp_path: Path) -> None:
         assert [c.params.get("channel") for c in rig.slack.calls("conversations.info")] == ["C0NOBOT01"]
         _, reply = ack_and_reply(rig, "subscribe", channel_id="C0TEAM001")
         assert "now subscribed" in reply["text"]
-        assert [s["target"] for s in rig.store.subscriptions()] == ["C0TEAM001"]
+        assert [s["target"] for s in rig.store.subscriptions()] == ["slack:C0TEAM001"]
 
 
 def test_unsubscribe_drops_the_pending_digests_of_that_target(tmp_path: Path) -> None:
@@ -273,11 +273,9 @@ def test_unsubscribe_drops_the_pending_digests_of_that_target(tmp_path: Path) ->
     unsubscribe removes that target's pending digests, says how many, and leaves others."""
     with daemon_rig(tmp_path) as rig:
         ack_and_reply(rig, "subscribe", channel_id="C0TEAM001")
-        rig.store.add_notifications([
-            {"type": "digest", "channel": "C0TEAM001", "uids": [], "summary": {}},
-            {"type": "digest", "channel": "C0TEAM001", "uids": [], "summary": {}},
-            {"type": "digest", "channel": "C0OTHER01", "uids": [], "summary": {}},
-        ])  # fmt: skip
+        rig.store.add_notifications([notification("digest", "slack:C0TEAM001", query=None),
+                                     notification("digest", "slack:C0TEAM001", query=None),
+                                     notification("digest", "slack:C0OTHER01", query=None)])
         _, reply = ack_and_reply(rig, "unsubscribe", channel_id="C0TEAM001")
         assert "Unsubscribed: no more digests here. 2 pending digests dropped." in reply["text"]
-        assert [n["channel"] for n in rig.store.pending()] == ["C0OTHER01"]
+        assert [n.route for n in rig.store.pending()] == ["slack:C0OTHER01"]

@@ -12,28 +12,32 @@ from typing import Any
 from bot.config import load_settings, now
 from bot.daemon import Daemon, Runner
 from bot.errors import StoreError
+from bot.notify import Notification
 from bot.outbox import PartConfirmed
+from bot.render import PLAIN
 from bot.store import QueryState, Store
-from tests.daemon_kit import CONFIG, ScriptedSource, daemon_rig, label
+from tests.daemon_kit import CONFIG, ScriptedSource, context, daemon_rig
 from tests.factories import pubmed_item
 
 
-class GatedSink:
-    """A sink that holds every send until `release` is set (Slack answering slowly), then
-    confirms it; records the ids it confirmed."""
+class GatedChannel:
+    """A Slack-like channel that holds every send until `release` is set (Slack answering
+    slowly), then confirms it; records the item uids of each notification it confirmed."""
+
+    scheme, label, format = "slack", "Slack", PLAIN
 
     def __init__(self, *, gated: bool = True) -> None:
         self.sending = threading.Event()
         self.release = threading.Event()
         if not gated:
             self.release.set()
-        self.confirmed: list[str] = []
+        self.confirmed: list[tuple[str, ...]] = []
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
+    def send(self, notification: Notification, items: list[dict[str, Any]], start_part: int,
              on_part: PartConfirmed | None = None) -> None:  # fmt: skip
         self.sending.set()
         assert self.release.wait(10), "the test never let Slack answer"
-        self.confirmed.append(notification["id"])
+        self.confirmed.append(notification.uids)
         if on_part is not None:
             uids: Sequence[str] = [doc["uid"] for doc in items]
             on_part(start_part + 1, uids)
@@ -53,9 +57,8 @@ def test_stop_during_a_confirmed_delivery_marks_it_and_never_reposts_it(tmp_path
     sources = {"pubmed": ScriptedSource(items=[pubmed_item(1, title="Safety signal one"),
                                                pubmed_item(2, title="Safety signal two")]),
                "clinicaltrials": ScriptedSource()}  # fmt: skip
-    sink = GatedSink()
-    runner = Runner(settings, store, sources, sink, classify=label)
-    daemon = Daemon(settings, store, runner, sources=sources, classify=label)
+    sink = GatedChannel()
+    daemon = Daemon(Runner(context(settings, store, sources, sink)))
     assert daemon.start(catch_up=True) == ["pm"]
     assert sink.sending.wait(10), "the run's delivery never started"
     # Slack confirms the first alert while stop() is already past its drain time.
@@ -65,11 +68,11 @@ def test_stop_during_a_confirmed_delivery_marks_it_and_never_reposts_it(tmp_path
     with Store.open(tmp_path / "data") as again:  # the next start (the daemon released the lock)
         assert again.query_state("pm").watermark == now().date()  # the run had committed
         left = again.pending()
-        assert [n["id"] for n in left] != sink.confirmed and len(left) == 1
-        restarted = GatedSink(gated=False)
-        Runner(settings, again, sources, restarted, classify=label).deliver()
+        assert [n.uids for n in left] != sink.confirmed and len(left) == 1
+        restarted = GatedChannel(gated=False)
+        Runner(context(settings, again, sources, restarted)).deliver()
         assert again.pending() == []
-    assert restarted.confirmed == [left[0]["id"]]  # the confirmed one was not posted again
+    assert restarted.confirmed == [left[0].uids]  # the confirmed one was not posted again
 
 
 def test_stop_during_a_chat_run_abandons_it_uncommitted_after_the_store_closes(tmp_path: Path) -> None:

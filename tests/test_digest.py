@@ -14,9 +14,8 @@ from bot.config import Environment, Settings, load_settings
 from bot.digest import build_digests, due, queue_digests, run_digests
 from bot.models import Classification, Item
 from bot.outbox import flush
-from bot.slack.console import ConsoleSink
 from bot.store import Diff, Store
-from tests.factories import pubmed_item, retracted, write_config
+from tests.factories import channels, notification, pubmed_item, retracted, write_config
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.test_slack_deliver import sink_for
 
@@ -42,15 +41,15 @@ def test_each_subscriber_gets_what_arrived_since_its_last_digest(fake_slack: Fak
     """A channel and a DM subscriber each get their own digest and a RIS file of its items."""
     store = Store.memory()
     stored(store, [labelled(0)], MONDAY - timedelta(days=1))  # before anyone subscribed
-    store.subscribe("#team", "weekly", now=MONDAY)
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
     stored(store, [labelled(n) for n in range(1, 4)], MONDAY + timedelta(days=1))
-    store.subscribe("U0ALICE", "daily", now=MONDAY + timedelta(days=4))  # in the order it happens
+    store.subscribe("slack:U0ALICE", "daily", now=MONDAY + timedelta(days=4))  # in the order it happens
     stored(store, [labelled(4, safety=True), labelled(5, kind="case_report")], MONDAY + timedelta(days=5))
-    notes, report = run_digests(store, settings, sink_for(fake_slack), moment=MONDAY + timedelta(days=7))
+    digests, report = run_digests(store, settings, channels(sink_for(fake_slack)), moment=MONDAY + timedelta(days=7))
     assert report.delivered == 2 and store.pending() == []
-    by_target = {n["channel"]: n["uids"] for n in notes}
-    assert by_target == {"#team": [f"pmid:3000000{n}" for n in range(1, 6)],
-                         "U0ALICE": ["pmid:30000004", "pmid:30000005"]}  # fmt: skip
+    by_target = {n.route: list(n.uids) for n in digests.queued}
+    assert by_target == {"slack:#team": [f"pmid:3000000{n}" for n in range(1, 6)],
+                         "slack:U0ALICE": ["pmid:30000004", "pmid:30000005"]}  # fmt: skip
     team, alice = fake_slack.messages_in("#team"), fake_slack.messages_in("U0ALICE")
     assert team[0].blocks[0]["text"]["text"] == "Weekly digest — 5 new items"
     assert alice[0].blocks[0]["text"]["text"] == "Daily digest — 2 new items"
@@ -61,13 +60,13 @@ def test_each_subscriber_gets_what_arrived_since_its_last_digest(fake_slack: Fak
     assert files[alice[0].channel].filename == "litwatch-digest-2026-03-09.ris"
     assert fake_slack.rejected == []
     subs = {s["target"]: s["last_digest"] for s in store.subscriptions()}
-    assert subs == {"#team": "2026-03-09T09:00:00+00:00", "U0ALICE": "2026-03-09T09:00:00+00:00"}
+    assert subs == {"slack:#team": "2026-03-09T09:00:00+00:00", "slack:U0ALICE": "2026-03-09T09:00:00+00:00"}
 
 
 def test_a_digest_is_not_due_again_before_its_period(settings: Settings) -> None:
     """Right after a digest nobody is due; a week later the weekly subscriber is."""
     store = Store.memory()
-    store.subscribe("#team", "weekly", now=MONDAY)
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
     assert build_digests(store, settings, moment=MONDAY + timedelta(days=3)) == []
     assert len(build_digests(store, settings, moment=MONDAY + timedelta(days=7))) == 1
     assert len(build_digests(store, settings, period="weekly", moment=MONDAY + timedelta(days=3))) == 1
@@ -84,13 +83,13 @@ def test_due_allows_a_digest_running_slightly_early() -> None:
 def test_failed_upload_resumes_with_the_file_only(fake_slack: FakeSlack, settings: Settings) -> None:
     """If the RIS upload fails, the next flush uploads it without re-posting the digest."""
     store = Store.memory()
-    store.subscribe("#team", "weekly", now=MONDAY)
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
     stored(store, [labelled(1), labelled(2)], MONDAY + timedelta(days=1))
     queue_digests(store, settings, moment=MONDAY + timedelta(days=7))
     fake_slack.fail("files.completeUploadExternal", error="internal_error")
-    first = flush(store, sink_for(fake_slack))
-    assert first.failed and store.pending()[0]["sent_parts"] == 1
-    flush(store, sink_for(fake_slack))  # a new sink: as after a restart, the channel ID is unknown
+    first = flush(store, channels(sink_for(fake_slack)))
+    assert first.failed and store.pending()[0].sent_parts == 1
+    flush(store, channels(sink_for(fake_slack)))  # a new sink: as after a restart, the channel ID is unknown
     texts = [m.text for m in fake_slack.messages_in("#team")]
     assert texts == ["litwatch weekly digest: 2 new items", "RIS file of the last digest follows."]
     assert len(fake_slack.files) == 1 and store.pending() == []
@@ -99,14 +98,14 @@ def test_failed_upload_resumes_with_the_file_only(fake_slack: FakeSlack, setting
 def test_digest_without_a_token_prints_to_the_console(settings: Settings) -> None:
     """On the console the digest prints as text and says the RIS file comes with Slack."""
     store = Store.memory()
-    store.subscribe("#team", "weekly", now=MONDAY)
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
     stored(store, [labelled(1)], MONDAY + timedelta(days=1))
     out = io.StringIO()
-    run_digests(store, settings, ConsoleSink(out), moment=MONDAY + timedelta(days=7))
+    run_digests(store, settings, channels(console=out), moment=MONDAY + timedelta(days=7))
     text = out.getvalue()
-    assert "--- to #team\n== Weekly digest — 1 new item ==" in text
+    assert "--- to slack:#team\n== Weekly digest — 1 new item ==" in text
     assert "• Exosome therapy for hair loss, study 1 <https://pubmed.ncbi.nlm.nih.gov/30000001/>" in text
-    assert "(in Slack, the 1 items also arrive as a RIS file)" in text
+    assert "(by Slack or e-mail, the 1 items also arrive as a RIS file)" in text
 
 
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -121,14 +120,14 @@ def test_subscribe_and_unsubscribe_commands(monkeypatch: pytest.MonkeyPatch, tmp
     assert main(["subscribe", "#team", "--period", "daily"]) == 0
     assert main(["subscribe", "U0ALICE"]) == 0
     with Store.open(Environment.from_env().data_dir) as store:
-        assert [(s["target"], s["period"]) for s in store.subscriptions()] == [("#team", "daily"),
-                                                                               ("U0ALICE", "weekly")]  # fmt: skip
+        assert [(s["target"], s["period"]) for s in store.subscriptions()] == [("slack:#team", "daily"),
+                                                                               ("slack:U0ALICE", "weekly")]  # fmt: skip
     assert main(["unsubscribe", "#team"]) == 0
     assert main(["unsubscribe", "#team"]) == 1
     assert main(["subscribe", "not a target"]) == 1
     out = capsys.readouterr()
-    assert "#team: subscribed to the weekly digest" in out.out and "#team was not subscribed" in out.out
-    assert "is not a channel" in out.err
+    assert "slack:#team: subscribed to the weekly digest" in out.out and "slack:#team was not subscribed" in out.out
+    assert "is not a destination: use mailto:" in out.err
 
 
 def test_digest_command_posts_to_slack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_slack: FakeSlack,
@@ -141,25 +140,25 @@ def test_digest_command_posts_to_slack(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert "no subscribers" in capsys.readouterr().out
     monkeypatch.setenv("LITWATCH_NOW", (MONDAY + timedelta(days=2)).isoformat())
     with Store.open(Environment.from_env().data_dir) as store:
-        store.subscribe("#team", "weekly", now=MONDAY)
+        store.subscribe("slack:#team", "weekly", now=MONDAY)
         stored(store, [labelled(1)], MONDAY + timedelta(days=1))
     assert main(["digest"]) == 0
     assert "no digest due" in capsys.readouterr().out
     assert main(["digest", "--period", "weekly"]) == 0
-    assert "digest for #team: 1 items since 2026-03-02T09:00:00+00:00" in capsys.readouterr().out
+    assert "digest for slack:#team: 1 items since 2026-03-02T09:00:00+00:00" in capsys.readouterr().out
     assert len(fake_slack.messages_in("#team")) == 1 and len(fake_slack.files) == 1
 
 
 def test_an_item_stamped_at_the_digest_moment_is_in_exactly_one_digest(settings: Settings) -> None:
     """Regression (review finding 7): digest windows are half-open, so consecutive digests never share an item."""
     store = Store.memory()
-    store.subscribe("#team", "daily", now=MONDAY)
+    store.subscribe("slack:#team", "daily", now=MONDAY)
     moment = MONDAY + timedelta(days=1)
     stored(store, [labelled(1)], moment)  # committed at the very second the digest is taken
     first = queue_digests(store, settings, moment=moment)
     second = queue_digests(store, settings, moment=moment + timedelta(days=1))
-    assert [n["uids"] for n in first] == [["pmid:30000001"]]
-    assert [n["uids"] for n in second] == [[]]
+    assert [list(n.uids) for n in first] == [["pmid:30000001"]]
+    assert [list(n.uids) for n in second] == [[]]
     assert store.subscriptions()[0]["last_digest"] == (moment + timedelta(days=1)).isoformat(timespec="seconds")
 
 
@@ -173,13 +172,14 @@ def test_digest_without_a_token_on_a_slack_store_is_a_preview(monkeypatch: pytes
     monkeypatch.setenv("LITWATCH_NOW", (MONDAY + timedelta(days=7)).isoformat())
     data = Environment.from_env().data_dir
     with Store.open(data) as store:
-        store.subscribe("#team", "weekly", now=MONDAY)
+        store.subscribe("slack:#team", "weekly", now=MONDAY)
         stored(store, [labelled(1)], MONDAY + timedelta(days=1))
-        flush(store, sink_for(fake_slack))  # an earlier run delivered through Slack
+        store.add_notifications([notification("error", message="x")])
+        flush(store, channels(sink_for(fake_slack)))  # an earlier run delivered through Slack
     assert main(["digest"]) == 0
     captured = capsys.readouterr()
     assert "== Weekly digest — 1 new item ==" in captured.out and "(printed only, not queued)" in captured.out
-    assert "this store delivers to Slack: 1 digest(s) printed here and not queued" in captured.err
+    assert "SLACK_BOT_TOKEN is not set, but this store delivers to Slack: 1 digest printed here and not queued" in captured.err
     with Store.open(data, readonly=True) as store:
         assert store.pending() == []
         assert store.subscriptions()[0]["last_digest"] == MONDAY.isoformat(timespec="seconds")
@@ -194,24 +194,24 @@ def test_pending_digest_stays_pending_when_flushed_to_the_console_of_a_slack_sto
     """Regression (alerts consumed by the terminal): a digest already queued for Slack is printed by a
     console flush and left pending, and its subscriber's digest mark does not move again."""
     store = Store.memory()
-    store.remember_slack()
-    store.subscribe("#team", "weekly", now=MONDAY)
+    store.remember_destination("slack")
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
     stored(store, [labelled(1)], MONDAY + timedelta(days=1))
     queue_digests(store, settings, moment=MONDAY + timedelta(days=7))
     mark = store.subscriptions()[0]["last_digest"]
     out = io.StringIO()
-    notes, report = run_digests(store, settings, ConsoleSink(out), moment=MONDAY + timedelta(days=14))
-    assert report.held == 1 and [n["type"] for n in store.pending()] == ["digest"]
-    assert store.subscriptions()[0]["last_digest"] == mark and all(n["preview"] for n in notes)
+    digests, report = run_digests(store, settings, channels(console=out), moment=MONDAY + timedelta(days=14))
+    assert report.held == {"slack": 1} and [n.kind for n in store.pending()] == ["digest"]
+    assert store.subscriptions()[0]["last_digest"] == mark and digests.queued == [] and len(digests.previewed) == 1
     assert out.getvalue().count("== Weekly digest") == 2  # the pending one and the preview
-    assert flush(store, sink_for(fake_slack)).delivered == 1 and store.pending() == []
+    assert flush(store, channels(sink_for(fake_slack))).delivered == 1 and store.pending() == []
 
 
 def test_a_digest_leaves_out_baseline_records_but_not_their_later_changes(settings: Settings) -> None:
     """Issue 12: a subscriber added before a query's first run never gets the baseline as news;
     a baseline record that changes later (a retraction) is in the next digest."""
     store = Store.memory()
-    store.subscribe("C0SUB", "weekly", now=MONDAY - timedelta(days=1))
+    store.subscribe("slack:C0SUB", "weekly", now=MONDAY - timedelta(days=1))
     old, retracted_later = labelled(1), labelled(2)
     store.commit("pm", Diff(new=[old, retracted_later]), now=MONDAY + timedelta(hours=1), baseline=True)
     store.commit("pm", Diff(new=[labelled(3)]), now=MONDAY + timedelta(days=1))
@@ -219,31 +219,31 @@ def test_a_digest_leaves_out_baseline_records_but_not_their_later_changes(settin
     assert [c.item.uid for c in diff.changed] == ["pmid:30000002"]
     store.commit("pm", diff, now=MONDAY + timedelta(days=2))
     (note,) = build_digests(store, settings, moment=MONDAY + timedelta(days=7))
-    assert sorted(note["uids"]) == ["pmid:30000002", "pmid:30000003"]
+    assert sorted(note.uids) == ["pmid:30000002", "pmid:30000003"]
 
 
 def test_an_item_committed_in_the_same_second_as_a_digest_is_in_the_next_one(settings: Settings) -> None:
     """Regression (issue 14, finding 10: 1-second stamps and (since, until] windows dropped an
     item committed in the digest's own second): it arrives with the next digest."""
     store = Store.memory()
-    store.subscribe("#team", "weekly", now=MONDAY)
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
     stored(store, [labelled(1)], MONDAY + timedelta(days=1))
     moment = MONDAY + timedelta(days=7)
     first = queue_digests(store, settings, moment=moment)
     stored(store, [labelled(2)], moment)  # committed right after, in the same second
     second = queue_digests(store, settings, moment=moment + timedelta(days=7))
-    assert [n["uids"] for n in first] == [["pmid:30000001"]]
-    assert [n["uids"] for n in second] == [["pmid:30000002"]]
+    assert [list(n.uids) for n in first] == [["pmid:30000001"]]
+    assert [list(n.uids) for n in second] == [["pmid:30000002"]]
 
 
 def test_a_pinned_clock_still_puts_each_item_in_exactly_one_digest(settings: Settings) -> None:
     """With every stamp equal (LITWATCH_NOW pinned), digests still split by commit order."""
     store = Store.memory()
-    store.subscribe("#team", "daily", now=MONDAY)
+    store.subscribe("slack:#team", "daily", now=MONDAY)
     stored(store, [labelled(1)], MONDAY)
     first = queue_digests(store, settings, period="daily", moment=MONDAY)
     stored(store, [labelled(2), labelled(3)], MONDAY)
     second = queue_digests(store, settings, period="daily", moment=MONDAY)
     third = queue_digests(store, settings, period="daily", moment=MONDAY)
-    assert [n["uids"] for n in first + second + third] == [["pmid:30000001"],
+    assert [list(n.uids) for n in first + second + third] == [["pmid:30000001"],
                                                           ["pmid:30000002", "pmid:30000003"], []]

@@ -284,7 +284,7 @@ def test_equal_guids_in_two_feeds_on_one_host_are_two_items(tmp_path: Path, monk
     from bot.pipeline import run_query
     from bot.store import Store
     from tests.daemon_kit import label
-    from tests.factories import write_config
+    from tests.factories import context, write_config
 
     with FakeFeeds(validators=False) as fake:
         fake.publish("/recalls.xml", numbered_feed("recall", 5))
@@ -293,7 +293,7 @@ def test_equal_guids_in_two_feeds_on_one_host_are_two_items(tmp_path: Path, monk
         store = Store.memory()
 
         def run_all() -> list[tuple[int, int]]:
-            reports = [run_query(query, store=store, sources={"feed": source()}, classify=label, settings=settings)
+            reports = [run_query(query, context(settings, store, {"feed": source()}, classify=label))
                        for query in settings.queries]  # fmt: skip
             return [(report.new, report.changed) for report in reports]
 
@@ -320,7 +320,7 @@ def test_a_first_run_without_a_feed_is_not_a_baseline(tmp_path: Path, monkeypatc
     from bot.pipeline import run_query
     from bot.store import Store
     from tests.daemon_kit import label
-    from tests.factories import write_config
+    from tests.factories import context, write_config
 
     with FakeFeeds() as fake:
         fake.publish("/recalls.xml", body, "text/html")
@@ -328,14 +328,14 @@ def test_a_first_run_without_a_feed_is_not_a_baseline(tmp_path: Path, monkeypatc
         query = settings.queries[0]
         store = Store.memory()
         monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
-        first = run_query(query, store=store, sources={"feed": source()}, classify=label, settings=settings)
+        first = run_query(query, context(settings, store, {"feed": source()}, classify=label))
         assert first.failed and said in (first.error or "") and "no baseline was taken" in (first.error or "")
         state = store.query_state("recalls")
         assert state.watermark is None and not state.validators.get("etag")
         fake.publish("/recalls.xml", numbered_feed("recall", 5))
-        second = run_query(query, store=store, sources={"feed": source()}, classify=label, settings=settings)
+        second = run_query(query, context(settings, store, {"feed": source()}, classify=label))
     assert second.baseline and second.new == 5 and not second.failed
-    assert sorted(n["type"] for n in store.pending()) == ["baseline", "error"]  # one summary, no flood
+    assert sorted(n.kind for n in store.pending()) == ["baseline", "error"]  # one summary, no flood
 
 
 def test_a_well_formed_empty_feed_is_a_baseline() -> None:

@@ -19,6 +19,7 @@ from bot.sources import build_sources
 from bot.sources.feeds import FeedSource
 from bot.sources.http import Http
 from bot.store import Store
+from tests.factories import context
 from tests.fakes.feeds import FakeFeeds
 from tests.fakes.http import FakeServer, Request, Response
 
@@ -46,7 +47,7 @@ def unlabelled(item: Item) -> Classification:
 def run(settings: Settings, store: Store, day: str, monkeypatch: pytest.MonkeyPatch) -> RunReport:
     monkeypatch.setenv("LITWATCH_NOW", f"{day}T06:00:00+00:00")
     feeds = {"feed": FeedSource(http=Http(policy=RetryPolicy.fast(2)))}
-    return run_query(settings.queries[0], store=store, sources=feeds, classify=unlabelled, settings=settings)
+    return run_query(settings.queries[0], context(settings, store, feeds, classify=unlabelled))
 
 
 # ---------------------------------------------------------------- finding 2: cut bodies

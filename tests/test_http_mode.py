@@ -89,7 +89,7 @@ def test_signed_subscribe_writes_the_store(tmp_path: Path) -> None:
         status, body = post(server, command(slack, "subscribe daily"))
         assert (status, body) == (200, b"")
         assert "daily digest" in slack.wait_responses(1)[0].payload["text"]
-        assert [s["target"] for s in store.subscriptions()] == ["C0TEAM001"]
+        assert [s["target"] for s in store.subscriptions()] == ["slack:C0TEAM001"]
 
 
 def test_forged_stale_and_unsigned_requests_are_refused(tmp_path: Path) -> None:

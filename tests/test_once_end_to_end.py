@@ -158,7 +158,7 @@ def test_once_without_a_token_on_a_slack_store_prints_alerts_and_keeps_them_for_
     assert ("SLACK_BOT_TOKEN is not set, but this store delivers to Slack: 1 notification "
             "printed here and kept for Slack") in captured.err
     with Store.open(Environment.from_env().data_dir, readonly=True) as store:
-        assert [n["type"] for n in store.pending()] == ["safety"]
+        assert [n.kind for n in store.pending()] == ["safety"]
     assert len(fake_slack.messages) == baselines
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)

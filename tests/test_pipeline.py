@@ -12,13 +12,16 @@ import pytest
 
 from bot.cli import run_queries
 from bot.config import SavedQuery, Settings, load_settings
+from bot.context import RunContext
 from bot.errors import SourceError
 from bot.models import Classification, FetchResult, Item, Window
+from bot.notify import Notification
 from bot.outbox import DeliveryFailed, flush
 from bot.pipeline import run_query
-from bot.slack.console import ConsoleSink
+from bot.render import PLAIN
 from bot.store import Diff, QueryState, Store
-from tests.factories import pubmed_item, retracted, write_config
+from tests import factories
+from tests.factories import channels, notification, pubmed_item, retracted, write_config
 
 
 @dataclass
@@ -47,16 +50,28 @@ def label(item: Item) -> Classification:
                           reasons=("test rule",))
 
 
-class RecordingSink:
-    def __init__(self, fail_channels: set[str] | None = None):
-        self.sent: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        self.fail_channels = fail_channels or set()
+class RecordingChannel:
+    """A channel of scheme `scheme` that records what it was given; routes in `fail_routes` fail."""
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
-             on_part: object = None) -> None:
-        if notification["channel"] in self.fail_channels:
+    format = PLAIN
+
+    def __init__(self, fail_routes: set[str] | None = None, scheme: str = "slack"):
+        self.sent: list[tuple[Notification, list[dict[str, Any]]]] = []
+        self.fail_routes = fail_routes or set()
+        self.scheme = self.label = scheme
+
+    def send(self, notification: Notification, items: list[dict[str, Any]], start_part: int,
+             on_part: Any = None) -> None:
+        if notification.route in self.fail_routes:
             raise DeliveryFailed("channel_not_found")
         self.sent.append((notification, items))
+        if on_part:
+            on_part(1, ())
+
+
+def context(settings: Settings, store: Store, sources: dict[str, Any], *available: Any,
+            console: io.StringIO | None = None) -> RunContext:
+    return factories.context(settings, store, sources, *available, classify=label, console=console)
 
 
 @pytest.fixture
@@ -67,8 +82,7 @@ def settings(tmp_path: Path) -> Settings:
 def run(settings: Settings, store: Store, source: ScriptedSource, name: str = "pm") -> Any:
     query = settings.query(name)
     assert query is not None
-    return run_query(query, store=store, sources={"pubmed": source, "clinicaltrials": source},
-                     classify=label, settings=settings)
+    return run_query(query, context(settings, store, {"pubmed": source, "clinicaltrials": source}))
 
 
 def test_first_run_is_a_baseline_with_one_summary(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +94,7 @@ def test_first_run_is_a_baseline_with_one_summary(settings: Settings, monkeypatc
     assert source.windows[0] == Window(start=None, end=date(2026, 3, 10), baseline=True)
     assert report.baseline and report.new == 183
     notes = store.pending()
-    assert [(n["type"], n["summary"]["count"]) for n in notes] == [("baseline", 183)]
+    assert [(n.kind, n.notification.summary.count) for n in notes] == [("baseline", 183)]
     assert store.query_state("pm").watermark == date(2026, 3, 10)
 
 
@@ -93,12 +107,12 @@ def test_later_runs_overlap_the_watermark_and_alert_on_new_only(settings: Settin
                              FetchResult(items=[pubmed_item(2), pubmed_item(3)])])
     run(settings, store, source)
     for note in store.pending():
-        store.mark_delivered(note["id"])
+        store.mark_delivered(note.id)
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-11T06:00:00+00:00")
     report = run(settings, store, source)
     assert source.windows[1] == Window(start=date(2026, 3, 3), end=date(2026, 3, 11))
     assert (report.new, report.changed, report.baseline) == (1, 0, False)
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["pmid:30000003"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["pmid:30000003"])]
 
 
 def test_safety_and_integrity_go_to_the_safety_channel_one_each(settings: Settings) -> None:
@@ -110,11 +124,11 @@ def test_safety_and_integrity_go_to_the_safety_channel_one_each(settings: Settin
                                                 pubmed_item(3)])])
     run(settings, store, source)
     for note in store.pending():
-        store.mark_delivered(note["id"])
+        store.mark_delivered(note.id)
     run(settings, store, source)
-    routed = sorted((n["type"], n["channel"], tuple(n["uids"])) for n in store.pending())
-    assert routed == [("integrity", "C999", ("pmid:30000001",)), ("items", "C111", ("pmid:30000003",)),
-                      ("safety", "C999", ("pmid:30000002",))]
+    routed = sorted((n.kind, n.route, n.uids) for n in store.pending())
+    assert routed == [("integrity", "slack:C999", ("pmid:30000001",)), ("items", "slack:C111", ("pmid:30000003",)),
+                      ("safety", "slack:C999", ("pmid:30000002",))]
 
 
 def test_failed_fetch_keeps_the_watermark_and_records_the_error(settings: Settings,
@@ -132,7 +146,7 @@ def test_failed_fetch_keeps_the_watermark_and_records_the_error(settings: Settin
     state = store.query_state("pm")
     assert first.failed and state.watermark == date(2026, 3, 10)
     assert state.last_error == "HTTP 429 after 5 attempts"
-    errors = [n for n in store.pending() if n["type"] == "error"]
+    errors = [n for n in store.pending() if n.kind == "error"]
     assert len(errors) == 1 and second.failed  # said once, not on every failing run
     assert [r["failed"] for r in store.runs("pm")] == [False, True, True]
 
@@ -146,20 +160,20 @@ def test_upstream_warnings_are_surfaced_once(settings: Settings) -> None:
     run(settings, store, source)
     run(settings, store, source)
     assert store.query_state("pm").warnings == [warn]
-    assert [n["summary"]["message"] for n in store.pending() if n["type"] == "warning"] == [warn]
+    assert [n.notification.summary.message for n in store.pending() if n.kind == "warning"] == [warn]
 
 
 def test_a_warning_is_queued_as_a_warning_not_a_failure(settings: Settings) -> None:
     """Regression (warnings read as failures): a query that ran with a warning queues a "warning"
     notification, worded as such, and no "error" one."""
-    from bot.slack.render import render_text
+    from bot.console import render_text
 
     store = Store.memory()
     warn = "feed is not well-formed (bozo): mismatched tag"
     run(settings, store, ScriptedSource([FetchResult(items=[pubmed_item(1)], warnings=[warn])]))
-    notes = [n for n in store.pending() if n["type"] in ("warning", "error")]
-    assert [n["type"] for n in notes] == ["warning"]
-    text = render_text(notes[0], [])
+    notes = [n for n in store.pending() if n.kind in ("warning", "error")]
+    assert [n.kind for n in notes] == ["warning"]
+    text = render_text(notes[0].notification, [])
     assert "Query warning — pm" in text and warn in text
     assert "failed" not in text.lower() and "retries" not in text
 
@@ -175,23 +189,23 @@ def test_a_not_modified_run_keeps_the_previous_warnings(settings: Settings) -> N
     second = run(settings, store, source)
     assert second.not_modified and second.warnings == []
     assert store.query_state("pm").warnings == [warn]
-    assert len([n for n in store.pending() if n["type"] == "warning"]) == 1  # not announced again
+    assert len([n for n in store.pending() if n.kind == "warning"]) == 1  # not announced again
 
 
 def test_flush_delivers_and_keeps_failures_pending(settings: Settings) -> None:
     """Delivery marks a notification sent only after the sink returns; failures stay with the error."""
     store = Store.memory()
-    store.add_notifications([{"type": "items", "channel": "C1", "uids": []},
-                             {"type": "safety", "channel": "CGONE", "uids": []},
-                             {"type": "safety", "channel": "CGONE", "uids": []}])
-    sink = RecordingSink(fail_channels={"CGONE"})
-    report = flush(store, sink)
+    store.add_notifications([notification("items", "slack:C1"),
+                             notification("safety", "slack:CGONE"),
+                             notification("safety", "slack:CGONE")])
+    sink = RecordingChannel(fail_routes={"slack:CGONE"})
+    report = flush(store, channels(sink))
     assert (report.delivered, len(report.failed), report.skipped) == (1, 1, 1)
     pending = store.pending()
-    assert [n["channel"] for n in pending] == ["CGONE", "CGONE"]
-    assert pending[0]["last_error"] == "channel_not_found" and pending[0]["attempts"] == 1
-    sink.fail_channels.clear()
-    assert flush(store, sink).delivered == 2 and store.pending() == []
+    assert [n.route for n in pending] == ["slack:CGONE", "slack:CGONE"]
+    assert pending[0].last_error == "channel_not_found" and pending[0].attempts == 1
+    sink.fail_routes.clear()
+    assert flush(store, channels(sink)).delivered == 2 and store.pending() == []
     assert len(sink.sent) == 3  # nothing confirmed was sent twice
 
 
@@ -199,10 +213,10 @@ def test_console_consumes_the_outbox_of_a_store_that_never_had_slack(settings: S
     """Terminal mode (`make run` without a token, never Slack): the console is the destination, so
     printed notifications are delivered, as before the held-for-Slack fix."""
     store = Store.memory()
-    store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
-    report = flush(store, ConsoleSink(io.StringIO()))
-    assert (report.delivered, report.held) == (1, 0) and store.pending() == []
-    assert not store.delivers_to_slack()
+    store.add_notifications([notification("safety", "slack:C999")])
+    report = flush(store, channels())
+    assert (report.delivered, sum(report.held.values())) == (1, 0) and store.pending() == []
+    assert store.destinations() == set()
 
 
 def test_console_flush_of_a_slack_store_prints_but_keeps_every_notification(settings: Settings) -> None:
@@ -210,22 +224,17 @@ def test_console_flush_of_a_slack_store_prints_but_keeps_every_notification(sett
     shows each pending notification, safety ones too, and leaves it untouched for Slack."""
     store = Store.memory()
     store.commit("pm", Diff(new=[pubmed_item(1, title="safety signal")]))
-    flush(store, SlackLike())
-    assert store.delivers_to_slack()
-    store.add_notifications([{"type": "safety", "channel": "C999", "uids": ["pmid:30000001"]},
-                             {"type": "items", "channel": "C111", "uids": ["pmid:30000001"]}])
+    store.add_notifications([notification("error", message="x")])
+    flush(store, channels(RecordingChannel()))
+    assert store.destinations() == {"slack"}
+    store.add_notifications([notification("safety", "slack:C999", ["pmid:30000001"]),
+                             notification("items", "slack:C111", ["pmid:30000001"])])
     before = store.pending()
     out = io.StringIO()
-    report = flush(store, ConsoleSink(out))
-    assert (report.delivered, report.held, report.failed) == (0, 2, [])
+    report = flush(store, channels(console=out))
+    assert (report.delivered, report.held, report.failed) == (0, {"slack": 2}, [])
     assert store.pending() == before  # no attempt, error or part progress recorded either
     assert out.getvalue().count("--- to ") == 2 and "Safety signal" in out.getvalue()
-
-
-class SlackLike(RecordingSink):
-    """A sink that declares itself Slack, as SlackSink does."""
-
-    delivers_to = "slack"
 
 
 def test_run_queries_then_console_output(settings: Settings) -> None:
@@ -234,11 +243,11 @@ def test_run_queries_then_console_output(settings: Settings) -> None:
     pm = ScriptedSource([FetchResult(items=[pubmed_item(1)])])
     ct = ScriptedSource([SourceError("400: bad query.term", query="ct")])
     out = io.StringIO()
-    reports, delivered = run_queries(settings, store, {"pubmed": pm, "clinicaltrials": ct},
-                                     ConsoleSink(out), classify=label)
+    ctx = context(settings, store, {"pubmed": pm, "clinicaltrials": ct}, console=out)
+    reports, delivered = run_queries(ctx)
     assert [r.summary().split(" (")[0] for r in reports] == ["pm: fetched 1, baseline", "ct: FAILED: 400: bad query.term"]
     text = out.getvalue()
-    assert "--- to C111\n== Baseline — pm ==" in text and "1 existing item stored as the baseline" in text
+    assert "--- to slack:C111\n== Baseline — pm ==" in text and "1 existing item stored as the baseline" in text
     assert "query failed: 400: bad query.term" in text
     assert delivered.delivered == 2 and store.pending() == []
 
@@ -257,15 +266,14 @@ def test_concurrent_runs_finding_the_same_item_alert_once(settings: Settings) ->
             both_fetched.wait(timeout=5)
             return FetchResult(items=[pubmed_item(7)])
 
-    threads = [threading.Thread(target=run_query, args=(settings.query(name),),
-                                kwargs={"store": store, "sources": {"pubmed": Racing(), "clinicaltrials": Racing()},
-                                        "classify": label, "settings": settings})
+    threads = [threading.Thread(target=run_query, args=(settings.query(name), context(
+                   settings, store, {"pubmed": Racing(), "clinicaltrials": Racing()})))
                for name in ("pm", "ct")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
-    alerted = [uid for note in store.pending() for uid in note["uids"]]
+    alerted = [uid for note in store.pending() for uid in note.uids]
     assert alerted == ["pmid:30000007"]
     assert sorted(store.get("pmid:30000007")["queries"]) == ["ct", "pm"]  # type: ignore[index]
 
@@ -275,8 +283,8 @@ def test_an_unexpected_exception_fails_only_its_query(settings: Settings) -> Non
     store = Store.memory()
     broken = ScriptedSource([RuntimeError("parser bug")])
     fine = ScriptedSource([FetchResult(items=[pubmed_item(1)])])
-    reports, _ = run_queries(settings, store, {"pubmed": fine, "clinicaltrials": broken},
-                             RecordingSink(), classify=label)
+    reports, _ = run_queries(context(settings, store, {"pubmed": fine, "clinicaltrials": broken},
+                                     RecordingChannel()))
     assert [r.failed for r in reports] == [False, True]
     assert reports[1].error == "unexpected RuntimeError: parser bug"
     assert store.query_state("ct").last_error == "unexpected RuntimeError: parser bug"
@@ -303,15 +311,15 @@ def test_baseline_flagged_records_are_listed_once_to_the_safety_channel(settings
     items = [pubmed_item(n, title=f"Granuloma safety report {n}" if n < 13 else f"Study {n}")
              for n in range(1, 31)]
     run(settings, store, ScriptedSource([FetchResult(items=items)]))
-    notes = {n["type"]: n for n in store.pending()}
+    notes = {n.kind: n for n in store.pending()}
     assert set(notes) == {"baseline", "baseline_flagged"}
     flagged = notes["baseline_flagged"]
-    assert flagged["channel"] == settings.slack.safety_target
-    assert len(flagged["uids"]) == 12 and flagged["summary"]["count"] == 12
+    assert flagged.route == "slack:C999"
+    assert len(flagged.uids) == 12 and flagged.notification.summary.count == 12
     out = io.StringIO()
-    flush(store, ConsoleSink(out))
+    flush(store, channels(console=out))
     text = out.getvalue()
-    assert f"--- to {settings.slack.safety_target}\n== Baseline — 12 flagged records — pm ==" in text
+    assert "--- to slack:C999\n== Baseline — 12 flagged records — pm ==" in text
     assert text.count("• Granuloma safety report") == 10  # the top 10, then a count
     assert "+2 more: /litwatch flagged pm or litwatch export --flagged --query pm" in text
     assert "12 carry a safety or integrity flag: they are listed in one message to the safety channel" in text
@@ -322,4 +330,4 @@ def test_baseline_without_flags_posts_only_its_summary(settings: Settings, monke
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-10T06:00:00+00:00")
     store = Store.memory()
     run(settings, store, ScriptedSource([FetchResult(items=[pubmed_item(1), pubmed_item(2)])]))
-    assert [n["type"] for n in store.pending()] == ["baseline"]
+    assert [n.kind for n in store.pending()] == ["baseline"]

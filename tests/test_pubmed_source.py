@@ -628,7 +628,7 @@ def pipeline(fake: FakeEutils, tmp_path: Path) -> tuple[Any, Callable[[], Any]]:
     from bot.pipeline import run_query
     from bot.sources.pubmed import stored_ids_from
     from bot.store import Store
-    from tests.factories import write_config
+    from tests.factories import context, write_config
 
     settings = load_settings(write_config(tmp_path))
     query = settings.query("pm")
@@ -638,7 +638,7 @@ def pipeline(fake: FakeEutils, tmp_path: Path) -> tuple[Any, Callable[[], Any]]:
     src.stored_ids = stored_ids_from(store)
 
     def run() -> Any:
-        return run_query(query, store=store, sources={"pubmed": src}, classify=integrity_rule, settings=settings)
+        return run_query(query, context(settings, store, {"pubmed": src}, classify=integrity_rule))
 
     return store, run
 
@@ -661,7 +661,7 @@ def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
     second = run()
     assert (second.new, second.changed) == (0, 1)
-    assert any(n["type"] == "integrity" for n in store.pending())
+    assert any(n.kind == "integrity" for n in store.pending())
 
     fake.fail(429, 10, retry_after="0", body=fixture_bytes(*RATE_LIMIT_BODY))
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-03T06:00:00+00:00")

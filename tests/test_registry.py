@@ -13,9 +13,10 @@ from bot.config import Environment, parse_settings
 from bot.errors import ConfigError
 from bot.models import Classification, Item
 from bot.pipeline import run_query
-from bot.slack.render import registry_url, uid_url
+from bot.render import registry_url, uid_url
 from bot.sources import build_sources
 from bot.store import Store
+from tests.factories import context
 from tests.toy_source import SHELVES, Toy, book
 
 CONFIG = {"slack": {"channel": "C1"}, "queries": [{"name": "shelf-a", "source": "toy", "shelf": "a"}]}
@@ -45,12 +46,12 @@ def test_a_toy_source_runs_through_config_diff_and_export(toy: Toy, tmp_path: Pa
     store = Store.memory()
     SHELVES["a"] = [book("ISBN0000000001", "1st"), book("ISBN0000000002", "1st")]
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
-    first = run_query(query, store=store, sources=sources, classify=plain, settings=settings)
+    first = run_query(query, context(settings, store, sources, classify=plain))
     assert first.baseline and first.new == 2 and not first.failed
 
     SHELVES["a"] = [book("ISBN0000000001", "2nd"), book("ISBN0000000002", "1st"), book("ISBN0000000003", "1st")]
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
-    second = run_query(query, store=store, sources=sources, classify=plain, settings=settings)
+    second = run_query(query, context(settings, store, sources, classify=plain))
     assert (second.new, second.changed) == (1, 1)
     changed = store.get("book:ISBN0000000001")
     assert changed is not None and changed["changes"] == ["edition: '1st' -> '2nd'"]

@@ -17,10 +17,9 @@ import pytest
 from bot.config import load_settings
 from bot.daemon import Daemon, Runner
 from bot.retry import RetryPolicy
-from bot.slack.console import ConsoleSink
 from bot.slack.listener import CommandDispatcher, SocketModeListener
 from bot.store import Store
-from tests.daemon_kit import CONFIG, ScriptedSource, fake_socket_mode, label
+from tests.daemon_kit import CONFIG, ScriptedSource, context, fake_socket_mode
 from tests.factories import pubmed_item
 from tests.fakes.http import closed_port
 from tests.fakes.slack import APP_TOKEN, FakeSlack
@@ -52,15 +51,14 @@ def daemon_on(tmp_path: Path, api_url: str, *, token: str = APP_TOKEN, policy: R
     settings = load_settings(config)
     sources = {"pubmed": ScriptedSource(items=[pubmed_item(1)]), "clinicaltrials": ScriptedSource()}
     store = Store.open(tmp_path / "data")
-    runner = Runner(settings, store, sources, ConsoleSink(), classify=label)
+    runner = Runner(context(settings, store, sources))
     made: list[SocketModeListener] = []
 
     def listen(dispatcher: CommandDispatcher) -> SocketModeListener:
         made.append(SocketModeListener(token, dispatcher, api_url=api_url, policy=policy))
         return made[0]
 
-    daemon = Daemon(settings, store, runner, sources=sources, classify=label, listen=listen,
-                    slack_api_url=api_url)  # fmt: skip
+    daemon = Daemon(runner, listen=listen, slack_api_url=api_url)
     daemon.start(catch_up=catch_up)
     try:
         yield daemon, made[0], sources

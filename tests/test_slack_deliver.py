@@ -12,10 +12,10 @@ from bot.config import Environment, Settings, load_settings
 from bot.models import FetchResult, Item
 from bot.outbox import DeliveryFailed, flush
 from bot.retry import RetryPolicy
-from bot.slack.deliver import SlackSink, make_client
+from bot.slack.deliver import SlackChannel, make_client
 from bot.store import Store
 from tests.conftest import fixture_bytes
-from tests.factories import pubmed_item, retracted, write_config
+from tests.factories import channels, notification, pubmed_item, retracted, write_config
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, posted_text
 from tests.test_pipeline import ScriptedSource, run
 
@@ -37,11 +37,12 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(write_config(tmp_path))
 
 
-def sink_for(fake_slack: FakeSlack, pauses: Pauses | None = None, attempts: int = 3) -> SlackSink:
+def sink_for(fake_slack: FakeSlack, pauses: Pauses | None = None, attempts: int = 3) -> SlackChannel:
+    """The real Slack channel, talking to the fake Slack with fast retries and recorded pauses."""
     env = Environment(slack_api_url=fake_slack.api_url, slack_bot_token=BOT_TOKEN)
     policy = RetryPolicy(timeout=5, attempts=attempts, base_delay=0.001, max_delay=30, jitter=0)
     pauses = pauses or Pauses()
-    return SlackSink(make_client(env, policy, sleep=pauses), pace=1.0, sleep=pauses)
+    return SlackChannel(make_client(env, policy, sleep=pauses), pace=1.0, sleep=pauses)
 
 
 def baseline_then(settings: Settings, store: Store, later: list[Item]) -> None:
@@ -49,7 +50,7 @@ def baseline_then(settings: Settings, store: Store, later: list[Item]) -> None:
     source = ScriptedSource([FetchResult(items=[pubmed_item(0)]), FetchResult(items=[pubmed_item(0), *later])])
     run(settings, store, source)
     for note in store.pending():
-        store.mark_delivered(note["id"])
+        store.mark_delivered(note.id)
     run(settings, store, source)
 
 
@@ -63,7 +64,7 @@ def test_routing_safety_and_integrity_apart_items_grouped(fake_slack: FakeSlack,
     store = Store.memory()
     baseline_then(settings, store, [retracted(pubmed_item(1)), pubmed_item(2, title="Granuloma safety report"),
                                     pubmed_item(3), pubmed_item(4)])  # fmt: skip
-    report = flush(store, sink_for(fake_slack))
+    report = flush(store, channels(sink_for(fake_slack)))
     assert report.delivered == 3 and store.pending() == []
     safety = fake_slack.messages_in("C999")
     assert sorted(m.blocks[0]["text"]["text"] for m in safety) == [
@@ -78,7 +79,7 @@ def test_a_120_item_run_arrives_as_six_valid_messages(fake_slack: FakeSlack, set
     """A 120-item run is split into parts Slack accepts, one API call per message."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(n) for n in range(1, 121)])
-    flush(store, sink_for(fake_slack))
+    flush(store, channels(sink_for(fake_slack)))
     assert fake_slack.rejected == []
     assert len(fake_slack.messages_in("C111")) == 6 and len(fake_slack.calls()) == 6
     assert set(uids_posted(fake_slack).values()) == {1} and len(uids_posted(fake_slack)) == 120
@@ -88,7 +89,7 @@ def test_titles_with_mentions_and_forged_links_arrive_escaped(fake_slack: FakeSl
     """What Slack receives contains no live mention or forged link from a title."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(1, title=EVIL), pubmed_item(2, title=f"{EVIL} safety")])
-    flush(store, sink_for(fake_slack))
+    flush(store, channels(sink_for(fake_slack)))
     received = posted_text(fake_slack.messages)
     for forged in ("<!channel>", "<@U0001>", "<http://evil.example|PubMed>"):
         assert forged not in received
@@ -108,11 +109,11 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: Fake
     fake_slack.fail("chat.postMessage", status=429, retry_after=2, times=3,
               body=fixture_bytes("slack", "slack_web_ratelimited_429_body.json"))  # fmt: skip
     sink = sink_for(fake_slack, pauses)
-    first = flush(store, sink)
+    first = flush(store, channels(sink))
     assert first.delivered >= 1 and first.failed
     assert all(error.startswith("ratelimited") for _, error in first.failed)
     assert any(p >= 2 for p in pauses.seconds)  # Retry-After honoured
-    second = flush(store, sink)
+    second = flush(store, channels(sink))
     assert not second.failed and store.pending() == []
     assert len(uids_posted(fake_slack)) == 49 and set(uids_posted(fake_slack).values()) == {1}
 
@@ -125,11 +126,11 @@ def test_retry_after_longer_than_the_policy_is_not_retried_early(fake_slack: Fak
     fake_slack.fail("chat.postMessage", status=429, retry_after=120, times=1,
                     body=fixture_bytes("slack", "slack_web_ratelimited_429_body.json"))  # fmt: skip
     sink = sink_for(fake_slack, pauses)  # max_delay 30 s
-    first = flush(store, sink)
+    first = flush(store, channels(sink))
     [(_, error)] = first.failed
     assert "asked to wait 120 s" in error and "30 s one pause may last" in error, error
     assert pauses.seconds == [] and len(fake_slack.calls("chat.postMessage")) == 1
-    second = flush(store, sink)
+    second = flush(store, channels(sink))
     assert not second.failed and store.pending() == [] and len(uids_posted(fake_slack)) == 1
 
 
@@ -141,7 +142,7 @@ def test_retry_after_beyond_the_retry_budget_is_not_retried_early(fake_slack: Fa
     fake_slack.fail("chat.postMessage", status=429, retry_after=20, times=1)
     env = Environment(slack_api_url=fake_slack.api_url, slack_bot_token=BOT_TOKEN)
     policy = RetryPolicy(timeout=5, attempts=3, base_delay=0.001, max_delay=30, total=10, jitter=0)
-    report = flush(store, SlackSink(make_client(env, policy, sleep=pauses), sleep=pauses))
+    report = flush(store, channels(SlackChannel(make_client(env, policy, sleep=pauses), sleep=pauses)))
     [(_, error)] = report.failed
     assert "asked to wait 20 s" in error and "left of the 10 s retry budget" in error
     assert pauses.seconds == []
@@ -153,10 +154,10 @@ def test_half_sent_split_message_resumes_after_the_confirmed_part(fake_slack: Fa
     baseline_then(settings, store, [pubmed_item(n) for n in range(1, 47)])
     sink = sink_for(fake_slack, attempts=1)
     fake_slack.fail("chat.postMessage", after=1, error="fatal_error")
-    report = flush(store, sink)
+    report = flush(store, channels(sink))
     note = store.pending()[0]
-    assert report.failed and note["sent_parts"] == 1 and len(note["sent_uids"]) == 20
-    flush(store, sink)
+    assert report.failed and note.sent_parts == 1 and len(note.sent_uids) == 20
+    flush(store, channels(sink))
     headers = [m.blocks[0]["text"]["text"] for m in fake_slack.messages_in("C111")]
     assert headers == ["46 new — pm (part 1/3)", "26 new — pm (part 1/2)", "26 new — pm (part 2/2)"]
     assert len(uids_posted(fake_slack)) == 46 and set(uids_posted(fake_slack).values()) == {1}
@@ -170,10 +171,10 @@ def test_an_item_changing_between_attempts_is_neither_lost_nor_doubled(fake_slac
     baseline_then(settings, store, [pubmed_item(n) for n in range(1, 47)])
     sink = sink_for(fake_slack, attempts=1)
     fake_slack.fail("chat.postMessage", after=1, error="fatal_error")
-    flush(store, sink)
+    flush(store, channels(sink))
     # An item posted in part 1 is retracted before the retry: it would now render as "changed".
     store.commit("pm", store.diff([retracted(pubmed_item(3))], "pm"))
-    flush(store, sink)
+    flush(store, channels(sink))
     counts = uids_posted(fake_slack)
     assert set(counts) == {str(30000000 + n) for n in range(1, 47)}
     assert set(counts.values()) == {1}
@@ -184,14 +185,14 @@ def test_channel_not_found_keeps_items_pending_with_the_error(settings: Settings
     with FakeSlack(channels={"C111"}) as fake_slack:
         store = Store.memory()
         baseline_then(settings, store, [pubmed_item(1, title="Exosome safety case"), pubmed_item(2)])
-        report = flush(store, sink_for(fake_slack))
+        report = flush(store, channels(sink_for(fake_slack)))
         assert report.delivered == 1 and len(fake_slack.messages_in("C111")) == 1
         pending = store.pending()
-        assert [n["channel"] for n in pending] == ["C999"]
-        assert pending[0]["last_error"].startswith("channel_not_found (check [slack] channel")
-        assert pending[0]["attempts"] == 1 and pending[0]["sent_parts"] == 0
+        assert [n.route for n in pending] == ["slack:C999"]
+        assert pending[0].last_error.startswith("channel_not_found (check [slack] channel")
+        assert pending[0].attempts == 1 and pending[0].sent_parts == 0
         fake_slack.known_channels = {"C111", "C999"}
-        assert flush(store, sink_for(fake_slack)).delivered == 1 and store.pending() == []
+        assert flush(store, channels(sink_for(fake_slack))).delivered == 1 and store.pending() == []
 
 
 def test_not_in_channel_is_kept_pending_with_a_hint(settings: Settings) -> None:
@@ -199,26 +200,25 @@ def test_not_in_channel_is_kept_pending_with_a_hint(settings: Settings) -> None:
     with FakeSlack(not_member={"C111"}) as fake_slack:
         store = Store.memory()
         baseline_then(settings, store, [pubmed_item(1)])
-        flush(store, sink_for(fake_slack))
-        assert store.pending()[0]["last_error"] == "not_in_channel (invite the bot to the channel (/invite @litwatch))"
+        flush(store, channels(sink_for(fake_slack)))
+        assert store.pending()[0].last_error == "not_in_channel (invite the bot to the channel (/invite @litwatch))"
 
 
 def test_recorded_slack_error_body_becomes_the_pending_error(fake_slack: FakeSlack) -> None:
     """Slack's documented error body (too_many_attachments) is what the outbox records."""
     store = Store.memory()
-    store.add_notifications([{"type": "error", "channel": "C111", "query": "pm", "uids": [],
-                              "summary": {"message": "x"}}])  # fmt: skip
+    store.add_notifications([notification("error", "slack:C111", message="x")])  # fmt: skip
     fake_slack.fail("chat.postMessage", body=fixture_bytes("slack", "slack_chat_postMessage_error_openapi_example.json"))
-    flush(store, sink_for(fake_slack))
-    assert store.pending()[0]["last_error"] == "too_many_attachments"
+    flush(store, channels(sink_for(fake_slack)))
+    assert store.pending()[0].last_error == "too_many_attachments"
 
 
 def test_user_targets_are_opened_as_dms_once(fake_slack: FakeSlack) -> None:
     """A U… target is opened with conversations.open once and then reused."""
     store = Store.memory()
-    note = {"type": "error", "channel": "U0ALICE", "query": "pm", "uids": [], "summary": {"message": "x"}}
-    store.add_notifications([note, dict(note)])
-    flush(store, sink_for(fake_slack))
+    note = notification("error", "slack:U0ALICE", message="x")
+    store.add_notifications([note, note])
+    flush(store, channels(sink_for(fake_slack)))
     assert [c.method for c in fake_slack.calls()] == ["conversations.open", "chat.postMessage", "chat.postMessage"]
     assert len(fake_slack.messages_in("U0ALICE")) == 2
 
@@ -233,10 +233,10 @@ def test_pacing_is_about_one_message_per_second_per_channel(fake_slack: FakeSlac
         clock["t"] += seconds
 
     env = Environment(slack_api_url=fake_slack.api_url, slack_bot_token=BOT_TOKEN)
-    sink = SlackSink(make_client(env, RetryPolicy.fast()), pace=1.0, clock=lambda: clock["t"], sleep=sleep)
+    sink = SlackChannel(make_client(env, RetryPolicy.fast()), pace=1.0, clock=lambda: clock["t"], sleep=sleep)
     for channel in ("C111", "C111", "C222", "C111"):
         clock["t"] += 0.25
-        sink.send({"type": "error", "channel": channel, "query": "pm", "summary": {"message": "x"}}, [], 0)
+        sink.send(notification("error", f"slack:{channel}", message="x"), [], 0)
     assert pauses == [0.75, 0.5]
 
 
@@ -246,9 +246,9 @@ def test_connection_errors_are_retried_a_bounded_number_of_times() -> None:
         url = gone.api_url
     pauses = Pauses()
     env = Environment(slack_api_url=url, slack_bot_token=BOT_TOKEN)
-    sink = SlackSink(make_client(env, RetryPolicy(timeout=2, attempts=4, base_delay=0.001, jitter=0), sleep=pauses))
+    sink = SlackChannel(make_client(env, RetryPolicy(timeout=2, attempts=4, base_delay=0.001, jitter=0), sleep=pauses))
     with pytest.raises(DeliveryFailed) as failed:
-        sink.send({"type": "error", "channel": "C111", "query": "pm", "summary": {"message": "x"}}, [], 0)
+        sink.send(notification("error", "slack:C111", message="x"), [], 0)
     assert failed.value.parts_done == 0 and len(pauses.seconds) == 3
     assert "URLError" in failed.value.error or "Connection" in failed.value.error
 
@@ -263,12 +263,12 @@ def test_unreachable_slack_keeps_the_alert_pending_with_a_hint(settings: Setting
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/api/"
     env = Environment(slack_api_url=url, slack_bot_token=BOT_TOKEN)
     pauses = Pauses()
-    sink = SlackSink(make_client(env, RetryPolicy(timeout=2, attempts=2, base_delay=0.001, jitter=0),
+    sink = SlackChannel(make_client(env, RetryPolicy(timeout=2, attempts=2, base_delay=0.001, jitter=0),
                                  sleep=pauses), sleep=pauses)
     store = Store.memory()
-    store.add_notifications([{"type": "safety", "channel": "C999", "uids": []}])
-    report = flush(store, sink)
+    store.add_notifications([notification("safety", "slack:C999")])
+    report = flush(store, channels(sink))
     assert report.delivered == 0 and len(report.failed) == 1
-    error = store.pending()[0]["last_error"]
+    error = store.pending()[0].last_error
     assert error.startswith("URLError:") and "Connection refused" in error
     assert f"Slack was not reached at {url}" in error and "the next run retries" in error

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from bot.console import render_text
+from bot.markup import Link
 from bot.models import Classification, Item
-from bot.slack import render as r
-from bot.slack.markup import Link, escape, mrkdwn, safe_url
+from bot.notify import Notification, Summary
+from bot.slack import blocks as r
+from bot.slack.mrkdwn import escape, mrkdwn, safe_url
 from tests.factories import pubmed_item, trial_item
 from tests.fakes.slack import slack_problems
 
@@ -30,12 +33,9 @@ def labelled(n: int, kind: str = "clinical", safety: bool = False, integrity: bo
     return doc(item)
 
 
-def note(kind: str = "items", **extra: Any) -> dict[str, Any]:
-    base = {"id": "n1", "type": kind, "channel": "C111", "query": "exo-alopecia", "uids": [],
-            "summary": {}, "created": "2026-03-10T06:00:00+00:00", "attempts": 0,
-            "last_error": None, "sent_parts": 0}  # fmt: skip
-    base.update(extra)
-    return base
+def note(kind: str = "items", *, query: str | None = "exo-alopecia", summary: dict[str, Any] | None = None) -> Notification:
+    return Notification(kind=kind, route="slack:C111", query=query,  # type: ignore[arg-type]
+                        summary=Summary(**(summary or {})), created="2026-03-10T06:00:00+00:00")
 
 
 def every_text(message: dict[str, Any]) -> str:
@@ -222,7 +222,7 @@ def test_empty_digest_says_nothing_is_new() -> None:
 def test_console_text_has_the_same_content_without_markup() -> None:
     """The console rendering shows the same words and URLs, unescaped and without mrkdwn."""
     item = labelled(1, title=EVIL)
-    text = r.render_text(note(), [item])
+    text = render_text(note(), [item])
     assert "== 1 new — exo-alopecia ==" in text
     assert EVIL + " <https://pubmed.ncbi.nlm.nih.gov/30000001/>" in text
     assert "PubMed · Dermatol Surg · 2025-04-01 · clinical study" in text

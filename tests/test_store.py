@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import random
@@ -21,7 +20,7 @@ import pytest
 
 from bot.errors import CommitsFrozen, StoreError
 from bot.store import STORE_FILE, Diff, DigestMark, QueryState, Store
-from tests.factories import pubmed_item, retracted, trial_item
+from tests.factories import notification, pubmed_item, retracted, trial_item
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,7 +134,7 @@ def test_commit_is_one_write(store: Store) -> None:
     """Items, outbox, query state and run record of a run land in a single file write."""
     before = store.file_writes
     store.commit("q", store.diff([pubmed_item(n) for n in range(50)], "q"),
-                 outbox=[{"type": "items", "channel": "C1", "uids": ["pmid:30000001"]}],
+                 outbox=[notification("items", "slack:C1", ["pmid:30000001"])],
                  state=QueryState(last_success="2026-01-01T00:00:00"), run={"fetched": 50, "new": 50})
     assert store.file_writes == before + 1
     assert len(store) == 50 and len(store.pending()) == 1 and store.runs("q")[0]["new"] == 50
@@ -156,12 +155,12 @@ def test_query_state_round_trips(store: Store, data_dir: Path) -> None:
 
 def test_outbox_failure_then_delivery(store: Store) -> None:
     """A failed delivery stays pending with its error and progress; a delivered one leaves."""
-    store.add_notifications([{"type": "safety", "channel": "C9", "uids": []}])
+    store.add_notifications([notification("safety", "slack:C9")])
     note = store.pending()[0]
-    store.record_failure(note["id"], "channel_not_found", sent_parts=1)
+    store.record_failure(note.id, "channel_not_found", sent_parts=1)
     note = store.pending()[0]
-    assert (note["attempts"], note["last_error"], note["sent_parts"]) == (1, "channel_not_found", 1)
-    store.mark_delivered(note["id"])
+    assert (note.attempts, note.last_error, note.sent_parts) == (1, "channel_not_found", 1)
+    store.mark_delivered(note.id)
     assert store.pending() == []
 
 
@@ -170,28 +169,28 @@ def test_frozen_commits_are_refused_while_delivery_marks_still_land(data_dir: Pa
     Slack confirmed was posted again after restart): after `freeze_commits` a run's commit
     raises CommitsFrozen, yet progress and delivery marks are written and survive reopening."""
     store = Store.open(data_dir)
-    store.add_notifications([{"type": "items", "channel": "C1", "uids": []},
-                             {"type": "items", "channel": "C2", "uids": ["pmid:1", "pmid:2"]}])  # fmt: skip
+    store.add_notifications([notification("items", "slack:C1"),
+                             notification("items", "slack:C2", ["pmid:1", "pmid:2"])])  # fmt: skip
     first, second = store.pending()
     store.freeze_commits()
     with pytest.raises(CommitsFrozen):
         store.commit("pm", Diff(new=[pubmed_item(1)]), state=QueryState(watermark=date(2025, 1, 1)))
-    store.mark_delivered(first["id"])
-    store.record_progress(second["id"], 1, ["pmid:1"])
+    store.mark_delivered(first.id)
+    store.record_progress(second.id, 1, ["pmid:1"])
     store.close()
     with Store.open(data_dir) as again:
-        assert [(n["id"], n["sent_uids"]) for n in again.pending()] == [(second["id"], ["pmid:1"])]
+        assert [(n.id, list(n.sent_uids)) for n in again.pending()] == [(second.id, ["pmid:1"])]
         assert again.query_state("pm").watermark is None and len(again) == 0
 
 
 def test_a_closed_store_refuses_every_write(store: Store) -> None:
     """Once closed (its directory lock released), no commit, journal or subscription write lands."""
-    store.add_notifications([{"type": "items", "channel": "C1", "uids": []}])
+    store.add_notifications([notification("items", "slack:C1")])
     note = store.pending()[0]
     assert store.close() is True
     for write in (lambda: store.commit("pm", state=QueryState(watermark=date(2025, 1, 1))),
-                  lambda: store.mark_delivered(note["id"]),
-                  lambda: store.record_progress(note["id"], 1),
+                  lambda: store.mark_delivered(note.id),
+                  lambda: store.record_progress(note.id, 1),
                   lambda: store.subscribe("C1"), lambda: store.unsubscribe("C1")):  # fmt: skip
         with pytest.raises(StoreError):
             write()
@@ -332,10 +331,10 @@ def test_sigkill_at_random_moments_never_tears_or_loses_acknowledged_batches(dat
 def test_delivery_marks_are_journalled_not_rewrites(data_dir: Path) -> None:
     """Regression (review finding 9): marking a notification sent appends to a small journal; the store file is untouched."""
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "items", "channel": "C1", "uids": []} for _ in range(30)])
+        store.add_notifications([notification("items", "slack:C1") for _ in range(30)])
         writes, before = store.file_writes, (data_dir / STORE_FILE).read_bytes()
         for note in store.pending():
-            store.mark_delivered(note["id"])
+            store.mark_delivered(note.id)
         assert store.file_writes == writes and store.journal_writes == 30
         assert (data_dir / STORE_FILE).read_bytes() == before
         assert store.pending() == []
@@ -346,22 +345,22 @@ def test_delivery_marks_are_journalled_not_rewrites(data_dir: Path) -> None:
 def test_journal_replays_progress_and_ignores_a_torn_last_line(data_dir: Path) -> None:
     """Progress and failures survive a crash; a half-written journal line (never acknowledged) is skipped."""
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "items", "channel": "C1", "uids": ["pmid:1", "pmid:2"]}])
-        note_id = store.pending()[0]["id"]
+        store.add_notifications([notification("items", "slack:C1", ["pmid:1", "pmid:2"])])
+        note_id = store.pending()[0].id
         store.record_progress(note_id, 1, ["pmid:1"])
         store.record_failure(note_id, "ratelimited", sent_parts=1, sent_uids=["pmid:1"])
     with open(data_dir / "outbox.journal", "ab") as journal:
         journal.write(b'{"op":"delivered","id":"' + note_id.encode())
     with Store.open(data_dir, readonly=True) as reader:
         note = reader.pending()[0]
-        assert (note["sent_uids"], note["attempts"], note["last_error"]) == (["pmid:1"], 1, "ratelimited")
+        assert (list(note.sent_uids), note.attempts, note.last_error) == (["pmid:1"], 1, "ratelimited")
 
 
 def test_commit_folds_the_journal_into_the_file(data_dir: Path) -> None:
     """The next commit writes the journalled outcomes into the store file and empties the journal."""
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "items", "channel": "C1", "uids": []}])
-        store.mark_delivered(store.pending()[0]["id"])
+        store.add_notifications([notification("items", "slack:C1")])
+        store.mark_delivered(store.pending()[0].id)
         assert (data_dir / "outbox.journal").stat().st_size > 0
         store.commit("q", store.diff([pubmed_item(1)], "q"))
         assert (data_dir / "outbox.journal").stat().st_size == 0
@@ -417,14 +416,14 @@ def test_disk_full_at_commit_is_one_line_keeps_the_file_and_the_next_run_recover
         before = (data_dir / STORE_FILE).read_bytes()
         disk_full(True)
         with pytest.raises(StoreError) as caught:
-            store.commit("pm", store.diff([pubmed_item(2)], "pm"), outbox=[{"type": "items", "channel": "C1"}])
+            store.commit("pm", store.diff([pubmed_item(2)], "pm"), outbox=[notification("items", "slack:C1")])
         message = str(caught.value)
         assert message.startswith(f"cannot write store file {data_dir / STORE_FILE}: No space left on device")
         assert "free disk space" in message and "\n" not in message
         assert (data_dir / STORE_FILE).read_bytes() == before and list(data_dir.glob(".litwatch-*.tmp")) == []
         assert store.get("pmid:30000002") is None and store.pending() == []  # memory is the file again
         disk_full(False)
-        store.commit("pm", store.diff([pubmed_item(2)], "pm"), outbox=[{"type": "items", "channel": "C1"}])
+        store.commit("pm", store.diff([pubmed_item(2)], "pm"), outbox=[notification("items", "slack:C1")])
     with Store.open(data_dir, readonly=True) as again:
         assert len(again) == 2 and len(again.pending()) == 1
 
@@ -435,19 +434,19 @@ def test_disk_full_while_journalling_keeps_the_notification_pending(
     one line naming the journal; the notification stays pending, the journal holds no torn
     line, and the mark succeeds once there is space."""
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "items", "channel": "C1"}, {"type": "items", "channel": "C2"}])
+        store.add_notifications([notification("items", "slack:C1"), notification("items", "slack:C2")])
         first, second = store.pending()
-        store.record_progress(first["id"], 1)
+        store.record_progress(first.id, 1)
         disk_full(True)
         with pytest.raises(StoreError, match=r"cannot record a delivery in .*outbox\.journal: No space left"):
-            store.mark_delivered(first["id"])
-        assert [n["id"] for n in store.pending()] == [first["id"], second["id"]]
+            store.mark_delivered(first.id)
+        assert [n.id for n in store.pending()] == [first.id, second.id]
         disk_full(False)
-        store.mark_delivered(second["id"])
+        store.mark_delivered(second.id)
     journal = (data_dir / "outbox.journal").read_bytes()
     assert all(json.loads(line) for line in journal.splitlines())
     with Store.open(data_dir) as again:
-        assert [n["id"] for n in again.pending()] == [first["id"]] and again.pending()[0]["sent_parts"] == 1
+        assert [n.id for n in again.pending()] == [first.id] and again.pending()[0].sent_parts == 1
 
 
 def test_a_read_only_file_system_on_the_lock_is_one_line(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -475,12 +474,12 @@ def test_a_journal_line_that_is_not_an_object_is_skipped(data_dir: Path, caplog:
     """Regression (issue 14, finding 11: a journal line `123` crashed every command, even
     export): it is skipped with a warning naming the file and line; the others apply."""
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "items", "channel": "C1"}, {"type": "items", "channel": "C2"}])
+        store.add_notifications([notification("items", "slack:C1"), notification("items", "slack:C2")])
         first, second = store.pending()
     journal = data_dir / "outbox.journal"
-    journal.write_bytes(b'123\n["op"]\n' + json.dumps({"op": "delivered", "id": first["id"]}).encode() + b"\n")
+    journal.write_bytes(b'123\n["op"]\n' + json.dumps({"op": "delivered", "id": first.id}).encode() + b"\n")
     with Store.open(data_dir, readonly=True) as reader:
-        assert [n["id"] for n in reader.pending()] == [second["id"]]
+        assert [n.id for n in reader.pending()] == [second.id]
     warnings = [r.getMessage() for r in caplog.records if "not a litwatch record" in r.getMessage()]
     assert len(warnings) == 2 and warnings[0].startswith(f"{journal} line 1 is not a litwatch record")
 
@@ -489,10 +488,10 @@ def test_a_sent_parts_that_is_not_a_number_does_not_stop_delivery(data_dir: Path
     """Regression (issue 14, finding 11: `sent_parts` that is not a number crashed every
     `once` at that notification): it reads as 0 and the notification is delivered."""
     from bot.outbox import flush
-    from bot.slack.console import ConsoleSink
+    from tests.factories import channels
 
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "warning", "channel": "C1", "summary": {"message": "x"}}])
+        store.add_notifications([notification("warning", "slack:C1", message="x")])
     raw = json.loads((data_dir / STORE_FILE).read_text(encoding="utf-8"))
     next(iter(raw["outbox"].values())).update(sent_parts="two", attempts=None, sent_uids="pmid:1")
     (data_dir / STORE_FILE).write_text(json.dumps(raw), encoding="utf-8")
@@ -501,10 +500,10 @@ def test_a_sent_parts_that_is_not_a_number_does_not_stop_delivery(data_dir: Path
     journal.write_text(json.dumps({"op": "progress", "id": note_id, "sent_parts": "3"}) + "\n")
     with Store.open(data_dir) as store:
         [note] = store.pending()
-        assert (note["sent_parts"], note["attempts"], note["sent_uids"]) == (0, 0, [])
-        store.record_failure(note["id"], "timeout")  # counts on from 0, no ValueError
-        assert store.pending()[0]["attempts"] == 1
-        report = flush(store, ConsoleSink(io.StringIO()))
+        assert (note.sent_parts, note.attempts, note.sent_uids) == (0, 0, ())
+        store.record_failure(note.id, "timeout")  # counts on from 0, no ValueError
+        assert store.pending()[0].attempts == 1
+        report = flush(store, channels())
         assert report.delivered == 1 and store.pending() == []
 
 
@@ -516,16 +515,14 @@ def test_the_daemon_logs_a_full_disk_in_one_line_and_keeps_running(
     space again, stores everything."""
     from bot.config import load_settings
     from bot.daemon import Runner
-    from bot.slack.console import ConsoleSink
-    from tests.daemon_kit import CONFIG, ScriptedSource, label
+    from tests.daemon_kit import CONFIG, ScriptedSource, context
 
     config = tmp_path / "litwatch.toml"
     config.write_text(CONFIG, encoding="utf-8")
     settings = load_settings(config)
     pubmed = ScriptedSource(items=[pubmed_item(1), pubmed_item(2)])
     with Store.open(data_dir) as store:
-        runner = Runner(settings, store, {"pubmed": pubmed, "clinicaltrials": ScriptedSource()},
-                        ConsoleSink(io.StringIO()), classify=label)  # fmt: skip
+        runner = Runner(context(settings, store, {"pubmed": pubmed, "clinicaltrials": ScriptedSource()}))
         disk_full(True)
         report = runner.run(settings.queries[0])
         assert report is not None and report.failed and "No space left on device" in (report.error or "")
@@ -557,8 +554,8 @@ def test_a_failure_after_the_new_file_is_in_place_does_not_undo_the_commit(
     """If emptying the journal fails once the new store file is in place (an I/O error), the
     commit still counts, a warning says so, and the journal replays harmlessly on the next start."""
     with Store.open(data_dir) as store:
-        store.add_notifications([{"type": "items", "channel": "C1"}])
-        store.record_progress(store.pending()[0]["id"], 1)
+        store.add_notifications([notification("items", "slack:C1")])
+        store.record_progress(store.pending()[0].id, 1)
         real_fsync = os.fsync
 
         def fsync(fd: int) -> None:
@@ -571,4 +568,4 @@ def test_a_failure_after_the_new_file_is_in_place_does_not_undo_the_commit(
         monkeypatch.setattr(os, "fsync", real_fsync)
     assert any("tidying after it failed" in r.getMessage() for r in caplog.records)
     with Store.open(data_dir) as again:
-        assert len(again) == 1 and again.pending()[0]["sent_parts"] == 1
+        assert len(again) == 1 and again.pending()[0].sent_parts == 1

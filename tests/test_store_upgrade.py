@@ -16,7 +16,7 @@ from bot.models import Item
 from bot.pipeline import run_query
 from bot.store import STORE_FILE, Store
 from tests.daemon_kit import label
-from tests.factories import pubmed_item, write_config
+from tests.factories import context, pubmed_item, write_config
 from tests.fakes.feeds import FakeFeeds
 from tests.test_feeds import TWO_FEEDS, numbered_feed, source
 
@@ -74,14 +74,14 @@ def test_feed_items_of_an_old_store_keep_working_without_a_changed_flood(
             assert store.get(f"feed:{netloc}/1") is None and store.get("feed:recalls/1") is not None
             assert store.get("pmid:30000001") is not None
             [pending] = store.pending()
-            assert pending["uids"] == ["feed:recalls/1", "pmid:30000001"]
-            assert pending["sent_uids"] == ["feed:recalls/1"]
-            assert store.delivers_to_slack()  # the rest of meta survives the upgrade
-            reports = [run_query(q, store=store, sources={"feed": source()}, classify=label, settings=settings)
+            assert pending.uids == ("feed:recalls/1", "pmid:30000001") and pending.route == "slack:C111"
+            assert pending.sent_uids == ("feed:recalls/1",)
+            assert store.destinations() == {"slack"}  # the rest of meta survives the upgrades
+            reports = [run_query(q, context(settings, store, {"feed": source()}, classify=label))
                        for q in settings.queries]  # fmt: skip
     assert [(r.new, r.changed, r.baseline) for r in reports] == [(0, 0, True), (5, 0, True)]
     raw = json.loads((data / STORE_FILE).read_text(encoding="utf-8"))
-    assert raw["meta"]["1"]["schema"] == 2
+    assert raw["meta"]["1"]["schema"] == 3
 
 
 def test_an_old_store_is_read_by_read_only_commands_without_writing_it(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_digest_marks_of_an_old_store_carry_over(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path))
     with Store.open(data) as store:
         [note] = build_digests(store, settings, moment=datetime(2026, 2, 9, 9, 0, tzinfo=UTC) + timedelta(hours=1))
-        assert note["uids"] == ["pmid:30000003"]
+        assert note.uids == ("pmid:30000003",)
         assert store.subscriptions()[0]["last_digest_seq"] == 2
 
 
@@ -123,4 +123,4 @@ def test_a_store_without_meta_is_read_as_schema_1(tmp_path: Path) -> None:
         assert len(store) == 1
     with Store.open(data) as store:
         assert len(store) == 1
-    assert json.loads(path.read_text(encoding="utf-8"))["meta"]["1"]["schema"] == 2
+    assert json.loads(path.read_text(encoding="utf-8"))["meta"]["1"]["schema"] == 3

@@ -20,7 +20,7 @@ from bot.sources.clinicaltrials import ClinicalTrialsSource
 from bot.sources.feeds import FeedSource
 from bot.sources.http import Http
 from bot.store import Store
-from tests.factories import MINIMAL_CONFIG, pubmed_item, write_config
+from tests.factories import MINIMAL_CONFIG, context, pubmed_item, write_config
 from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
 from tests.fakes.feeds import FakeFeeds
 
@@ -76,13 +76,12 @@ def run(settings: Settings, store: Store, name: str, sources: dict[str, Any],
     query = settings.query(name)
     assert query is not None
     query = dataclasses.replace(query, **changes)
-    return run_query(query, store=store, sources=sources, classify=classify, settings=settings,
-                     link=link_items)  # fmt: skip
+    return run_query(query, context(settings, store, sources, classify=classify, link=link_items))
 
 
 def deliver_all(store: Store) -> None:
     for note in store.pending():
-        store.mark_delivered(note["id"])
+        store.mark_delivered(note.id)
 
 
 def trials(fake: FakeClinicalTrials) -> dict[str, Any]:
@@ -114,7 +113,7 @@ def test_status_change_to_terminated_is_a_field_level_change(
     stored = store.get("nct:NCT04207047")
     assert stored is not None
     assert stored["changes"] == ["Status UNKNOWN -> TERMINATED", "why stopped: 'safety concerns'"]
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
 
 
 def test_results_posted_alert(
@@ -127,7 +126,7 @@ def test_results_posted_alert(
     stored = store.get("nct:NCT06171568")
     assert stored is not None
     assert stored["changes"] == ["results posted", "enrollment 400 -> 380"]
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT06171568"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["nct:NCT06171568"])]
 
 
 def results_posted(settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch,
@@ -149,7 +148,7 @@ def test_results_posted_with_harm_go_to_the_safety_channel(
 ) -> None:
     """Posted results where a participant had a serious adverse event raise a safety alert."""
     store = results_posted(settings, ctgov, monkeypatch, seriousNumAffected=1)
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("safety", ["nct:NCT04207047"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("safety", ["nct:NCT04207047"])]
     stored = store.get("nct:NCT04207047")
     assert stored is not None and stored["changes"] == ["results posted"]
     assert ("registry results: of 3 participants, 1 had serious adverse events, 0 had other "
@@ -161,7 +160,7 @@ def test_results_posted_without_harm_are_an_ordinary_alert(
 ) -> None:
     """Posted results where nobody had an adverse event are a 'results posted' alert, not safety."""
     store = results_posted(settings, ctgov, monkeypatch)
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
     stored = store.get("nct:NCT04207047")
     assert stored is not None and stored["changes"] == ["results posted"]
     assert stored["classification"]["safety"] is False
@@ -207,7 +206,7 @@ def test_publication_of_tracked_trial(
     assert paper["links"] == ["nct:NCT04207047"]
     assert "publication of tracked trial NCT04207047" in paper["classification"]["reasons"]
     assert trial["links"] == ["pmid:30000002"]
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["pmid:30000002"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["pmid:30000002"])]
 
     # The trial's next change keeps the link the publication added.
     ctgov.change("NCT04207047", updated="2025-03-04", status="COMPLETED")
@@ -236,7 +235,7 @@ def test_doi_dedupe_across_sources(settings: Settings, monkeypatch: pytest.Monke
     assert entry is not None
     assert entry["alt_urls"] == ["https://pubmed.ncbi.nlm.nih.gov/30000007/"]
     assert entry["links"] == ["pmid:30000007"]
-    assert [(n["type"], n["uids"]) for n in store.pending()] == [("items", ["pmid:30000008"])]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["pmid:30000008"])]
 
 
 def test_unchanged_feed_run_is_not_modified_and_keeps_validators(

@@ -19,9 +19,11 @@ from bot import registry
 from bot.config import SLUG, SavedQuery, Settings, today
 from bot.digest import PERIODS
 from bot.errors import QuerySyntaxError, SourceError
+from bot.markup import Code, Emoji, Line, Strong, clip
 from bot.models import Classification, Item, is_flagged
-from bot.slack.markup import Code, Emoji, Line, Strong, clip
-from bot.slack.render import Context, Element, Message, Section, digest_line, item_section
+from bot.notify import address_of, parse_route
+from bot.render import Context, Element, Message, digest_line, item_section, section
+from bot.slack.blocks import to_slack
 
 SEARCH_LIMIT = 10
 MAX_TERMS = 500  # characters; PubMed rejects very long GET terms and nobody types more
@@ -33,8 +35,9 @@ HELP = """\
 *litwatch* watches the literature for this team. Commands:
 `/litwatch search <terms> [source:pubmed|trials|all] [since:YYYY] [share]` search now \
 (only you see the results unless you add `share`)
-`/litwatch subscribe [weekly|daily]` send this channel (or you, in a DM) the digest
-`/litwatch unsubscribe` stop the digest here
+`/litwatch subscribe [weekly|daily] [mailto:you@example.org]` send this channel (or you, in a DM, \
+or an e-mail address) the digest
+`/litwatch unsubscribe [mailto:you@example.org]` stop the digest here (or to that address)
 `/litwatch flagged [query]` stored records with a safety or integrity flag, newest first
 `/litwatch queries` saved queries: schedule, last success, last error, next run
 `/litwatch status` health: failures, pending alerts, store size
@@ -56,6 +59,7 @@ class Command:
     share: bool = False
     period: str = "weekly"
     query: str = ""
+    target: str = ""  # subscribe / unsubscribe: a mailto: route instead of this conversation
     problem: str = ""
 
 
@@ -72,10 +76,8 @@ def parse(text: str, *, this_year: int | None = None) -> Command:
     verb, args = words[0].lower(), words[1:]
     if verb == "search":
         return _parse_search(args, this_year or today().year)
-    if verb == "subscribe":
-        if len(args) > 1 or (args and args[0].lower() not in PERIODS):
-            return _bad(f"`subscribe` takes `weekly` or `daily`, not `{' '.join(args)}`")
-        return Command("subscribe", period=args[0].lower() if args else "weekly")
+    if verb in ("subscribe", "unsubscribe"):
+        return _parse_subscription(verb, args)
     if verb == "run":
         if len(args) != 1 or not SLUG.match(args[0]):
             return _bad("`run` takes the name of one saved query (see `/litwatch queries`)")
@@ -84,11 +86,25 @@ def parse(text: str, *, this_year: int | None = None) -> Command:
         if len(args) > 1 or (args and not SLUG.match(args[0])):
             return _bad("`flagged` takes at most the name of one saved query (see `/litwatch queries`)")
         return Command("flagged", query=args[0] if args else "")
-    if verb in ("unsubscribe", "queries", "status", "help"):
+    if verb in ("queries", "status", "help"):
         if args:
             return _bad(f"`{verb}` takes no arguments")
         return Command(verb)
     return _bad(f"unknown command `{words[0]}`")
+
+
+def _parse_subscription(verb: str, args: list[str]) -> Command:
+    """`subscribe [weekly|daily] [mailto:address]`, `unsubscribe [mailto:address]`."""
+    mail = [a for a in args if a.lower().startswith("mailto:")]
+    rest = [a for a in args if a not in mail]
+    target = parse_route(mail[0]) if len(mail) == 1 else None
+    if len(mail) > 1 or (mail and target is None):
+        return _bad(f"`{verb}` takes one e-mail address as `mailto:name@example.org`, not `{' '.join(mail)}`")
+    if verb == "unsubscribe":
+        return Command(verb, target=target or "") if not rest else _bad("`unsubscribe` takes only a `mailto:` address")
+    if len(rest) > 1 or (rest and rest[0].lower() not in PERIODS):
+        return _bad(f"`subscribe` takes `weekly` or `daily`, not `{' '.join(rest)}`")
+    return Command("subscribe", period=rest[0].lower() if rest else "weekly", target=target or "")
 
 
 def _bad(problem: str) -> Command:
@@ -146,8 +162,8 @@ class Caller:
 
     @property
     def digest_target(self) -> str:
-        """A DM subscribes the person (the digest opens a DM); elsewhere the channel."""
-        return self.user_id if self.in_dm else self.channel_id
+        """A DM subscribes the person (the digest opens a DM); elsewhere the channel (a route)."""
+        return f"slack:{self.user_id if self.in_dm else self.channel_id}"
 
 
 @dataclass
@@ -170,13 +186,13 @@ class Services:
 def reply(message: Message | str, *, share: bool = False) -> dict[str, Any]:
     """A response_url payload (ephemeral unless shared) from a rendered message or one line."""
     if isinstance(message, str):
-        message = Message((message,), [Section([(message,)])])
-    return {"response_type": "in_channel" if share else "ephemeral", "replace_original": False, **message.to_slack()}
+        message = Message((message,), (section([(message,)]),))
+    return {"response_type": "in_channel" if share else "ephemeral", "replace_original": False, **to_slack(message)}
 
 
 def lines_reply(lines: list[Line], *, share: bool = False) -> dict[str, Any]:
     """A reply whose first line is also the notification text."""
-    return reply(Message(lines[0], [Section(lines)]), share=share)
+    return reply(Message(lines[0], (section(lines),)), share=share)
 
 
 def ack_payload(command: Command) -> dict[str, Any] | None:
@@ -257,35 +273,41 @@ def _search(command: Command, caller: Caller, services: Services) -> dict[str, A
         command.terms,
         "”" + (f" since {command.since}" if command.since else ""),
     )
-    elements: list[Element] = [Section([head])]
+    elements: list[Element] = [section([head])]
     elements += [item_section({**item.to_dict(), "uid": item.uid}) for item in shown]
     notes: list[Line] = [(Emoji("warning"), " ", problem) for problem in problems]
     if not shown and not problems:
         notes.append(("Nothing found. Try fewer or broader terms.",))
     if notes:
-        elements.append(Context(notes))
+        elements.append(Context(tuple(notes)))
     fallback = head if shown or not problems else (problems[0],)
-    return reply(Message(fallback, elements), share=command.share)
+    return reply(Message(fallback, tuple(elements)), share=command.share)
 
 
 def _subscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    target = command.target or caller.digest_target
     # Asked of Slack before anything is stored: a digest the bot cannot post would stay
-    # pending for good and keep `status` failing.
-    problem = services.cannot_post(caller.digest_target) if services.cannot_post else None
+    # pending for good and keep `status` failing. (An e-mail address shows a refusal on sending.)
+    problem = services.cannot_post(address_of(target)) if services.cannot_post and not command.target else None
     if problem:
         return reply(f"Not subscribed: {problem}.")
-    fresh = services.store.subscribe(caller.digest_target, command.period)
-    who = "You are" if caller.in_dm else "This channel is"
-    return reply(f"{who} {'now subscribed to' if fresh else 'now on'} the {command.period} digest.")
+    fresh = services.store.subscribe(target, command.period)
+    if command.target:
+        who, by = f"{address_of(command.target)} is", " by e-mail"
+    else:
+        who, by = "You are" if caller.in_dm else "This channel is", ""
+    return reply(f"{who} {'now subscribed to' if fresh else 'now on'} the {command.period} digest{by}.")
 
 
 def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
-    removed = services.store.unsubscribe(caller.digest_target)
-    dropped = services.store.drop_digests(caller.digest_target)
+    target = command.target or caller.digest_target
+    removed = services.store.unsubscribe(target)
+    dropped = services.store.drop_digests(target)
     pending = f" {dropped} pending digest{'s' if dropped != 1 else ''} dropped." if dropped else ""
+    where = f"to {address_of(command.target)}" if command.target else "here"
     if removed:
-        return reply(f"Unsubscribed: no more digests here.{pending}")
-    return reply(f"There was no digest subscription here.{pending}")
+        return reply(f"Unsubscribed: no more digests {where}.{pending}")
+    return reply(f"There was no digest subscription {where}.{pending}")
 
 
 def _flagged(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
@@ -334,9 +356,9 @@ def _queries(command: Command, caller: Caller, services: Services) -> dict[str, 
         ]
         if state.last_error:
             lines.append((Emoji("x"), " last error: ", clip(state.last_error, 300)))
-        sections.append(Section(lines))
+        sections.append(section(lines))
     head = f"{len(settings.queries)} saved queries"
-    return reply(Message((head,), [Section([(head,)]), *sections]))
+    return reply(Message((head,), (section([(head,)]), *sections)))
 
 
 def _status(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
@@ -344,7 +366,7 @@ def _status(command: Command, caller: Caller, services: Services) -> dict[str, A
     failing = [(q.name, store.query_state(q.name).last_error) for q in settings.enabled_queries]
     failing = [(name, error) for name, error in failing if error]
     pending = store.pending()
-    undelivered = [n for n in pending if n.get("last_error")]
+    undelivered = [n for n in pending if n.last_error]
     healthy = not failing and not undelivered
     lines: list[Line] = [
         (Emoji("white_check_mark"), " healthy") if healthy else (Emoji("warning"), " needs attention"),
@@ -358,7 +380,7 @@ def _status(command: Command, caller: Caller, services: Services) -> dict[str, A
         lines.append((Emoji("x"), " ", Strong(name), ": ", clip(str(error), 300)))
     for note in undelivered[:5]:
         lines.append(
-            (Emoji("x"), f" {note.get('type')} for {note.get('channel')}: ", clip(str(note.get("last_error")), 200))
+            (Emoji("x"), f" {note.kind} for {note.route}: ", clip(str(note.last_error), 200))
         )
     return lines_reply(lines)
 

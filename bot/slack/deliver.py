@@ -1,6 +1,6 @@
-"""Posting outbox notifications to Slack: bounded retries, pacing, DM targets, RIS uploads.
+"""The Slack channel: posting notifications with bounded retries, pacing, DM targets, RIS uploads.
 
-`SlackSink.send` posts the rendered parts of one notification from `start_part` on and
+`SlackChannel.send` posts the rendered parts of one notification from `start_part` on and
 returns only when Slack confirmed each; any failure becomes `DeliveryFailed(error,
 parts_done)`, so the outbox keeps the notification pending and the next flush resumes at
 the first unconfirmed part: nothing confirmed is posted twice.
@@ -26,11 +26,13 @@ from slack_sdk.http_retry import (
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from bot.config import Environment, now
+from bot.config import Environment, Settings, now
 from bot.export import to_ris
-from bot.outbox import DeliveryFailed, PartConfirmed
+from bot.notify import Notification
+from bot.outbox import DeliveryFailed, Items, PartConfirmed, Unavailable
+from bot.render import messages
 from bot.retry import RetryPolicy, parse_retry_after
-from bot.slack.render import messages
+from bot.slack.blocks import SLACK, to_slack
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -154,13 +156,22 @@ def make_client(env: Environment, policy: RetryPolicy | None = None, *, sleep: S
     )
 
 
-# ---------------------------------------------------------------- the sink
+# ---------------------------------------------------------------- the channel
+
+UNAVAILABLE = Unavailable("Slack", "SLACK_BOT_TOKEN is not set")
 
 
-class SlackSink:
-    """Posts notifications; about one message per second per channel (Slack's posting limit)."""
+def build_channel(env: Environment, settings: Settings) -> SlackChannel | None:
+    """The Slack channel when a bot token is set (the registry's factory)."""
+    return SlackChannel(make_client(env)) if env.slack_bot_token else None
 
-    delivers_to = "slack"  # flushing through this sink marks the store as a Slack store
+
+class SlackChannel:
+    """Posts `slack:` notifications; about one message per second per conversation (Slack's limit)."""
+
+    scheme = "slack"
+    label = "Slack"
+    format = SLACK
 
     def __init__(self, client: WebClient, pace: float = 1.0, *, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:  # fmt: skip
@@ -170,17 +181,17 @@ class SlackSink:
         self._last_post: dict[str, float] = {}  # target -> when its last message went out
         self._conversations: dict[str, str] = {}  # target as configured -> conversation ID
 
-    def send(self, notification: dict[str, Any], items: list[dict[str, Any]], start_part: int,
+    def send(self, notification: Notification, items: Items, start_part: int,
              on_part: PartConfirmed | None = None) -> None:
-        target = str(notification.get("channel") or "")
-        parts = messages(notification, items)
-        attach = notification.get("type") == "digest" and bool(items)
+        target = notification.address
+        parts = messages(notification, items, self.format)
+        attach = notification.kind == "digest" and bool(items)
         done = start_part
         try:
             if start_part < len(parts):
                 channel = self._destination(target)
                 for index in range(start_part, len(parts)):
-                    self._post(target, channel, parts[index].to_slack())
+                    self._post(target, channel, to_slack(parts[index]))
                     done = index + 1
                     if on_part:
                         on_part(done, parts[index].uids)
@@ -222,7 +233,7 @@ class SlackSink:
             if wait > 0:
                 self.sleep(wait)
 
-    def _upload_ris(self, target: str, notification: Mapping[str, Any], items: list[dict[str, Any]]) -> None:
+    def _upload_ris(self, target: str, notification: Notification, items: Items) -> None:
         """Share the digest's items as a RIS file; upload v2 needs a conversation ID."""
         channel = self._conversations.get(target) or self._destination(target)
         if not CONVERSATION_ID.match(channel):
@@ -230,8 +241,7 @@ class SlackSink:
             # message tells us the channel's ID (names are refused by completeUploadExternal).
             anchor = {"text": "RIS file of the last digest follows.", "blocks": []}
             channel = self._post(target, channel, anchor) or channel
-        summary = notification.get("summary") or {}
-        day = str(summary.get("until") or notification.get("created") or now().isoformat())[:10]
+        day = (notification.summary.until or notification.created or now().isoformat())[:10]
         self.client.files_upload_v2(
             channel=channel,
             content=to_ris(items),

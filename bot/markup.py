@@ -1,14 +1,15 @@
-"""Message content as neutral spans, written out as Slack mrkdwn or as plain console text.
+"""Message content as neutral spans: each channel writes them out in its own format.
 
 Every string from outside (titles, authors, feed entries, trial fields, error messages) enters
-as a plain `str` span and is escaped on the way out, so it can never become a mention or a link.
+as a plain `str` span and is escaped on the way out by the channel's writer (Slack mrkdwn,
+e-mail HTML), so it can never become a mention, a tag or a link. `plain` is the text form.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 ELLIPSIS = "…"
 
@@ -34,32 +35,21 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class Emoji:
-    """An emoji code in Slack; nothing on the console."""
+    """An emoji code in Slack; nothing in plain text or e-mail."""
 
     name: str
 
 
 Span = str | Link | Strong | Code | Emoji
 Line = tuple[Span, ...]
+Write = Callable[[Line], str]  # a channel's writer: one line of spans in its own format
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-# Characters that would end or split a Slack <url|label> link, or break it across lines.
-_URL_UNSAFE = re.compile(r"[<>|\s\"]")
 _SAFE_SCHEME = re.compile(r"^https?://[^/\s]", re.IGNORECASE)
 
 
-def escape(text: str) -> str:
-    """Escape the three characters mrkdwn treats as control characters (and nothing else)."""
-    return text.translate(_ESCAPES)
-
-
-def safe_url(url: str) -> str:
-    """A URL safe inside `<url|label>`, or "" if it is not an absolute http(s) URL."""
-    url = url.strip()
-    if not _SAFE_SCHEME.match(url):
-        return ""
-    url = _URL_UNSAFE.sub(lambda m: quote(m.group(0)), url)
-    return url.replace("&", "&amp;")
+def is_safe_url(url: str) -> bool:
+    """Whether `url` is an absolute http(s) URL (anything else is never written as a link)."""
+    return bool(_SAFE_SCHEME.match(url.strip()))
 
 
 def clip(text: str, limit: int) -> str:
@@ -70,25 +60,6 @@ def clip(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
 
 
-def mrkdwn(line: Line) -> str:
-    out: list[str] = []
-    for span in line:
-        if isinstance(span, str):
-            out.append(escape(span))
-        elif isinstance(span, Link):
-            label = escape(span.label)
-            url = safe_url(span.url)
-            text = f"<{url}|{label}>" if url else label
-            out.append(f"*{text}*" if span.bold else text)
-        elif isinstance(span, Strong):
-            out.append(f"*{escape(span.text)}*")
-        elif isinstance(span, Code):
-            out.append(f"`{escape(span.text)}`")
-        else:
-            out.append(f":{span.name}:")
-    return "".join(out)
-
-
 def plain(line: Line) -> str:
     out: list[str] = []
     after_emoji = False
@@ -97,7 +68,7 @@ def plain(line: Line) -> str:
             # An emoji has no console form; drop the space that followed it.
             out.append(span[1:] if after_emoji and span.startswith(" ") else span)
         elif isinstance(span, Link):
-            out.append(f"{span.label} <{span.url}>" if safe_url(span.url) else span.label)
+            out.append(f"{span.label} <{span.url.strip()}>" if is_safe_url(span.url) else span.label)
         elif isinstance(span, Strong | Code):
             out.append(span.text)
         after_emoji = isinstance(span, Emoji)

@@ -1,9 +1,9 @@
-"""Outbox notifications to Slack Block Kit messages, and the same content as console text (pure).
+"""Notifications to messages in a neutral form (pure): each channel writes them in its format.
 
-A notification renders to one or more messages. Slack's limits are respected here, not left
-to the API to reject: at most 50 blocks, section text <= 3,000 characters, header <= 150, the
-whole message well below 40,000 characters. Long sections are cut with an ellipsis and a
-link to the record; long lists are split into numbered parts, deterministically, so a
+A notification renders to a `Draft` (its content) and is split into one or more `Message`s
+by `paginate`, within the size limits of the channel it goes to (`Format`): Slack's blocks
+and text budgets, or an e-mail's much larger ones. Long sections are cut with an ellipsis
+and a link to the record; long lists are split into numbered parts, deterministically, so a
 half-delivered notification can resume at the part that failed.
 """
 
@@ -14,19 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
-
 from bot import registry
-from bot.models import is_flagged
-from bot.slack.markup import (
+from bot.markup import (
     ELLIPSIS,
     Code,
     Emoji,
@@ -34,19 +23,14 @@ from bot.slack.markup import (
     Link,
     Span,
     Strong,
+    Write,
     clip,
     join,
-    mrkdwn,
     plain,
 )
+from bot.models import is_flagged
+from bot.notify import Notification, Summary
 
-MAX_BLOCKS = 50
-SECTION_TEXT = 3000
-HEADER_TEXT = 150
-CONTEXT_ELEMENTS = 10
-MESSAGE_TEXT = 24_000  # Slack truncates at 40,000; stay well below
-FALLBACK_TEXT = 300
-ITEMS_PER_MESSAGE = 20  # readable in one screen; a 500-item run is 25 messages
 DIGEST_SAFETY_SHOWN = 20  # safety and integrity items listed in a digest before "N more"
 BASELINE_FLAGGED_SHOWN = 10  # a baseline's flagged records listed before "N more"
 
@@ -65,72 +49,78 @@ KIND_PLURAL = {
 PERIOD_LABEL = {"weekly": "Weekly", "daily": "Daily"}
 
 
+@dataclass(frozen=True)
+class Format:
+    """How a channel writes lines and how much one of its messages may hold."""
+
+    write: Write  # measures and writes a line (Slack: mrkdwn; e-mail and console: plain)
+    section_text: int = 3000
+    header_text: int = 150
+    max_blocks: int = 50
+    message_text: int = 24_000
+    items_per_message: int = 20
+    fallback_text: int = 300
+
+
+PLAIN = Format(write=plain)  # console text: the same parts as Slack, so a preview matches
+
+
 # ---------------------------------------------------------------- neutral message elements
 
 
-@dataclass
+@dataclass(frozen=True)
 class Header:
     """A header line; our own words only (plain text, never outside text)."""
 
     text: str
+    emoji: str = ""  # shown where the channel has emoji (Slack), dropped elsewhere
 
 
-@dataclass
+@dataclass(frozen=True)
 class Section:
-    """Lines of mrkdwn; cut at whole lines with an ellipsis and `more_url` when too long."""
+    """Lines of text; cut at whole lines with an ellipsis and `more_url` when too long."""
 
-    lines: list[Line]
+    lines: tuple[Line, ...]
     more_url: str = ""
-    _kept: int = field(default=-1, repr=False)
-    _mrkdwn: str = field(default="", repr=False)
 
-    @property
-    def mrkdwn(self) -> str:
-        if self._kept < 0:
-            self._layout()
-        return self._mrkdwn
+    def text(self, fmt: Format) -> str:
+        """The section written by `fmt`, cut to its section budget."""
+        return "\n".join(self.fitted(fmt, fmt.write))
 
-    @property
-    def plain(self) -> str:
-        if self._kept < 0:
-            self._layout()
-        lines = [plain(line) for line in self.lines[: self._kept]]
-        if self._kept < len(self.lines):
-            lines.append(plain(self._more()))
-        return "\n".join(lines)
+    def fitted(self, fmt: Format, write: Write) -> list[str]:
+        """The lines that fit `fmt`'s budget (measured with its writer), then the "more"
+        tail if some were cut, each written with `write` (an HTML writer, say)."""
+        texts = [fmt.write(line) for line in self.lines]
+        if sum(map(len, texts)) + len(texts) - 1 <= fmt.section_text:
+            return texts if write is fmt.write else [write(line) for line in self.lines]
+        more = self._more()
+        used = len(fmt.write(more))
+        kept: list[Line] = []
+        for line, text in zip(self.lines, texts, strict=True):
+            if used + len(text) + 1 > fmt.section_text:
+                break
+            kept.append(line)
+            used += len(text) + 1
+        if not kept:  # one line alone is too long: keep its words, drop its markup
+            kept = [(clip(plain(self.lines[0]), fmt.section_text // 5 - len(fmt.write(more))),)]
+        return [write(line) for line in (*kept, more)]
 
     def _more(self) -> Line:
         return (ELLIPSIS, " ", Link(self.more_url, "more")) if self.more_url else (ELLIPSIS,)
 
-    def _layout(self) -> None:
-        texts = [mrkdwn(line) for line in self.lines]
-        if sum(map(len, texts)) + len(texts) - 1 <= SECTION_TEXT:
-            self._kept, self._mrkdwn = len(texts), "\n".join(texts)
-            return
-        tail = mrkdwn(self._more())
-        kept: list[str] = []
-        used = len(tail)
-        for text in texts:
-            if used + len(text) + 1 > SECTION_TEXT:
-                break
-            kept.append(text)
-            used += len(text) + 1
-        if not kept:  # one line alone is too long: keep its words, drop its markup
-            first = clip(plain(self.lines[0]), SECTION_TEXT // 5 - len(tail))
-            self.lines = [(first,), *self.lines[1:]]
-            kept = [mrkdwn(self.lines[0])]
-        self._kept = len(kept)
-        self._mrkdwn = "\n".join([*kept, tail])
+
+def section(lines: Iterable[Line], more_url: str = "") -> Section:
+    return Section(tuple(lines), more_url)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
     """Small grey lines under a header; each line is one element (at most 10)."""
 
-    lines: list[Line]
+    lines: tuple[Line, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Divider:
     pass
 
@@ -148,108 +138,97 @@ class Draft:
     units: list[list[Element]]  # items (or digest sections); never split across parts
     tail: list[Element] = field(default_factory=list)  # only on the last part
     unit_uids: list[str] = field(default_factory=list)  # the item of each unit, when units are items
+    emoji: str = ""  # the header's emoji, where the channel has them
 
 
-@dataclass
+@dataclass(frozen=True)
 class Message:
-    """One message to post: blocks in neutral form and its fallback line."""
+    """One message to send: elements in neutral form and its fallback line."""
 
     fallback: Line
-    elements: list[Element]
+    elements: tuple[Element, ...]
     uids: tuple[str, ...] = ()  # the items this message carries (progress is kept by uid)
 
-    def to_slack(self) -> dict[str, Any]:
-        blocks = [_block(e).to_dict() for e in self.elements]
-        return {"text": clip(mrkdwn(self.fallback), FALLBACK_TEXT), "blocks": blocks}
-
-    def to_text(self) -> str:
-        out: list[str] = []
-        for e in self.elements:
-            if isinstance(e, Header):
-                out.append(f"== {e.text} ==")
-            elif isinstance(e, Section):
-                out.append(e.plain)
-            elif isinstance(e, Context):
-                out.extend(plain(line) for line in e.lines)
-            else:
-                out.append("-" * 40)
-        return "\n".join(out)
+    @property
+    def title(self) -> str:
+        return next((e.text for e in self.elements if isinstance(e, Header)), plain(self.fallback))
 
 
-def _block(element: Element) -> Block:
-    if isinstance(element, Header):
-        return HeaderBlock(text=PlainTextObject(text=clip(element.text, HEADER_TEXT), emoji=True))
+def message(fallback: Line, elements: Iterable[Element]) -> Message:
+    return Message(fallback, tuple(elements))
+
+
+def size(element: Element, fmt: Format) -> int:
+    """How much of a message's text budget `element` takes when `fmt` writes it."""
     if isinstance(element, Section):
-        return SectionBlock(text=MarkdownTextObject(text=element.mrkdwn, verbatim=True))
+        return len(element.text(fmt))
     if isinstance(element, Context):
-        texts = [mrkdwn(line)[:SECTION_TEXT] for line in element.lines[:CONTEXT_ELEMENTS]]
-        return ContextBlock(elements=[MarkdownTextObject(text=t, verbatim=True) for t in texts])
-    return DividerBlock()
-
-
-def _size(element: Element) -> int:
-    if isinstance(element, Section):
-        return len(element.mrkdwn)
-    if isinstance(element, Context):
-        return sum(len(mrkdwn(line)) for line in element.lines)
+        return sum(len(fmt.write(line)) for line in element.lines)
     if isinstance(element, Header):
         return len(element.text)
     return 0
 
 
+def plain_text(message: Message) -> str:
+    """A message as plain text: the console's output and the e-mail's text part."""
+    out: list[str] = []
+    for e in message.elements:
+        if isinstance(e, Header):
+            out.append(f"== {e.text} ==")
+        elif isinstance(e, Section):
+            out.append("\n".join(e.fitted(PLAIN, plain)))
+        elif isinstance(e, Context):
+            out.extend(plain(line) for line in e.lines)
+        else:
+            out.append("-" * 40)
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- public API
 
 
-def render(notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The Slack messages (`{"text", "blocks"}`) for one notification, in posting order."""
-    return [m.to_slack() for m in messages(notification, items)]
+def messages(notification: Notification, items: Sequence[Mapping[str, object]], fmt: Format = PLAIN) -> list[Message]:
+    """The notification's messages in neutral form, split within `fmt`'s limits."""
+    build = _DRAFTS.get(notification.kind, _items_draft)
+    return paginate(build(notification, list(items), fmt), fmt)
 
 
-def render_text(notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> str:
-    """The same content as plain text for the console, parts separated by blank lines."""
-    return "\n\n".join(m.to_text() for m in messages(notification, items))
-
-
-def messages(notification: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Message]:
-    """The notification's messages in neutral form (shared by Slack and console output)."""
-    build = _DRAFTS.get(str(notification.get("type")), _items_draft)
-    return paginate(build(notification, list(items)))
-
-
-def paginate(draft: Draft) -> list[Message]:
+def paginate(draft: Draft, fmt: Format = PLAIN) -> list[Message]:
     """Split a draft into messages within the block, item and text budgets, numbering parts."""
     head_blocks = 1 + len(draft.head)
-    head_size = HEADER_TEXT + sum(_size(e) for e in draft.head) + FALLBACK_TEXT
+    head_size = fmt.header_text + sum(size(e, fmt) for e in draft.head) + fmt.fallback_text
     chunks: list[list[list[Element]]] = [[]]
     chunk_uids: list[list[str]] = [[]]
-    blocks, size = head_blocks, head_size
+    blocks, used = head_blocks, head_size
     for index, unit in enumerate(draft.units):
-        unit_blocks, unit_size = len(unit), sum(_size(e) for e in unit)
+        unit_blocks, unit_size = len(unit), sum(size(e, fmt) for e in unit)
         current = chunks[-1]
         if current and (
-            len(current) >= ITEMS_PER_MESSAGE or blocks + unit_blocks > MAX_BLOCKS or size + unit_size > MESSAGE_TEXT
+            len(current) >= fmt.items_per_message or blocks + unit_blocks > fmt.max_blocks
+            or used + unit_size > fmt.message_text
         ):
             chunks.append([])
             chunk_uids.append([])
-            blocks, size = head_blocks, head_size
+            blocks, used = head_blocks, head_size
         chunks[-1].append(unit)
         if index < len(draft.unit_uids):
             chunk_uids[-1].append(draft.unit_uids[index])
         blocks += unit_blocks
-        size += unit_size
-    tail_blocks, tail_size = len(draft.tail), sum(_size(e) for e in draft.tail)
-    if draft.tail and chunks[-1] and (blocks + tail_blocks > MAX_BLOCKS or size + tail_size > MESSAGE_TEXT):
+        used += unit_size
+    tail_blocks, tail_size = len(draft.tail), sum(size(e, fmt) for e in draft.tail)
+    if draft.tail and chunks[-1] and (blocks + tail_blocks > fmt.max_blocks or used + tail_size > fmt.message_text):
         chunks.append([])
     out: list[Message] = []
     for number, chunk in enumerate(chunks, 1):
         suffix = f" (part {number}/{len(chunks)})" if len(chunks) > 1 else ""
-        title = clip(draft.title, HEADER_TEXT - len(suffix)) + suffix
-        elements: list[Element] = [Header(title), *draft.head]
+        reserved = len(suffix) + (len(draft.emoji) + 3 if draft.emoji else 0)
+        title = clip(draft.title, fmt.header_text - reserved) + suffix
+        elements: list[Element] = [Header(title, draft.emoji), *draft.head]
         for unit in chunk:
             elements.extend(unit)
         if number == len(chunks):
             elements.extend(draft.tail)
-        out.append(Message((*draft.fallback, suffix), elements, tuple(chunk_uids[number - 1])))
+        out.append(Message((*draft.fallback, suffix), tuple(elements), tuple(chunk_uids[number - 1])))
     return out
 
 
@@ -387,7 +366,7 @@ def item_section(item: Mapping[str, Any], *, changed: bool = False) -> Section:
         lines.extend(("• ", clip(c, CHANGE_CHARS)) for c in changes[:LIST_SHOWN])
         if len(changes) > LIST_SHOWN:
             lines.append((f"+{len(changes) - LIST_SHOWN} more changes",))
-    return Section(lines, more_url=url)
+    return section(lines, more_url=url)
 
 
 def digest_line(item: Mapping[str, Any], *, changed: bool = False) -> Line:
@@ -434,34 +413,34 @@ def _changed_since(item: Mapping[str, Any], since: str) -> bool:
     return str(item.get("first_seen") or since) <= since
 
 
-def _query(notification: Mapping[str, Any]) -> str:
-    return clip(str(notification.get("query") or "litwatch"), 64)
+def _query(notification: Notification) -> str:
+    return clip(notification.query or "litwatch", 64)
 
 
 def _date(value: Any) -> str:
     return str(value or "")[:10]
 
 
-def _context(notification: Mapping[str, Any], *extra: Line) -> Context:
+def _context(notification: Notification, *extra: Line) -> Context:
     base: Line = ("Query ", Code(_query(notification)))
-    when = _date(notification.get("created"))
-    lines = [join([base, (when,) if when else (), *extra])]
-    return Context(lines)
+    when = _date(notification.created)
+    return Context((join([base, (when,) if when else (), *extra]),))
 
 
 # ---------------------------------------------------------------- drafts per notification type
 
 
-def _alert_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
-    safety = notification.get("type") == "safety"
+def _alert_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
+    safety = notification.kind == "safety"
     label = "Safety signal" if safety else "Integrity notice"
-    emoji = ":rotating_light:" if safety else ":warning:"
+    emoji = "rotating_light" if safety else "warning"
     first = clip(str(items[0].get("title") or ""), 150) if items else ""
     units: list[list[Element]] = [[item_section(i, changed=True)] for i in items]
     if not units:
-        units = [[Section([("The item is no longer in the store.",)])]]
+        units = [[section([("The item is no longer in the store.",)])]]
     return Draft(
-        title=f"{emoji} {label} — {_query(notification)}",
+        title=f"{label} — {_query(notification)}",
+        emoji=emoji,
         fallback=(f"{label}: ", first) if first else (label,),
         head=[_context(notification)],
         units=units,
@@ -469,9 +448,8 @@ def _alert_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]
     )
 
 
-def _items_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
-    summary = notification.get("summary") or {}
-    changed_uids = {str(u) for u in summary.get("changed_uids") or ()}
+def _items_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
+    changed_uids = set(notification.summary.changed_uids)
     changed = [i for i in items if _is_changed(i, changed_uids)]
     changed_ids = {id(i) for i in changed}
     new = [i for i in items if id(i) not in changed_ids]
@@ -493,9 +471,8 @@ def _kind_counts(items: Iterable[Mapping[str, Any]]) -> Line:
     return join([(f"{KIND_PLURAL[k]} {counts[k]}",) for k in KIND_LABEL if counts[k]], ", ")
 
 
-def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
-    summary = notification.get("summary") or {}
-    total = int(summary.get("count") or summary.get("items") or len(items))
+def _baseline_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
+    total = notification.summary.count or len(items)
     lines: list[Line] = [
         (
             f"First run: {total} existing {'item' if total == 1 else 'items'} stored as the baseline. ",
@@ -521,14 +498,14 @@ def _baseline_draft(notification: Mapping[str, Any], items: list[Mapping[str, An
         title=f"Baseline — {_query(notification)}",
         fallback=(f"litwatch: baseline of {total} items for {_query(notification)}",),
         head=[_context(notification)],
-        units=[[Section(lines)]],
+        units=[[section(lines)]],
     )
 
 
-def _baseline_flagged_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+def _baseline_flagged_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
     """A baseline's flagged records, listed once (newest first) instead of one alert each."""
     query = _query(notification)
-    total = int((notification.get("summary") or {}).get("count") or len(items))
+    total = notification.summary.count or len(items)
     shown = _newest_first(items)[:BASELINE_FLAGGED_SHOWN]
     noun = "record" if total == 1 else "records"
     heading: Line = (
@@ -544,27 +521,25 @@ def _baseline_flagged_draft(notification: Mapping[str, Any], items: list[Mapping
         title=f"Baseline — {total} flagged {noun} — {query}",
         fallback=(f"litwatch: {total} flagged {noun} in the baseline of {query}",),
         head=[_context(notification)],
-        units=[_bullets(heading, [digest_line(i) for i in shown], more)],
+        units=[_bullets(heading, [digest_line(i) for i in shown], more, fmt)],
     )
 
 
-def _problem_text(notification: Mapping[str, Any]) -> str:
-    summary = notification.get("summary") or {}
-    message = summary.get("message") or summary.get("error") or notification.get("last_error")
-    return clip(str(message or "unknown problem"), 1500)
+def _problem_text(notification: Notification) -> str:
+    return clip(notification.summary.message or "unknown problem", 1500)
 
 
-def _problem_draft(notification: Mapping[str, Any], title: str, first: Line, then: Line) -> Draft:
+def _problem_draft(notification: Notification, title: str, first: Line, then: Line) -> Draft:
     text = _problem_text(notification)
     return Draft(
         title=f"{title} — {_query(notification)}",
         fallback=(f"litwatch: {_query(notification)}: ", clip(text, 200)),
         head=[_context(notification)],
-        units=[[Section([(*first, text), then])]],
+        units=[[section([(*first, text), then])]],
     )
 
 
-def _error_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+def _error_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
     """A failed query: the message as the pipeline worded it."""
     return _problem_draft(
         notification, "Query failed", (Emoji("x"), " "),
@@ -572,7 +547,7 @@ def _error_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]
     )
 
 
-def _warning_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
+def _warning_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
     """A query that ran, with new warnings from its source (unset NCBI_EMAIL, a malformed feed)."""
     return _problem_draft(
         notification, "Query warning", (Emoji("warning"), " "),
@@ -589,29 +564,29 @@ def _newest_first(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]
     )
 
 
-def _bullets(heading: Line, lines: list[Line], more: Line) -> list[Element]:
+def _bullets(heading: Line, lines: list[Line], more: Line, fmt: Format) -> list[Element]:
     """A heading and bullet lines packed into as few sections as the text limit allows."""
     sections: list[Element] = []
     current: list[Line] = [heading]
-    used = len(mrkdwn(heading))
+    used = len(fmt.write(heading))
     for line in [*lines, more] if more else lines:
-        size = len(mrkdwn(line)) + 1
-        if used + size > SECTION_TEXT:
-            sections.append(Section(current))
+        cost = len(fmt.write(line)) + 1
+        if used + cost > fmt.section_text:
+            sections.append(section(current))
             current, used = [], 0
         current.append(line)
-        used += size
-    sections.append(Section(current))
+        used += cost
+    sections.append(section(current))
     return sections
 
 
-def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]]) -> Draft:
-    summary = notification.get("summary") or {}
-    period = str(summary.get("period") or "weekly")
-    top = max(1, int(summary.get("top") or 5))
-    since = _date(summary.get("since"))
+def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
+    summary: Summary = notification.summary
+    period = summary.period or "weekly"
+    top = max(1, summary.top)
+    since = _date(summary.since)
     label = PERIOD_LABEL.get(period, period.title())
-    changed = {uid_of(i) for i in items if _changed_since(i, str(summary.get("since") or ""))}
+    changed = {uid_of(i) for i in items if _changed_since(i, summary.since)}
     noun = "item" if len(items) == 1 else "items"
     count_words = f"{len(items)} new {'or changed ' if changed else ''}{noun}"
     flagged = _newest_first(i for i in items if is_flagged(i))
@@ -637,7 +612,7 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
             Strong(f"Safety and integrity ({len(flagged)})"),
         )
         lines = [digest_line(i, changed=uid_of(i) in changed) for i in shown]
-        units.append(_bullets(heading, lines, (f"+{extra} more",) if extra else ()))
+        units.append(_bullets(heading, lines, (f"+{extra} more",) if extra else (), fmt))
     for kind in KIND_LABEL:
         rest = _newest_first(i for i in items if kind_of(i) == kind and not is_flagged(i))
         if not rest:
@@ -651,17 +626,17 @@ def _digest_draft(notification: Mapping[str, Any], items: list[Mapping[str, Any]
                           else f"{plural} ({len(rest)})"),)
         more: Line = (f"+{len(rest) - top} more",) if len(rest) > top else ()
         lines = [digest_line(i, changed=uid_of(i) in changed) for i in rest[:top]]
-        units.append(_bullets(heading, lines, more))
+        units.append(_bullets(heading, lines, more, fmt))
     tail: list[Element] = []
     if not items:
-        units.append([Section([(f"Nothing new since {since or 'the last digest'}.",)])])
+        units.append([section([(f"Nothing new since {since or 'the last digest'}.",)])])
     elif hidden:
         export = f"litwatch export --since {since} --format ris" if since else "litwatch export --format ris"
-        tail = [Divider(), Context([(f"{hidden} more not listed — run ", Code(export), " to get them all.")])]
+        tail = [Divider(), Context(((f"{hidden} more not listed — run ", Code(export), " to get them all."),))]
     return Draft(
         title=f"{label} digest — {count_words}",
         fallback=(f"litwatch {label.lower()} digest: {count_words}",),
-        head=[Context([counts])] if counts else [],
+        head=[Context((counts,))] if counts else [],
         units=units,
         tail=tail,
     )

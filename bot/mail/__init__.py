@@ -1,0 +1,1 @@
+"""The e-mail channel: notifications as multipart messages over SMTP."""

@@ -1,0 +1,59 @@
+"""Neutral messages to Slack Block Kit (pure), within Slack's limits.
+
+Slack's limits are respected here, not left to the API to reject: at most 50 blocks, section
+text <= 3,000 characters, header <= 150, the whole message well below 40,000 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.markup import clip
+from bot.notify import Notification
+from bot.render import Context, Element, Format, Header, Message, Section, messages
+from bot.slack.mrkdwn import mrkdwn
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+MESSAGE_TEXT = 24_000  # Slack truncates at 40,000; stay well below
+FALLBACK_TEXT = 300
+ITEMS_PER_MESSAGE = 20  # readable in one screen; a 500-item run is 25 messages
+
+SLACK = Format(write=mrkdwn, section_text=SECTION_TEXT, header_text=HEADER_TEXT, max_blocks=MAX_BLOCKS,
+               message_text=MESSAGE_TEXT, items_per_message=ITEMS_PER_MESSAGE, fallback_text=FALLBACK_TEXT)
+
+
+def to_slack(message: Message) -> dict[str, Any]:
+    """One message as chat.postMessage arguments: `{"text", "blocks"}`."""
+    blocks = [_block(e).to_dict() for e in message.elements]
+    return {"text": clip(mrkdwn(message.fallback), FALLBACK_TEXT), "blocks": blocks}
+
+
+def render(notification: Notification, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The Slack messages (`{"text", "blocks"}`) for one notification, in posting order."""
+    return [to_slack(m) for m in messages(notification, items, SLACK)]
+
+
+def _block(element: Element) -> Block:
+    if isinstance(element, Header):
+        text = f":{element.emoji}: {element.text}" if element.emoji else element.text
+        return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_TEXT), emoji=True))
+    if isinstance(element, Section):
+        return SectionBlock(text=MarkdownTextObject(text=element.text(SLACK), verbatim=True))
+    if isinstance(element, Context):
+        texts = [mrkdwn(line)[:SECTION_TEXT] for line in element.lines[:CONTEXT_ELEMENTS]]
+        return ContextBlock(elements=[MarkdownTextObject(text=t, verbatim=True) for t in texts])
+    return DividerBlock()
