@@ -269,11 +269,11 @@ def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
     from bot.digest import run_digests
 
     settings = load_settings(env.config_path)
+    channels = build_channels(env, settings)  # a channel set up wrong stops here, before any write
     with Store.open(env.data_dir) as store:
         if not store.subscriptions():
-            print("no subscribers: add one with `litwatch subscribe CHANNEL_OR_USER`")
+            print("no subscribers: add one with `litwatch subscribe mailto:ADDRESS|CHANNEL|USER`")
             return EXIT_OK
-        channels = build_channels(env, settings)
         digests, delivered = run_digests(store, settings, channels, period=args.period)
         for note in digests.queued + digests.previewed:
             print(f"digest for {note.route}: {len(note.uids)} items since {note.summary.since}"

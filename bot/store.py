@@ -687,13 +687,14 @@ class Store:
     # -- outbox
 
     def pending(self) -> list[Pending]:
-        """Notifications not yet confirmed by their channel, oldest first.
+        """Notifications not yet confirmed by their channel, oldest first; those of one commit
+        in the order they were queued (document ids only grow).
 
         A counter that is not a count (a hand-edited file) reads as 0, with one warning, so
         one bad field never stops delivery: the notification is sent again from its start."""
         with self.lock:
-            notes = [Pending.from_doc(self._checked(dict(n))) for n in self._raw("outbox").values()]
-        return sorted(notes, key=lambda n: (n.notification.created, n.id))
+            docs = sorted(self._raw("outbox").items(), key=lambda kv: (str(kv[1].get("created", "")), int(kv[0])))
+            return [Pending.from_doc(self._checked(dict(doc))) for _, doc in docs]
 
     def _checked(self, note: dict[str, Any]) -> dict[str, Any]:
         for key in ("attempts", "sent_parts"):

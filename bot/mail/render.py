@@ -21,6 +21,8 @@ from bot.markup import Code, Line, Link, Strong, clip, is_safe_url, plain
 from bot.render import Context, Divider, Format, Header, Message, Section, plain_text
 
 SUBJECT_CHARS = 200
+# RFC 5322's line limit: headers fold only where they must (a List-Unsubscribe stays one line).
+POLICY = SMTP.clone(max_line_length=998)
 # One e-mail carries a whole notification: no block count, and generous text budgets.
 EMAIL = Format(write=plain, section_text=100_000, header_text=SUBJECT_CHARS, max_blocks=100_000,
                message_text=10_000_000, items_per_message=500, fallback_text=SUBJECT_CHARS)
@@ -81,7 +83,7 @@ def email_message(message: Message, *, sender: str, recipient: str, message_id: 
                   attachments: tuple[Attachment, ...] = (), footer: str = "",
                   unsubscribe: str = "") -> EmailMessage:  # fmt: skip
     """One e-mail to one recipient: multipart text + HTML, then the attachments."""
-    mail = EmailMessage(policy=SMTP)
+    mail = EmailMessage(policy=POLICY)
     mail["Subject"] = one_line(message.title)
     mail["From"] = Address(addr_spec=sender)
     mail["To"] = Address(addr_spec=recipient)
