@@ -22,7 +22,7 @@ from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
 from bot.models import Classification, Item, is_flagged
 from bot.notify import address_of, parse_route, route_problem, scheme_of
-from bot.outbox import Channels, FlushReport, flush, held_notice
+from bot.outbox import Channels, FlushReport, drop_route, flush, held_notice
 from bot.pipeline import RunReport, run_query
 from bot.scheduler import next_fire_time
 from bot.sources import build_sources
@@ -333,6 +333,62 @@ def _digest_target(value: str) -> str:
     return route
 
 
+# ---------------------------------------------------------------- the outbox (pending notifications)
+
+
+def _cmd_outbox(args: argparse.Namespace, env: Environment) -> int:
+    """List what is pending; drop, retry, or send a channel's notifications to the terminal again."""
+    load_settings(env.config_path)
+    changing = args.drop or args.drop_route or args.retry or args.to_terminal is not None
+    if not changing:
+        if not (env.data_dir / STORE_FILE).exists():
+            print("outbox: empty (no store yet)")
+            return EXIT_OK
+        with Store.open(env.data_dir, readonly=True) as store:
+            _print_outbox(store)
+        return EXIT_OK
+    with Store.open(env.data_dir) as store:
+        unknown = [i for i in args.drop if not store.drop(i)]
+        for route in args.drop_route:
+            dropped = drop_route(store, route)
+            print(f"{route}: dropped {dropped} pending notification(s)")
+        targets = [p.id for p in store.pending()] if args.retry == ["all"] else args.retry
+        unknown += [i for i in targets if not store.retry(i)]
+        if args.to_terminal is not None:
+            schemes = [args.to_terminal] if args.to_terminal else sorted(store.destinations())
+            for scheme in schemes:
+                if store.forget_destination(scheme):
+                    print(f"{scheme}: without its channel, this terminal now takes its notifications")
+        for note_id in unknown:
+            print(f"no pending notification {note_id!r} (see `litwatch outbox`)", file=sys.stderr)
+        _print_outbox(store)
+    return EXIT_FAILED if unknown else EXIT_OK
+
+
+def _print_outbox(store: Store) -> None:
+    pending = store.pending()
+    destinations = ", ".join(sorted(store.destinations())) or "terminal only"
+    print(f"outbox: {len(pending)} pending (delivers to: {destinations})")
+    for note in pending:
+        state = f"; {note.attempts} attempt(s), last error: {note.last_error}" if note.last_error else ""
+        done = f"; {note.sent_parts} part(s) sent" if note.sent_parts or note.sent_uids else ""
+        print(f"  {note.id}  {note.kind} -> {note.route}  queued {note.notification.created}"
+              f"  {len(note.uids)} item(s){done}{state}")
+
+
+def _add_outbox_command(sub: Any) -> None:
+    p = sub.add_parser("outbox", help="pending notifications: list, drop, retry, back to the terminal")
+    p.add_argument("--drop", nargs="+", default=[], metavar="ID", help="drop these notifications unsent")
+    p.add_argument("--drop-route", nargs="+", default=[], metavar="ROUTE",
+                   help="drop every pending notification to this route (e.g. mailto:old@example.org)")
+    p.add_argument("--retry", nargs="+", default=[], metavar="ID",
+                   help="clear these notifications' errors ('all' for every one); the next run sends them")
+    p.add_argument("--to-terminal", nargs="?", const="", default=None, metavar="SCHEME",
+                   help="without that channel (slack, mailto; default: all), print and consume its "
+                   "notifications in this terminal instead of keeping them")
+    p.set_defaults(func=_cmd_outbox)
+
+
 def _add_digest_commands(sub: Any) -> None:
     periods = tuple(PERIODS)
     p = sub.add_parser("digest", help="send the digest to its subscribers now, with a RIS attachment")
@@ -423,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_status)
 
     _add_digest_commands(sub)
+    _add_outbox_command(sub)
     _add_daemon_commands(sub)
     return parser
 

@@ -175,3 +175,8 @@ def flush(store: Store, channels: Channels, *, stopping: threading.Event | None 
         remember(channel)
         report.delivered += 1
     return report
+
+
+def drop_route(store: Store, route: str) -> int:
+    """Drop every pending notification to `route` (an address that is gone for good)."""
+    return sum(store.drop(note.id) for note in store.pending() if note.route == route)

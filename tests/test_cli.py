@@ -206,3 +206,28 @@ def test_cli_subscribe_asks_slack_first_and_refuses_a_channel_without_the_bot(
         assert main(["subscribe", "C0TEAM001"]) == 0
     with Store.open(filled, readonly=True) as store:
         assert [s["target"] for s in store.subscriptions()] == ["slack:C0TEAM001"]
+
+
+def test_outbox_lists_drops_retries_and_goes_back_to_the_terminal(filled: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12 item 5: `litwatch outbox` shows what is pending; --drop, --drop-route and --retry act on
+    it, and --to-terminal makes a store that delivered to Slack print and consume its alerts again."""
+    with Store.open(filled) as store:
+        store.add_notifications([notification("safety", "slack:C999"), notification("items", "slack:C111"),
+                                 notification("error", "mailto:gone@example.org", message="x")])
+        first, second, _ = store.pending()
+        store.record_failure(second.id, "channel_not_found")
+        store.remember_destination("slack")
+    capsys.readouterr()
+    assert main(["outbox"]) == 0
+    out = capsys.readouterr().out
+    assert "outbox: 3 pending (delivers to: slack)" in out
+    assert f"  {second.id}  items -> slack:C111  queued " in out and "last error: channel_not_found" in out
+    assert main(["outbox", "--drop", first.id, "--drop-route", "mailto:gone@example.org",
+                 "--retry", second.id, "--to-terminal"]) == 0
+    out = capsys.readouterr().out
+    assert "mailto:gone@example.org: dropped 1 pending notification(s)" in out
+    assert "slack: without its channel, this terminal now takes its notifications" in out
+    assert "outbox: 1 pending (delivers to: terminal only)" in out and "last error" not in out
+    assert main(["outbox", "--drop", "nope"]) == 1
+    assert "no pending notification 'nope'" in capsys.readouterr().err

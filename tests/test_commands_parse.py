@@ -135,3 +135,31 @@ def test_flagged_lists_stored_flagged_records_newest_first(tmp_path: Path) -> No
     assert "There is no saved query `nope`" in unknown["text"]
     empty = handle(parse("flagged"), Caller("U1", "C1"), Services(settings, Store.memory(), {}, services.classify))
     assert empty["text"] == "No stored record carries a safety or integrity flag."
+
+
+def test_subscribe_and_unsubscribe_take_one_mailto_address() -> None:
+    """`/litwatch subscribe [period] mailto:…` subscribes that address; a bad or second address is help."""
+    assert parse("subscribe mailto:alice@example.org") == Command(
+        "subscribe", period="weekly", target="mailto:alice@example.org")
+    assert parse("subscribe mailto:alice@example.org daily") == Command(
+        "subscribe", period="daily", target="mailto:alice@example.org")
+    assert parse("unsubscribe mailto:alice@example.org") == Command("unsubscribe", target="mailto:alice@example.org")
+    for text in ("subscribe mailto:alice", "subscribe mailto:a@example.org mailto:b@example.org",
+                 "subscribe mailto:a@example.org,b@example.org"):
+        assert parse(text).verb == "help" and "mailto:name@example.org" in parse(text).problem
+
+
+def test_subscribing_an_address_from_slack_stores_a_mailto_route(tmp_path: Path) -> None:
+    """The address, not the channel, is subscribed; unsubscribing it leaves the channel's own digest."""
+    settings = load_settings(write_config(tmp_path))
+    store = Store.memory()
+    services = Services(settings, store, {}, lambda item: Classification())
+    caller = Caller("U1", "C0TEAM001")
+    handle(parse("subscribe"), caller, services)
+    reply = handle(parse("subscribe daily mailto:alice@example.org"), caller, services)
+    assert reply["text"] == "alice@example.org is now subscribed to the daily digest by e-mail."
+    assert [(s["target"], s["period"]) for s in store.subscriptions()] == [
+        ("mailto:alice@example.org", "daily"), ("slack:C0TEAM001", "weekly")]
+    assert "no more digests to alice@example.org" in handle(
+        parse("unsubscribe mailto:alice@example.org"), caller, services)["text"]
+    assert [s["target"] for s in store.subscriptions()] == ["slack:C0TEAM001"]

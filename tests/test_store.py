@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from bot.errors import CommitsFrozen, StoreError
 from bot.store import STORE_FILE, Diff, DigestMark, QueryState, Store
+from tests.conftest import LOCAL_FIXTURES
 from tests.factories import notification, pubmed_item, retracted, trial_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,6 +278,44 @@ def test_migration_hook_upgrades_old_files(data_dir: Path, monkeypatch: pytest.M
         pass
     assert seen == [1]
     assert json.loads((data_dir / STORE_FILE).read_text())["meta"] == {"1": {"schema": 2}}
+
+
+def test_a_schema_1_store_opens_with_routes_and_its_destination(data_dir: Path) -> None:
+    """Stores from before routes keep loading: outbox entries and subscribers become slack: routes,
+    their delivery state is kept, and a store that delivered to Slack still does."""
+    data_dir.mkdir(parents=True)
+    shutil.copy(LOCAL_FIXTURES / "store_schema1.json", data_dir / STORE_FILE)
+    with Store.open(data_dir) as store:
+        pending = store.pending()
+        assert [(n.id, n.kind, n.route) for n in pending] == [
+            ("a1", "safety", "slack:C999"), ("b2", "items", "slack:#team"), ("c3", "digest", "slack:U0ALICE")]
+        assert pending[0].attempts == 2 and pending[0].last_error is not None
+        assert pending[0].last_error.startswith("channel_not_found")
+        assert pending[1].notification.summary.new == 1 and pending[2].sent_parts == 1
+        assert pending[2].notification.summary.until == "2026-03-01T09:00:00+00:00"
+        assert [s["target"] for s in store.subscriptions()] == ["slack:#team", "slack:U0ALICE"]
+        assert store.destinations() == {"slack"}
+        assert store.query_state("pm").watermark == date(2026, 3, 1) and "pmid:30000001" in store
+    raw = json.loads((data_dir / STORE_FILE).read_text())
+    assert raw["meta"]["1"]["schema"] == 3 and raw["meta"]["1"]["destinations"] == ["slack"]
+    assert "type" not in raw["outbox"]["1"] and "channel" not in raw["outbox"]["1"]
+
+
+def test_drop_retry_and_forget_destination_are_journalled(data_dir: Path) -> None:
+    """An operator can drop a pending notification, clear its error for a retry, and send a
+    channel's notifications to the terminal again; each survives a restart."""
+    with Store.open(data_dir) as store:
+        store.add_notifications([notification("safety", "slack:C999"), notification("items", "slack:C111")])
+        first, second = store.pending()
+        store.record_failure(second.id, "channel_not_found")
+        store.remember_destination("slack")
+        assert store.drop(first.id) and not store.drop(first.id)
+        assert store.retry(second.id) and not store.retry("nope")
+        assert store.forget_destination("slack") and not store.forget_destination("slack")
+    with Store.open(data_dir) as again:
+        [left] = again.pending()
+        assert (left.id, left.attempts, left.last_error) == (second.id, 0, None)
+        assert again.destinations() == set()
 
 
 # Each item carries its batch number in `keywords`, a real field, so the check needs no test-only schema.
