@@ -141,6 +141,9 @@ def parse_smtp_url(url: str, username: str = "") -> SmtpServer:
         # The URL is shown in error messages; a secret in it would be shown too.
         raise ConfigError(["SMTP_URL: contains a password; put it in SMTP_PASSWORD instead"])
     user = unquote(parts.username or "") or username
+    if user and scheme == "smtp" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError([f"SMTP_URL: a login over plain smtp:// would send the password in clear; use "
+                           f"smtp+starttls://{parts.hostname}:587 or smtps://{parts.hostname}:465"])
     return SmtpServer(host=parts.hostname, port=port or SMTP_SCHEMES[scheme], security=scheme, username=user)
 
 
@@ -272,7 +275,10 @@ class Settings:
 
 def _route(channel: str) -> str:
     """A configured channel as a route: a bare Slack channel means Slack (config from before routes)."""
-    return channel if channel.partition(":")[0] in ("slack", "mailto", CONSOLE) else f"slack:{channel}"
+    scheme, _, rest = channel.partition(":")
+    if scheme.lower() == "mailto":
+        return f"mailto:{mail_address(rest)}"
+    return channel if scheme in ("slack", CONSOLE) else f"slack:{channel}"
 
 
 # ---------------------------------------------------------------- validation
@@ -430,6 +436,8 @@ def _parse_query(v: _Validator, raw: Mapping[str, Any], key: str) -> SavedQuery 
         v.problem(f"{key}.enabled", f"must be true or false, not {_type(enabled)}")
         enabled = True
     channel = v.text(raw, key, "channel") or None
+    if channel and channel.lower().startswith("mailto:") and mail_address(channel[7:]) is None:
+        v.problem(f"{key}.channel", f"{channel!r} is not one e-mail address (mailto:name@example.org)")
     overlap = v.integer(raw, key, "overlap_days", None, minimum=1, maximum=365)
     schedule = v.crontab(raw, key, "schedule", DEFAULT_QUERY_SCHEDULE)
     if not name or spec is None:

@@ -187,3 +187,21 @@ def test_a_bad_litwatch_now_fails_at_start_up() -> None:
     """Reading the environment rejects a LITWATCH_NOW that is not ISO 8601, before any command runs."""
     with pytest.raises(ConfigError, match="LITWATCH_NOW: 'yesterday' is not an ISO 8601"):
         Environment.from_env({"LITWATCH_NOW": "yesterday"})
+
+
+def test_email_routes_join_the_slack_ones(tmp_path: Path) -> None:
+    """[email] alerts_to and safety_to add mailto: routes beside Slack's; a query's channel may be
+    a Slack channel or one address; with only [email], no Slack route at all."""
+    both = load_settings(write_config(tmp_path, '[slack]\nchannel = "C111"\n[email]\nfrom = "lw@example.org"\n'
+                                      'alerts_to = ["team@example.org"]\n' + MINIMAL_CONFIG.split("[slack]")[0]
+                                      + '[[queries]]\nname = "pm"\nsource = "pubmed"\nterm = "x"\n'
+                                      'channel = "mailto:pm-lead@example.org"\n'))
+    query = both.query("pm")
+    assert query is not None
+    assert both.alert_routes(query) == ("mailto:pm-lead@example.org", "mailto:team@example.org")
+    assert both.safety_routes(query) == ("slack:C111", "mailto:team@example.org")
+    bad = write_config(tmp_path, '[email]\nfrom = "lw@example.org"\n[[queries]]\nname = "pm"\n'
+                       'source = "pubmed"\nterm = "x"\nchannel = "mailto:a@example.org,b@example.org"\n')
+    with pytest.raises(ConfigError) as failed:
+        load_settings(bad)
+    assert "queries[0].channel: 'mailto:a@example.org,b@example.org' is not one e-mail address" in str(failed.value)

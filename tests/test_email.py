@@ -138,13 +138,14 @@ def test_a_wrong_password_is_a_permanent_error_naming_the_variables(tmp_path: Pa
 
 def test_smtp_url_forms_and_their_errors() -> None:
     """SMTP_URL takes smtp://, smtp+starttls:// and smtps:// with default ports; a password in it,
-    another scheme or a login over plain smtp:// are refused in one line."""
+    another scheme or a login over plain smtp:// to another host are refused in one line."""
     assert parse_smtp_url("smtp://mail.example.org") == SmtpServer("mail.example.org", 25, "smtp")
     assert parse_smtp_url("smtp+starttls://bot%40lab@mail.example.org") == SmtpServer(
         "mail.example.org", 587, "smtp+starttls", "bot@lab")
     assert parse_smtp_url("smtps://mail.example.org:2465", "bot") == SmtpServer("mail.example.org", 2465, "smtps", "bot")
     for url, words in [("smtp+starttls://bot:hunter2@mail.example.org", "put it in SMTP_PASSWORD"),
-                       ("http://mail.example.org", "scheme"), ("smtp://", "no host")]:
+                       ("http://mail.example.org", "scheme"), ("smtp://", "no host"),
+                       ("smtp://bot@mail.example.org", "password in clear")]:
         with pytest.raises(ConfigError) as failed:
             parse_smtp_url(url)
         assert words in str(failed.value) and "hunter2" not in str(failed.value)
