@@ -264,3 +264,30 @@ def test_console_preview_of_an_email_store_says_how_to_go_back_to_the_terminal(t
         line = held_notice(build_channels(env, email_settings(tmp_path)), "mailto", held.held["mailto"])  # type: ignore[arg-type]
         assert line == ("SMTP_URL is not set, but this store delivers to e-mail: 1 notification printed here and "
                         "kept for e-mail (`litwatch outbox --to-terminal` makes the terminal the destination again)")
+
+
+def test_an_email_only_team_gets_its_baseline_alerts_and_safety_alerts_from_once(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Issue 13, done when: with [email] and SMTP_URL and no Slack at all, `litwatch once` sends the
+    baseline to alerts_to, then a safety signal at once to safety_to and the rest to alerts_to."""
+    from tests.conftest import LOCAL_FIXTURES
+    from tests.fakes.feeds import FakeFeeds
+
+    config = EMAIL_CONFIG.split("[[queries]]")[0] + '[[queries]]\nname = "feed"\nsource = "feed"\nurl = "{url}"\n'
+    with FakeSmtp() as smtp, FakeFeeds() as feeds:
+        feeds.publish("/feed.xml", (LOCAL_FIXTURES / "rss2_preprints.xml").read_bytes())
+        cli_email(monkeypatch, tmp_path, smtp, config.format(url=f"{feeds.url}/feed.xml"))
+        assert main(["once"]) == 0
+        [baseline] = smtp.to("team@example.org")
+        assert baseline["Subject"] == "Baseline — feed"
+        feeds.publish("/feed.xml", (LOCAL_FIXTURES / "atom_safety_alerts.xml").read_bytes(),
+                      content_type="application/atom+xml")
+        assert main(["once"]) == 0
+        out = capsys.readouterr()
+        assert "delivered" in out.out and "SLACK" not in out.err
+        safety = smtp.to("safety@example.org")
+        assert safety and all(m["Subject"] == "Safety signal — feed" for m in safety)
+        assert "Unapproved exosome products" in "".join(
+            m.get_body(("plain",)).get_content() for m in safety)  # type: ignore[union-attr]
+        with Store.open(Environment.from_env().data_dir, readonly=True) as store:
+            assert store.pending() == [] and store.destinations() == {"mailto"}
