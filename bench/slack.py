@@ -19,6 +19,7 @@ from bot.models import Classification, FetchResult, Item, Window
 from bot.notify import Notification
 from bot.outbox import flush
 from bot.pipeline import run_query
+from bot.render import clear_render_cache
 from bot.retry import RetryPolicy
 from bot.slack.blocks import ITEMS_PER_MESSAGE, render
 from bot.slack.deliver import SlackChannel, make_client
@@ -99,7 +100,7 @@ def bench_digest(count: int, settings_path: Path) -> str:
     settings = load_settings(settings_path)
     store = Store.memory()
     monday = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    store.subscribe("C0TEAM001", "weekly", now=monday)
+    store.subscribe("slack:C0TEAM001", "weekly", now=monday)
     store.commit("exo-alopecia", Diff(new=[item(n) for n in range(count)]), now=monday + timedelta(days=1))
     with FakeSlack() as fake:
         started = time.perf_counter()
@@ -134,6 +135,7 @@ def bench_render(count: int) -> str:
                         created="2026-03-03T06:00:00+00:00")
     best = math.inf
     for _ in range(5):
+        clear_render_cache()  # each round renders cold, as a new notification does
         started = time.perf_counter()
         messages = render(note, docs)
         best = min(best, time.perf_counter() - started)

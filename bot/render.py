@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from bot import registry
@@ -90,23 +91,33 @@ class Section:
     def fitted(self, fmt: Format, write: Write) -> list[str]:
         """The lines that fit `fmt`'s budget (measured with its writer), then the "more"
         tail if some were cut, each written with `write` (an HTML writer, say)."""
-        texts = [fmt.write(line) for line in self.lines]
-        if sum(map(len, texts)) + len(texts) - 1 <= fmt.section_text:
-            return texts if write is fmt.write else [write(line) for line in self.lines]
-        more = self._more()
-        used = len(fmt.write(more))
-        kept: list[Line] = []
-        for line, text in zip(self.lines, texts, strict=True):
-            if used + len(text) + 1 > fmt.section_text:
-                break
-            kept.append(line)
-            used += len(text) + 1
-        if not kept:  # one line alone is too long: keep its words, drop its markup
-            kept = [(clip(plain(self.lines[0]), fmt.section_text // 5 - len(fmt.write(more))),)]
-        return [write(line) for line in (*kept, more)]
+        return list(_fitted(self, fmt, write))
 
     def _more(self) -> Line:
         return (ELLIPSIS, " ", Link(self.more_url, "more")) if self.more_url else (ELLIPSIS,)
+
+
+@lru_cache(maxsize=4096)  # paginating measures each section, writing it renders it again
+def _fitted(section: Section, fmt: Format, write: Write) -> tuple[str, ...]:
+    texts = [fmt.write(line) for line in section.lines]
+    if sum(map(len, texts)) + len(texts) - 1 <= fmt.section_text:
+        return tuple(texts if write is fmt.write else [write(line) for line in section.lines])
+    more = section._more()
+    used = len(fmt.write(more))
+    kept: list[Line] = []
+    for line, text in zip(section.lines, texts, strict=True):
+        if used + len(text) + 1 > fmt.section_text:
+            break
+        kept.append(line)
+        used += len(text) + 1
+    if not kept:  # one line alone is too long: keep its words, drop its markup
+        kept = [(clip(plain(section.lines[0]), fmt.section_text // 5 - len(fmt.write(more))),)]
+    return tuple(write(line) for line in (*kept, more))
+
+
+def clear_render_cache() -> None:
+    """Forget the sections already laid out (benchmarks measure a cold render)."""
+    _fitted.cache_clear()
 
 
 def section(lines: Iterable[Line], more_url: str = "") -> Section:
