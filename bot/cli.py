@@ -110,6 +110,9 @@ def _print_delivery(report: FlushReport, store: Store, channels: Channels) -> No
         print(f"delivered {report.delivered} notification(s)")
     for note, error in report.failed:
         print(f"delivery to {note.route} failed, kept pending: {error}", file=sys.stderr)
+    for note, error in report.set_aside:
+        print(f"{note.kind} notification {note.id} to {note.route} refused twice, set aside: {error}",
+              file=sys.stderr)
     for scheme, count in sorted(report.held.items()):
         print(held_notice(channels, scheme, count), file=sys.stderr)
     if report.held:
@@ -217,8 +220,9 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
         for note in pending:
             if note.last_error:
                 undeliverable += 1
+                aside = "SET ASIDE, " if note.set_aside else ""
                 print(f"  {note.kind} -> {note.route}: {note.last_error} "
-                      f"({note.attempts} attempt{'' if note.attempts == 1 else 's'})")
+                      f"({aside}{note.attempts} attempt{'' if note.attempts == 1 else 's'})")
     # A notification that keeps failing is as much a reason to look as a failing query.
     return EXIT_FAILED if failing or undeliverable else EXIT_OK
 
@@ -371,6 +375,7 @@ def _print_outbox(store: Store) -> None:
     print(f"outbox: {len(pending)} pending (delivers to: {destinations})")
     for note in pending:
         state = f"; {note.attempts} attempt(s), last error: {note.last_error}" if note.last_error else ""
+        state = f"; SET ASIDE (--retry {note.id} sends it again){state}" if note.set_aside else state
         done = f"; {note.sent_parts} part(s) sent" if note.sent_parts or note.sent_uids else ""
         print(f"  {note.id}  {note.kind} -> {note.route}  queued {note.notification.created}"
               f"  {len(note.uids)} item(s){done}{state}")

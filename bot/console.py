@@ -22,7 +22,7 @@ class ConsoleChannel:
         self.stream = stream or sys.stdout
 
     def send(self, notification: Notification, items: Items, start_part: int,
-             on_part: PartConfirmed | None = None) -> None:
+             on_part: PartConfirmed | None = None, *, compact: bool = False) -> None:
         parts = messages(notification, items, self.format)
         for index in range(start_part, len(parts)):
             print(f"--- to {notification.route}", file=self.stream)

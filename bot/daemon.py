@@ -100,6 +100,8 @@ class Runner:
                     return FlushReport(stopped=True)
         for note, error in report.failed:
             log.warning("delivery to %s failed, kept pending: %s", note.route, error)
+        for note, error in report.set_aside:
+            log.warning("%s notification %s to %s refused twice, set aside: %s", note.kind, note.id, note.route, error)
         for scheme, count in sorted(report.held.items()):
             log.warning("%s", held_notice(self.ctx.channels, scheme, count))
         return report

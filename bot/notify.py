@@ -14,8 +14,10 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Any, Literal
 
-Kind = Literal["safety", "integrity", "items", "baseline", "baseline_flagged", "error", "warning", "digest"]
-KINDS: tuple[str, ...] = ("safety", "integrity", "items", "baseline", "baseline_flagged", "error", "warning", "digest")
+Kind = Literal["safety", "integrity", "items", "baseline", "baseline_flagged", "error", "warning", "digest",
+               "set_aside"]
+KINDS: tuple[str, ...] = ("safety", "integrity", "items", "baseline", "baseline_flagged", "error", "warning",
+                          "digest", "set_aside")
 CONSOLE = "console"
 SLACK_TARGET = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGU][A-Z0-9]{6,})$")
 
@@ -68,6 +70,7 @@ class Pending:
     last_error: str | None = None
     sent_parts: int = 0
     sent_uids: tuple[str, ...] = ()
+    set_aside: bool = False  # refused twice by its channel: kept, shown, not sent until retried
 
     @property
     def route(self) -> str:
@@ -89,7 +92,7 @@ class Pending:
             "id": self.id, "kind": note.kind, "route": note.route, "query": note.query,
             "uids": list(note.uids), "summary": _summary_doc(note.summary), "created": note.created,
             "attempts": self.attempts, "last_error": self.last_error, "sent_parts": self.sent_parts,
-            "sent_uids": list(self.sent_uids),
+            "sent_uids": list(self.sent_uids), "set_aside": self.set_aside,
         }  # fmt: skip
 
     @classmethod
@@ -108,7 +111,7 @@ class Pending:
         return cls(
             id=str(doc["id"]), notification=note, attempts=int(doc.get("attempts") or 0),
             last_error=doc.get("last_error"), sent_parts=int(doc.get("sent_parts") or 0),
-            sent_uids=tuple(doc.get("sent_uids") or ()),
+            sent_uids=tuple(doc.get("sent_uids") or ()), set_aside=bool(doc.get("set_aside")),
         )
 
 

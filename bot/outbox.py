@@ -15,18 +15,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.notify import CONSOLE, Notification, Pending, scheme_of
+from bot.notify import CONSOLE, Notification, Pending, Summary, scheme_of
 from bot.render import Format
 from bot.store import Store
 
 
 class DeliveryFailed(Exception):
-    """The channel could not deliver; `parts_done` is how many parts are confirmed in total."""
+    """The channel could not deliver; `parts_done` is how many parts are confirmed in total.
 
-    def __init__(self, error: str, parts_done: int = 0):
+    `refused` means the channel refused this message itself for good (Slack's
+    `invalid_blocks`, `msg_too_long`; an SMTP 554 after DATA): sending it again unchanged
+    cannot help, while the channel works for other messages. `too_big` says size was why.
+    """
+
+    def __init__(self, error: str, parts_done: int = 0, *, refused: bool = False, too_big: bool = False):
         super().__init__(error)
         self.error = error
         self.parts_done = parts_done
+        self.refused = refused or too_big
+        self.too_big = too_big
 
 
 PartConfirmed = Callable[[int, Sequence[str]], None]
@@ -40,7 +47,9 @@ class Channel(Protocol):
     SMTP server accepted the message, the text was printed), calling
     `on_part(parts_done, uids_in_that_part)` after each one, so a delivery cut off mid-way
     resumes after the last confirmed part. Any failure is `DeliveryFailed(error, parts_done)`.
-    `format` holds the channel's size limits, by which a notification is split into parts.
+    `format` holds the channel's size limits, by which a notification is split into parts;
+    with `compact` the channel splits into smaller parts (`bot.render.compact`), for the one
+    retry of a message it refused (only where no part of it went out, or progress is by item).
     """
 
     scheme: str
@@ -48,7 +57,7 @@ class Channel(Protocol):
     format: Format
 
     def send(self, notification: Notification, items: Items, start_part: int,
-             on_part: PartConfirmed | None = None) -> None: ...
+             on_part: PartConfirmed | None = None, *, compact: bool = False) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class FlushReport:
     delivered: int = 0
     failed: list[tuple[Pending, str]] = field(default_factory=list)
     skipped: int = 0  # left pending because their route already failed in this flush
+    set_aside: list[tuple[Pending, str]] = field(default_factory=list)  # refused twice: out of line
     held: Counter[str] = field(default_factory=Counter)  # per scheme: previewed, left pending
     stopped: bool = False  # the process began stopping: the rest stays pending for the next start
 
@@ -134,6 +144,8 @@ def flush(store: Store, channels: Channels, *, stopping: threading.Event | None 
             destinations.add(channel.scheme)
 
     for pending in store.pending():
+        if pending.set_aside:
+            continue
         if stopping is not None and stopping.is_set():
             report.stopped = True
             break
@@ -160,11 +172,30 @@ def flush(store: Store, channels: Channels, *, stopping: threading.Event | None 
             remember(channel)
 
         try:
-            channel.send(pending.notification, items, start, None if hold else confirmed)
-        except DeliveryFailed as exc:
-            if not hold:
+            try:
+                channel.send(pending.notification, items, start, None if hold else confirmed)
+            except DeliveryFailed as exc:
+                if hold or not exc.refused:
+                    raise
+                # Refused as it is: try once more, in smaller parts, before setting it aside.
                 store.record_failure(pending.id, exc.error, sent_parts=max(start, exc.parts_done),
                                      sent_uids=sent_uids)
+                start = max(start, exc.parts_done) if not sent_uids else 0
+                if sent_uids:
+                    already_sent = set(sent_uids)
+                    items = [doc for doc in items if doc["uid"] not in already_sent]
+                channel.send(pending.notification, items, start, confirmed, compact=True)
+        except DeliveryFailed as exc:
+            if hold:
+                report.failed.append((pending, exc.error))
+                broken.add(pending.route)
+                continue
+            store.record_failure(pending.id, exc.error, sent_parts=max(start, exc.parts_done),
+                                 sent_uids=sent_uids)
+            if exc.refused:  # refused twice: out of line, so what follows for this route still goes
+                _set_aside(store, channel, pending, exc.error)
+                report.set_aside.append((pending, exc.error))
+                continue
             report.failed.append((pending, exc.error))
             broken.add(pending.route)
             continue
@@ -180,3 +211,13 @@ def flush(store: Store, channels: Channels, *, stopping: threading.Event | None 
 def drop_route(store: Store, route: str) -> int:
     """Drop every pending notification to `route` (an address that is gone for good)."""
     return sum(store.drop(note.id) for note in store.pending() if note.route == route)
+
+
+def _set_aside(store: Store, channel: Channel, pending: Pending, error: str) -> None:
+    """Take a twice-refused notification out of line and tell its route so, in one line."""
+    store.set_aside(pending.id)
+    note = pending.notification
+    what = f"{note.kind} notification {pending.id}" + (f" of {note.query}" if note.query else "")
+    alert = Notification(kind="set_aside", route=note.route, query=note.query, summary=Summary(
+        message=f"{channel.label} refused the {what} twice and it was set aside: {error}"))
+    store.add_notifications([alert])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +61,13 @@ class Format:
     message_text: int = 24_000
     items_per_message: int = 20
     fallback_text: int = 300
+
+
+def compact(fmt: Format) -> Format:
+    """A quarter of `fmt`'s budgets: the retry of a message its channel refused as too big."""
+    return replace(fmt, section_text=max(500, fmt.section_text // 2), max_blocks=max(5, fmt.max_blocks // 2),
+                   message_text=max(2000, fmt.message_text // 4),
+                   items_per_message=max(1, fmt.items_per_message // 4))
 
 
 PLAIN = Format(write=plain)  # console text: the same parts as Slack, so a preview matches
@@ -653,6 +660,15 @@ def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fm
     )
 
 
+def _set_aside_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
+    """A notification the channel refused twice was set aside; later ones keep flowing."""
+    return _problem_draft(
+        notification, "Notification set aside", (Emoji("no_entry"), " "),
+        ("Later notifications keep flowing. ", Code("litwatch outbox"), " lists it; ",
+         Code("litwatch outbox --retry ID"), " sends it again."),
+    )
+
+
 _DRAFTS = {
     "safety": _alert_draft,
     "integrity": _alert_draft,
@@ -662,4 +678,5 @@ _DRAFTS = {
     "error": _error_draft,
     "warning": _warning_draft,
     "digest": _digest_draft,
+    "set_aside": _set_aside_draft,
 }

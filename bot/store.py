@@ -724,13 +724,19 @@ class Store:
             return known
 
     def retry(self, note_id: str) -> bool:
-        """Clear a pending notification's error and attempt count (its progress is kept), so
-        `status` no longer counts it as failing until it fails again; False if unknown."""
+        """Clear a pending notification's error and attempt count (its progress is kept) and put
+        it back in line if it was set aside; False if unknown."""
         with self.lock:
             known = self._note(note_id) is not None
             if known:
-                self._journal({"op": "progress", "id": note_id, "attempts": 0, "last_error": None})
+                self._journal({"op": "progress", "id": note_id, "attempts": 0, "last_error": None,
+                               "set_aside": False})
             return known
+
+    def set_aside(self, note_id: str) -> None:
+        """Keep a notification its channel refused twice, out of line: flushes skip it until
+        `retry`; `status` and `litwatch outbox` show it."""
+        self._journal({"op": "progress", "id": note_id, "set_aside": True})
 
     def record_failure(self, note_id: str, error: str, sent_parts: int | None = None,
                        sent_uids: Sequence[str] | None = None) -> None:
@@ -949,6 +955,7 @@ _JOURNAL_FIELDS: dict[str, Callable[[Any], bool]] = {
     "sent_parts": _is_count,
     "sent_uids": _is_uid_list,
     "last_error": lambda value: value is None or isinstance(value, str),
+    "set_aside": lambda value: isinstance(value, bool),
 }
 
 # What to do about an OS error on the data directory, by errno.

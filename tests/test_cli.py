@@ -231,3 +231,18 @@ def test_outbox_lists_drops_retries_and_goes_back_to_the_terminal(filled: Path,
     assert "outbox: 1 pending (delivers to: terminal only)" in out and "last error" not in out
     assert main(["outbox", "--drop", "nope"]) == 1
     assert "no pending notification 'nope'" in capsys.readouterr().err
+
+
+def test_status_and_outbox_show_a_set_aside_notification(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 1: a notification set aside after two refusals is named in status (exit 1) and outbox."""
+    with Store.open(filled) as store:
+        store.add_notifications([notification("safety", "slack:C999")])
+        refused = store.pending()[0]
+        store.record_failure(refused.id, "invalid_blocks")
+        store.record_failure(refused.id, "invalid_blocks")
+        store.set_aside(refused.id)
+    capsys.readouterr()
+    assert main(["status"]) == 1
+    assert "safety -> slack:C999: invalid_blocks (SET ASIDE, 2 attempts)" in capsys.readouterr().out
+    assert main(["outbox"]) == 0
+    assert f"SET ASIDE (--retry {refused.id} sends it again); 2 attempt(s), last error: invalid_blocks" in capsys.readouterr().out

@@ -38,6 +38,7 @@ term = "exosome alopecia"
 
 class SlackRig:
     scheme, parts_of = "slack", 46  # 46 grouped items: three Slack messages
+    compact_parts = 4  # 20 items after a size refusal: 5 per message
 
     def __init__(self, tmp_path: Path) -> None:
         self.fake = FakeSlack()
@@ -56,12 +57,20 @@ class SlackRig:
     def fail_after(self, confirmed: int) -> None:
         self.fake.fail("chat.postMessage", after=confirmed, error="fatal_error")
 
+    def refuse(self, times: int, *, after: int = 0, too_big: bool = False) -> None:
+        self.fake.fail("chat.postMessage", after=after, times=times,
+                       error="msg_too_long" if too_big else "invalid_blocks")
+
+    def texts(self) -> list[str]:
+        return [m.all_text() for m in self.fake.messages]
+
     def delivered(self) -> Counter[str]:
         return Counter(re.findall(r"\|PMID (\d+)>", posted_text(self.fake.messages)))
 
 
 class EmailRig:
     scheme, parts_of = "mailto", 520  # 520 grouped items: two e-mails of at most 500
+    compact_parts = 1  # 20 items after a size refusal: still one e-mail (125 per part)
 
     def __init__(self, tmp_path: Path) -> None:
         self.fake = FakeSmtp()
@@ -81,7 +90,14 @@ class EmailRig:
         self.fake.data_replies.clear()
 
     def fail_after(self, confirmed: int) -> None:
-        self.fake.data_replies = [""] * confirmed + ["554 5.6.0 message refused"]
+        self.fake.data_replies = [""] * confirmed + ["451 4.3.0 try again later"] * 3  # past the 3 attempts
+
+    def refuse(self, times: int, *, after: int = 0, too_big: bool = False) -> None:
+        reply = "552 5.3.4 message too big" if too_big else "554 5.6.0 message refused"
+        self.fake.data_replies = [""] * after + [reply] * times
+
+    def texts(self) -> list[str]:
+        return [r.message.get_body(("plain",)).get_content() for r in self.fake.received]  # type: ignore[union-attr]
 
     def delivered(self) -> Counter[str]:
         texts = [r.message.get_body(("plain",)).get_content() for r in self.fake.received]  # type: ignore[union-attr]
@@ -158,3 +174,37 @@ def test_without_the_channel_a_destination_store_is_previewed_until_sent_to_the_
     assert store.forget_destination(rig.scheme)
     report = flush(store, channels(console=out))
     assert report.delivered == 1 and store.pending() == []
+
+
+def test_a_message_refused_twice_is_set_aside_and_later_ones_keep_flowing(rig: Rig) -> None:
+    """Issue 14 item 1: a notification the channel refuses for itself is retried once, then set aside
+    with its attempts and error and one line saying so; the notifications after it are delivered."""
+    store = Store.memory()
+    baseline_then(rig.settings, store, [pubmed_item(n, title=f"Exosome safety case {n}") for n in range(1, 4)])
+    rig.refuse(2)
+    report = flush(store, channels(rig.channel()))
+    assert report.delivered == 2 and len(report.set_aside) == 1 and not report.failed
+    [refused] = [n for n in store.pending() if n.set_aside]
+    assert refused.attempts == 2 and refused.last_error and refused.uids == ("pmid:30000001",)
+    assert set(rig.delivered()) == {"30000002", "30000003"}
+    [alert] = store.pending()[1:]
+    assert alert.kind == "set_aside" and alert.route == refused.route
+    flush(store, channels(rig.channel()))  # the one-line alert goes out; the set-aside one stays out of line
+    assert [n.id for n in store.pending()] == [refused.id]
+    assert any(f"refused the safety notification {refused.id} of pm twice and it was set aside" in t
+               for t in rig.texts())
+    assert store.retry(refused.id)  # litwatch outbox --retry ID
+    assert flush(store, channels(rig.channel())).delivered == 1 and store.pending() == []
+    assert set(rig.delivered().values()) == {1} and len(rig.delivered()) == 3
+
+
+def test_a_message_refused_as_too_big_is_sent_again_in_smaller_parts(rig: Rig) -> None:
+    """Size refused (Slack msg_too_long, SMTP 552): the one retry splits the items into smaller parts,
+    and each item arrives once."""
+    store = Store.memory()
+    baseline_then(rig.settings, store, [pubmed_item(n) for n in range(1, 21)])
+    rig.refuse(1, too_big=True)
+    report = flush(store, channels(rig.channel()))
+    assert report.delivered == 1 and not report.set_aside and store.pending() == []
+    assert len(rig.texts()) == rig.compact_parts
+    assert len(rig.delivered()) == 20 and set(rig.delivered().values()) == {1}

@@ -205,12 +205,15 @@ def test_not_in_channel_is_kept_pending_with_a_hint(settings: Settings) -> None:
 
 
 def test_recorded_slack_error_body_becomes_the_pending_error(fake_slack: FakeSlack) -> None:
-    """Slack's documented error body (too_many_attachments) is what the outbox records."""
+    """Slack's documented error body (too_many_attachments) is what the outbox records; refused on
+    its one retry too, the notification is set aside with it."""
     store = Store.memory()
     store.add_notifications([notification("error", "slack:C111", message="x")])  # fmt: skip
-    fake_slack.fail("chat.postMessage", body=fixture_bytes("slack", "slack_chat_postMessage_error_openapi_example.json"))
+    fake_slack.fail("chat.postMessage", times=2,
+                    body=fixture_bytes("slack", "slack_chat_postMessage_error_openapi_example.json"))
     flush(store, channels(sink_for(fake_slack)))
-    assert store.pending()[0].last_error == "too_many_attachments"
+    refused = store.pending()[0]
+    assert refused.last_error == "too_many_attachments" and refused.set_aside and refused.attempts == 2
 
 
 def test_user_targets_are_opened_as_dms_once(fake_slack: FakeSlack) -> None:

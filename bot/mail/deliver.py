@@ -25,6 +25,7 @@ from bot.export import to_ris
 from bot.mail.render import EMAIL, Attachment, email_message, unsubscribe_link
 from bot.notify import Notification
 from bot.outbox import DeliveryFailed, Items, PartConfirmed, Unavailable
+from bot.render import compact as smaller
 from bot.render import messages
 from bot.retry import RetriesExhausted, RetryPolicy, TransientError, call_with_retries
 
@@ -49,7 +50,12 @@ def build_channel(env: Environment, settings: Settings) -> EmailChannel | None:
 
 
 class PermanentRefusal(Exception):
-    """The server refused for good (5xx): retrying cannot help."""
+    """The server refused for good (5xx): retrying cannot help. `refused`: the message itself
+    (after DATA), not the recipient, sender or login; `too_big`: for its size (552)."""
+
+    def __init__(self, message: str, *, refused: bool = False, too_big: bool = False):
+        super().__init__(message)
+        self.refused, self.too_big = refused, too_big
 
 
 class EmailChannel:
@@ -73,9 +79,10 @@ class EmailChannel:
         return f"EmailChannel({self.server.url}, from={self.sender})"
 
     def send(self, notification: Notification, items: Items, start_part: int,
-             on_part: PartConfirmed | None = None) -> None:
+             on_part: PartConfirmed | None = None, *, compact: bool = False) -> None:
         recipient = notification.address
-        parts = messages(notification, items, self.format)
+        fmt = smaller(self.format) if compact and start_part == 0 else self.format
+        parts = messages(notification, items, fmt)
         digest = notification.kind == "digest"
         done = start_part
         for index in range(start_part, len(parts)):
@@ -91,7 +98,7 @@ class EmailChannel:
             try:
                 call_with_retries(partial(self._submit, mail, recipient), self.policy, sleep=self.sleep)
             except PermanentRefusal as exc:
-                raise DeliveryFailed(str(exc), done) from None
+                raise DeliveryFailed(str(exc), done, refused=exc.refused, too_big=exc.too_big) from None
             except RetriesExhausted as exc:
                 raise DeliveryFailed(f"{exc} (the notification stays pending; the next run retries)", done) from None
             done = index + 1
@@ -118,6 +125,11 @@ class EmailChannel:
                        "sender")
         except smtplib.SMTPAuthenticationError as exc:
             _raise_for(exc.smtp_code, f"login refused at {where}: {exc.smtp_code} {_words(exc.smtp_error)}", "auth")
+        except smtplib.SMTPDataError as exc:  # the message itself, after DATA
+            if exc.smtp_code >= 500:
+                raise PermanentRefusal(f"message refused at {where}: {exc.smtp_code} {_words(exc.smtp_error)}",
+                                       refused=True, too_big=exc.smtp_code == 552) from None
+            _raise_for(exc.smtp_code, f"SMTP {exc.smtp_code} {_words(exc.smtp_error)} at {where}", "")
         except smtplib.SMTPResponseException as exc:
             _raise_for(exc.smtp_code, f"SMTP {exc.smtp_code} {_words(exc.smtp_error)} at {where}", "")
         except socket.gaierror as exc:  # the host name does not resolve: retrying will not help

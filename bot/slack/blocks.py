@@ -36,9 +36,9 @@ SLACK = Format(write=mrkdwn, section_text=SECTION_TEXT, header_text=HEADER_TEXT,
                message_text=MESSAGE_TEXT, items_per_message=ITEMS_PER_MESSAGE, fallback_text=FALLBACK_TEXT)
 
 
-def to_slack(message: Message) -> dict[str, Any]:
+def to_slack(message: Message, fmt: Format = SLACK) -> dict[str, Any]:
     """One message as chat.postMessage arguments: `{"text", "blocks"}`."""
-    blocks = [_block(e).to_dict() for e in message.elements]
+    blocks = [_block(e, fmt).to_dict() for e in message.elements]
     return {"text": clip(mrkdwn(message.fallback), FALLBACK_TEXT), "blocks": blocks}
 
 
@@ -47,12 +47,12 @@ def render(notification: Notification, items: Sequence[Mapping[str, Any]]) -> li
     return [to_slack(m) for m in messages(notification, items, SLACK)]
 
 
-def _block(element: Element) -> Block:
+def _block(element: Element, fmt: Format) -> Block:
     if isinstance(element, Header):
         text = f":{element.emoji}: {element.text}" if element.emoji else element.text
         return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_TEXT), emoji=True))
     if isinstance(element, Section):
-        return SectionBlock(text=MarkdownTextObject(text=element.text(SLACK), verbatim=True))
+        return SectionBlock(text=MarkdownTextObject(text=element.text(fmt), verbatim=True))
     if isinstance(element, Context):
         texts = [mrkdwn(line)[:SECTION_TEXT] for line in element.lines[:CONTEXT_ELEMENTS]]
         return ContextBlock(elements=[MarkdownTextObject(text=t, verbatim=True) for t in texts])

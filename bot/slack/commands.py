@@ -380,7 +380,8 @@ def _status(command: Command, caller: Caller, services: Services) -> dict[str, A
         lines.append((Emoji("x"), " ", Strong(name), ": ", clip(str(error), 300)))
     for note in undelivered[:5]:
         lines.append(
-            (Emoji("x"), f" {note.kind} for {note.route}: ", clip(str(note.last_error), 200))
+            (Emoji("x"), f" {note.kind} for {note.route}{' (set aside)' if note.set_aside else ''}: ",
+             clip(str(note.last_error), 200))
         )
     return lines_reply(lines)
 

@@ -30,6 +30,7 @@ from bot.config import Environment, Settings, now
 from bot.export import to_ris
 from bot.notify import Notification
 from bot.outbox import DeliveryFailed, Items, PartConfirmed, Unavailable
+from bot.render import compact as smaller
 from bot.render import messages
 from bot.retry import RetryPolicy, parse_retry_after
 from bot.slack.blocks import SLACK, to_slack
@@ -47,6 +48,12 @@ HINTS = {
     "ratelimited": "Slack kept answering 429 after the retries; the next run continues",
     "missing_scope": "the app lacks a scope (chat:write, im:write, files:write)",
 }
+
+# Slack refused the message itself (chat.postMessage's documented errors): sending it again
+# unchanged cannot succeed, while the channel works. The first four can be its size.
+TOO_BIG = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks", "metadata_too_large"})
+REFUSED = TOO_BIG | {"invalid_blocks_format", "too_many_attachments", "invalid_attachments", "no_text",
+                     "markdown_text_conflict", "invalid_metadata_format", "invalid_metadata_schema"}
 
 UNREACHABLE_HINT = ("Slack was not reached at {url}: check the network or proxy, or SLACK_API_URL "
                     "if it is set; the notification stays pending and the next run retries")
@@ -182,16 +189,17 @@ class SlackChannel:
         self._conversations: dict[str, str] = {}  # target as configured -> conversation ID
 
     def send(self, notification: Notification, items: Items, start_part: int,
-             on_part: PartConfirmed | None = None) -> None:
+             on_part: PartConfirmed | None = None, *, compact: bool = False) -> None:
         target = notification.address
-        parts = messages(notification, items, self.format)
+        fmt = smaller(self.format) if compact and start_part == 0 else self.format
+        parts = messages(notification, items, fmt)
         attach = notification.kind == "digest" and bool(items)
         done = start_part
         try:
             if start_part < len(parts):
                 channel = self._destination(target)
                 for index in range(start_part, len(parts)):
-                    self._post(target, channel, to_slack(parts[index]))
+                    self._post(target, channel, to_slack(parts[index], fmt))
                     done = index + 1
                     if on_part:
                         on_part(done, parts[index].uids)
@@ -199,7 +207,9 @@ class SlackChannel:
                 self._upload_ris(target, notification, items)
                 done += 1
         except (SlackClientError, OSError, ValueError) as exc:
-            raise DeliveryFailed(describe(exc, self.client.base_url), done) from exc
+            code = error_code(exc)
+            raise DeliveryFailed(describe(exc, self.client.base_url), done, refused=code in REFUSED,
+                                 too_big=code in TOO_BIG) from exc
 
     def _destination(self, target: str) -> str:
         """Channel names and IDs go as they are; a user ID is opened as a DM first."""
@@ -249,6 +259,14 @@ class SlackChannel:
             title=f"litwatch digest {day}: {len(items)} records (RIS)",
             initial_comment="All items of this digest as RIS, for Covidence, Rayyan or Zotero.",
         )
+
+
+def error_code(exc: Exception) -> str:
+    """Slack's error code in an API error ("" for anything else)."""
+    if isinstance(exc, SlackApiError):
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        return str(data.get("error") or "")
+    return ""
 
 
 def describe(exc: Exception, api_url: str = "") -> str:
