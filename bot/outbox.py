@@ -9,15 +9,19 @@ again in the same flush, and a delivery cut off mid-way resumes after the last c
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.errors import CommitsFrozen
 from bot.notify import CONSOLE, Notification, Pending, Summary, scheme_of
 from bot.render import Format
 from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(Exception):
@@ -172,19 +176,10 @@ def flush(store: Store, channels: Channels, *, stopping: threading.Event | None 
             remember(channel)
 
         try:
-            try:
-                channel.send(pending.notification, items, start, None if hold else confirmed)
-            except DeliveryFailed as exc:
-                if hold or not exc.refused:
-                    raise
-                # Refused as it is: try once more, in smaller parts, before setting it aside.
-                store.record_failure(pending.id, exc.error, sent_parts=max(start, exc.parts_done),
-                                     sent_uids=sent_uids)
-                start = max(start, exc.parts_done) if not sent_uids else 0
-                if sent_uids:
-                    already_sent = set(sent_uids)
-                    items = [doc for doc in items if doc["uid"] not in already_sent]
-                channel.send(pending.notification, items, start, confirmed, compact=True)
+            if hold:
+                channel.send(pending.notification, items, start)
+            else:
+                _send_or_retry_smaller(store, channel, pending, items, start, sent_uids, confirmed)
         except DeliveryFailed as exc:
             if hold:
                 report.failed.append((pending, exc.error))
@@ -208,6 +203,24 @@ def flush(store: Store, channels: Channels, *, stopping: threading.Event | None 
     return report
 
 
+def _send_or_retry_smaller(store: Store, channel: Channel, pending: Pending, items: Items, start: int,
+                           sent_uids: list[str], confirmed: PartConfirmed) -> None:
+    """Send; if the channel refuses the message itself, record that and send once more in
+    smaller parts (from the first unconfirmed part or item). A second refusal propagates."""
+    try:
+        channel.send(pending.notification, items, start, confirmed)
+    except DeliveryFailed as exc:
+        if not exc.refused:
+            raise
+        store.record_failure(pending.id, exc.error, sent_parts=max(start, exc.parts_done), sent_uids=sent_uids)
+        if sent_uids:  # progress by item: render only what has not gone out
+            already_sent = set(sent_uids)
+            items, start = [doc for doc in items if doc["uid"] not in already_sent], 0
+        else:
+            start = max(start, exc.parts_done)
+        channel.send(pending.notification, items, start, confirmed, compact=True)
+
+
 def drop_route(store: Store, route: str) -> int:
     """Drop every pending notification to `route` (an address that is gone for good)."""
     return sum(store.drop(note.id) for note in store.pending() if note.route == route)
@@ -217,7 +230,12 @@ def _set_aside(store: Store, channel: Channel, pending: Pending, error: str) -> 
     """Take a twice-refused notification out of line and tell its route so, in one line."""
     store.set_aside(pending.id)
     note = pending.notification
+    if note.kind == "set_aside":  # the announcement itself refused: no announcement of that
+        return
     what = f"{note.kind} notification {pending.id}" + (f" of {note.query}" if note.query else "")
     alert = Notification(kind="set_aside", route=note.route, query=note.query, summary=Summary(
         message=f"{channel.label} refused the {what} twice and it was set aside: {error}"))
-    store.add_notifications([alert])
+    try:
+        store.add_notifications([alert])
+    except CommitsFrozen:  # stopping: status and `litwatch outbox` still show it set aside
+        log.warning("%s", alert.summary.message)

@@ -55,15 +55,19 @@ class RecordingChannel:
 
     format = PLAIN
 
-    def __init__(self, fail_routes: set[str] | None = None, scheme: str = "slack"):
+    def __init__(self, fail_routes: set[str] | None = None, scheme: str = "slack",
+                 refuse_kinds: set[str] | None = None):
         self.sent: list[tuple[Notification, list[dict[str, Any]]]] = []
         self.fail_routes = fail_routes or set()
+        self.refuse_kinds = refuse_kinds or set()  # refused as messages, every time
         self.scheme = self.label = scheme
 
     def send(self, notification: Notification, items: list[dict[str, Any]], start_part: int,
-             on_part: Any = None) -> None:
+             on_part: Any = None, *, compact: bool = False) -> None:
         if notification.route in self.fail_routes:
             raise DeliveryFailed("channel_not_found")
+        if notification.kind in self.refuse_kinds:
+            raise DeliveryFailed("invalid_blocks", refused=True)
         self.sent.append((notification, items))
         if on_part:
             on_part(1, ())
@@ -331,3 +335,20 @@ def test_baseline_without_flags_posts_only_its_summary(settings: Settings, monke
     store = Store.memory()
     run(settings, store, ScriptedSource([FetchResult(items=[pubmed_item(1), pubmed_item(2)])]))
     assert [n.kind for n in store.pending()] == ["baseline"]
+
+
+def test_a_refused_announcement_is_set_aside_without_announcing_itself(settings: Settings) -> None:
+    """The "set aside" line, refused too, is set aside silently (no chain of announcements); and a
+    stopping store, which takes no commit, still sets the refused notification aside."""
+    store = Store.memory()
+    store.add_notifications([notification("items", "slack:C111")])
+    refusing = RecordingChannel(refuse_kinds={"items", "set_aside"})
+    assert len(flush(store, channels(refusing)).set_aside) == 1
+    assert [(n.kind, n.set_aside) for n in store.pending()] == [("items", True), ("set_aside", False)]
+    assert len(flush(store, channels(refusing)).set_aside) == 1
+    assert [(n.kind, n.set_aside) for n in store.pending()] == [("items", True), ("set_aside", True)]
+    stopping = Store.memory()
+    stopping.add_notifications([notification("items", "slack:C111")])
+    stopping.freeze_commits()
+    assert len(flush(stopping, channels(refusing)).set_aside) == 1
+    assert [(n.kind, n.set_aside, n.attempts) for n in stopping.pending()] == [("items", True, 2)]
