@@ -293,12 +293,15 @@ def _cmd_digest(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_subscribe(args: argparse.Namespace, env: Environment) -> int:
-    load_settings(env.config_path)  # an invalid config stops every command before it writes
+    settings = load_settings(env.config_path)  # an invalid config stops every command before it writes
     target = _digest_target(args.target)
     _check_reach(env, target)
     with Store.open(env.data_dir) as store:
         added = store.subscribe(target, args.period)
     print(f"{target}: {'subscribed to' if added else 'now receives'} the {args.period} digest")
+    if target.startswith("mailto:") and not (settings.email.sender and env.smtp):
+        print("note: e-mail needs [email] from in the config and SMTP_URL in the environment; until "
+              "both are set, this digest prints to the terminal (README, 'Email')", file=sys.stderr)
     return EXIT_OK
 
 

@@ -183,7 +183,8 @@ def test_subscribe_mailto_gets_the_digest_with_its_ris_file(monkeypatch: pytest.
         assert main(["subscribe", "mailto:alice@example.org"]) == 0
         monkeypatch.setenv("LITWATCH_NOW", (MONDAY + timedelta(days=6)).isoformat())
         assert main(["subscribe", "mailto:bob@example.org", "--period", "daily"]) == 0
-        assert "mailto:alice@example.org: subscribed to the weekly digest" in capsys.readouterr().out
+        first = capsys.readouterr()
+        assert "mailto:alice@example.org: subscribed to the weekly digest" in first.out and first.err == ""
         with Store.open(Environment.from_env().data_dir) as store:
             store.commit("pm", Diff(new=[labelled(1), labelled(2, safety=True)]),  # type: ignore[list-item]
                          now=MONDAY + timedelta(days=6, hours=1))
@@ -291,3 +292,12 @@ def test_an_email_only_team_gets_its_baseline_alerts_and_safety_alerts_from_once
             m.get_body(("plain",)).get_content() for m in safety)  # type: ignore[union-attr]
         with Store.open(Environment.from_env().data_dir, readonly=True) as store:
             assert store.pending() == [] and store.destinations() == {"mailto"}
+
+
+def test_subscribing_an_address_without_email_set_up_says_what_is_missing(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Subscribing mailto: on a Slack-only setup works, and says e-mail needs [email] from and SMTP_URL."""
+    monkeypatch.setenv("LITWATCH_CONFIG", str(write_config(tmp_path)))
+    assert main(["subscribe", "mailto:pi@example.org"]) == 0
+    assert "note: e-mail needs [email] from in the config and SMTP_URL" in capsys.readouterr().err
