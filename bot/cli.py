@@ -14,14 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__, registry
-from bot.channels import build_channels
+from bot.channels import build_channels, parse_route, route_problem
 from bot.config import Environment, SavedQuery, Settings, load_settings
 from bot.context import Classify, Linker, RunContext
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
 from bot.export import FORMATS, render
 from bot.models import Classification, Item, is_flagged
-from bot.notify import address_of, parse_route, route_problem, scheme_of
+from bot.notify import address_of, scheme_of
 from bot.outbox import Channels, FlushReport, drop_route, flush, held_notice
 from bot.pipeline import RunReport, run_query
 from bot.scheduler import next_fire_time

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import registry
 from bot.errors import ConfigError
-from bot.notify import CONSOLE, mail_address
+from bot.mail.address import mail_address
+from bot.notify import CONSOLE
 
 DEFAULT_CONFIG = Path("config/litwatch.toml")
 DEFAULT_DATA = Path("data")

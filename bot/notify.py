@@ -2,16 +2,13 @@
 
 A route says where a notification goes, as `scheme:address`: `slack:C0123456789`,
 `slack:#team`, `slack:U0ALICE`, `mailto:alice@example.org`, or `console`. The scheme picks the
-channel (bot/outbox.py); nothing below the CLI knows what a scheme means beyond its name.
+channel (bot/outbox.py); what an address may look like is each channel's to say (bot/channels.py).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from typing import Any, Literal
 
 Kind = Literal["safety", "integrity", "items", "baseline", "baseline_flagged", "error", "warning", "digest",
@@ -19,7 +16,6 @@ Kind = Literal["safety", "integrity", "items", "baseline", "baseline_flagged", "
 KINDS: tuple[str, ...] = ("safety", "integrity", "items", "baseline", "baseline_flagged", "error", "warning",
                           "digest", "set_aside")
 CONSOLE = "console"
-SLACK_TARGET = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGU][A-Z0-9]{6,})$")
 
 
 @dataclass(frozen=True)
@@ -141,44 +137,3 @@ def scheme_of(route: str) -> str:
 def address_of(route: str) -> str:
     _, sep, rest = route.partition(":")
     return rest if sep else ""
-
-
-def mail_address(text: str) -> str | None:
-    """`text` as one bare e-mail address (local@domain), or None: no display name, no list,
-    no CR/LF, so an address can never add a header or a second recipient."""
-    text = text.strip()
-    if not text or any(c in text for c in "\r\n,;<>\"() \t") or text.count("@") != 1:
-        return None
-    try:
-        address = Address(addr_spec=text)
-    except (HeaderParseError, ValueError, IndexError):
-        return None
-    if not address.username or "." not in address.domain:
-        return None
-    return address.addr_spec
-
-
-def parse_route(text: str) -> str | None:
-    """A route from what a person typed: `mailto:…`, `slack:…`, `console`, or a bare Slack
-    target (#name, C…/G…/U… ID), which means Slack. None when it is none of these."""
-    value = text.strip()
-    if value == CONSOLE:
-        return CONSOLE
-    scheme, sep, rest = value.partition(":")
-    if sep and scheme.lower() == "mailto":
-        address = mail_address(rest)
-        return f"mailto:{address}" if address else None
-    if sep and scheme.lower() == "slack":
-        value = rest
-    return f"slack:{value}" if SLACK_TARGET.match(value) else None
-
-
-def route_problem(text: str) -> str:
-    """The one line that says what a route may look like."""
-    return (f"{text!r} is not a destination: use mailto:someone@example.org, a Slack channel "
-            "(#name, or an ID such as C0123456789) or a Slack user ID (U…); IDs are under the "
-            "channel's or person's name > View details")
-
-
-def routes_label(routes: Sequence[str]) -> str:
-    return ", ".join(routes) or CONSOLE

@@ -150,7 +150,7 @@ def test_subscribe_names_what_a_target_must_look_like(filled: Path, target: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """A target that is neither #name nor a channel/user ID is refused with the forms it could take."""
     assert main(["subscribe", target]) == 1
-    assert "is not a destination: use mailto:someone@example.org, a Slack channel (#name, or an ID such as C0123456789) or a Slack user ID (U…)" in capsys.readouterr().err
+    assert "is not a destination: use a Slack channel (#name, or an ID such as C0123456789) or a Slack user ID (U…); IDs are under the channel's or person's name > View details; or mailto:someone@example.org" in capsys.readouterr().err
 
 
 def test_export_unknown_query_and_unwritable_output_are_errors(filled: Path, tmp_path: Path,

@@ -127,7 +127,7 @@ def test_subscribe_and_unsubscribe_commands(monkeypatch: pytest.MonkeyPatch, tmp
     assert main(["subscribe", "not a target"]) == 1
     out = capsys.readouterr()
     assert "slack:#team: subscribed to the weekly digest" in out.out and "slack:#team was not subscribed" in out.out
-    assert "is not a destination: use mailto:" in out.err
+    assert "is not a destination: use a Slack channel" in out.err and "or mailto:someone@example.org" in out.err
 
 
 def test_digest_command_posts_to_slack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_slack: FakeSlack,

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import rispy
 
-from bot.channels import build_channels
+from bot.channels import build_channels, parse_route
 from bot.cli import main
 from bot.config import ConfigError, Environment, SmtpServer, load_settings, parse_smtp_url
+from bot.mail.address import mail_address
 from bot.mail.deliver import EmailChannel
 from bot.models import Classification, FetchResult
-from bot.notify import mail_address, parse_route
 from bot.outbox import flush
 from bot.retry import RetryPolicy
 from bot.store import Diff, Store
@@ -160,6 +160,8 @@ def test_an_address_is_one_bare_address_or_nothing(text: str) -> None:
     """Whatever a person types, a mailto: route holds one plain address: no header, list or display name."""
     assert mail_address(text) is None and parse_route(f"mailto:{text}") is None
     assert parse_route("mailto:Alice.Smith+lit@Example.org") == "mailto:Alice.Smith+lit@Example.org"
+    assert parse_route("#team") == parse_route("slack:#team") == "slack:#team"
+    assert parse_route("teams:general") is None and parse_route("console") == "console"
 
 
 def cli_email(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, smtp: FakeSmtp, config: str = EMAIL_CONFIG) -> None:

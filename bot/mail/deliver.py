@@ -22,6 +22,7 @@ from functools import partial
 from bot.config import Environment, Settings, SmtpServer, now
 from bot.errors import LitwatchError
 from bot.export import to_ris
+from bot.mail.address import mail_address
 from bot.mail.render import EMAIL, Attachment, email_message, unsubscribe_link
 from bot.notify import Notification
 from bot.outbox import DeliveryFailed, Items, PartConfirmed, Unavailable
@@ -31,6 +32,8 @@ from bot.retry import RetriesExhausted, RetryPolicy, TransientError, call_with_r
 
 Sleep = Callable[[float], None]
 UNAVAILABLE = Unavailable("e-mail", "SMTP_URL is not set")
+ADDRESS_HELP = "mailto:someone@example.org"
+parse_address = mail_address  # a subscriber address as typed (after `mailto:`), or None
 HINTS = {
     "recipient": "check the address; a digest subscriber is removed with `litwatch unsubscribe mailto:…`",
     "sender": "check [email] from: the server does not accept it as a sender",

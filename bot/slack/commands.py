@@ -19,9 +19,10 @@ from bot import registry
 from bot.config import SLUG, SavedQuery, Settings, today
 from bot.digest import PERIODS
 from bot.errors import QuerySyntaxError, SourceError
+from bot.mail.address import mail_address
 from bot.markup import Code, Emoji, Line, Strong, clip
 from bot.models import Classification, Item, is_flagged
-from bot.notify import address_of, parse_route
+from bot.notify import address_of
 from bot.render import Context, Element, Message, digest_line, item_section, section
 from bot.slack.blocks import to_slack
 
@@ -97,7 +98,8 @@ def _parse_subscription(verb: str, args: list[str]) -> Command:
     """`subscribe [weekly|daily] [mailto:address]`, `unsubscribe [mailto:address]`."""
     mail = [a for a in args if a.lower().startswith("mailto:")]
     rest = [a for a in args if a not in mail]
-    target = parse_route(mail[0]) if len(mail) == 1 else None
+    address = mail_address(mail[0][len("mailto:"):]) if len(mail) == 1 else None
+    target = f"mailto:{address}" if address else None
     if len(mail) > 1 or (mail and target is None):
         return _bad(f"`{verb}` takes one e-mail address as `mailto:name@example.org`, not `{' '.join(mail)}`")
     if verb == "unsubscribe":

@@ -38,6 +38,10 @@ from bot.slack.blocks import SLACK, to_slack
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+# What a person may name as a digest subscriber: a #channel, a channel ID or a user ID (a DM).
+TARGET = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGU][A-Z0-9]{6,})$")
+ADDRESS_HELP = ("a Slack channel (#name, or an ID such as C0123456789) or a Slack user ID (U…); "
+                "IDs are under the channel's or person's name > View details")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 HINTS = {
     "channel_not_found": "check [slack] channel in the config; a private channel must invite the bot",
@@ -166,6 +170,12 @@ def make_client(env: Environment, policy: RetryPolicy | None = None, *, sleep: S
 # ---------------------------------------------------------------- the channel
 
 UNAVAILABLE = Unavailable("Slack", "SLACK_BOT_TOKEN is not set")
+
+
+def parse_address(text: str) -> str | None:
+    """A subscriber address as typed (after `slack:`), or None if Slack would not know it."""
+    value = text.strip()
+    return value if TARGET.match(value) else None
 
 
 def build_channel(env: Environment, settings: Settings) -> SlackChannel | None:
