@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="litwatch",
         description="Keep a living systematic review current from PubMed, "
-        "ClinicalTrials.gov and feeds, with alerts in Slack.",
+        "ClinicalTrials.gov and feeds, with alerts in Slack or by e-mail.",
     )
     parser.add_argument("--version", action="version", version=f"litwatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

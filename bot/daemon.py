@@ -8,7 +8,7 @@ waits a few seconds for the runs and deliveries in flight, wherever they came fr
 scheduler or a chat command: one `InFlight` tracker counts them all); a delivery stops
 after the notification it is sending. Then the store refuses further run commits, so an
 abandoned run never moves its watermark and the next start runs it again, while a
-delivery Slack has confirmed is still marked sent: a deliberate stop causes no duplicate
+delivery its channel has confirmed is still marked sent: a deliberate stop causes no duplicate
 (DESIGN.md, "Delivery guarantees"). Every commit is already on disk (one atomic write
 each), so the process then exits, within 10 s.
 """
@@ -190,7 +190,7 @@ class Daemon:
 
         Runs (scheduled or from chat) still going after that are abandoned: the store then
         refuses their commit, so their watermark does not move. A delivery still sending
-        gets `lock_wait` s more to record what Slack confirmed; its journal writes are never
+        gets `lock_wait` s more to record what its channel confirmed; its journal writes are never
         blocked. The store is closed last. False means something is still running: the
         caller must leave with `os._exit` rather than wait for those threads.
         """

@@ -197,7 +197,7 @@ def test_a_not_modified_run_keeps_the_previous_warnings(settings: Settings) -> N
 
 
 def test_flush_delivers_and_keeps_failures_pending(settings: Settings) -> None:
-    """Delivery marks a notification sent only after the sink returns; failures stay with the error."""
+    """Delivery marks a notification sent only after the channel confirms it; failures stay with the error."""
     store = Store.memory()
     store.add_notifications([notification("items", "slack:C1"),
                              notification("safety", "slack:CGONE"),

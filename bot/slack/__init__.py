@@ -1,1 +1,1 @@
-"""Slack delivery: rendering (pure), sinks and the chat-command listener."""
+"""Slack: Block Kit writing (pure), the Slack channel and the chat-command listener."""

@@ -97,7 +97,7 @@ class _RateLimited(RateLimitErrorRetryHandler):
 
     slack_sdk's own handler int()s the header (an HTTP date would crash it) and sleeps
     uncapped; this one parses both forms. A Retry-After beyond the policy's `max_delay` or
-    its remaining `total` raises `RetryAfterRefused` (a SlackClientError, so the sink
+    its remaining `total` raises `RetryAfterRefused` (a SlackClientError, so the channel
     reports it and the notification stays pending) instead of retrying before Slack allows.
     """
 
