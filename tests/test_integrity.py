@@ -15,7 +15,7 @@ from bot.pipeline import run_query
 from bot.sources.pubmed_xml import CORRECTION_TYPES, parse_efetch
 from bot.store import Store
 from tests.conftest import fixture_path
-from tests.factories import pubmed_item, write_config
+from tests.factories import context, pubmed_item, write_config
 from tests.test_pipeline import ScriptedSource, label
 
 
@@ -82,17 +82,18 @@ def two_runs(settings: Settings, second: Item) -> list[tuple[str, str]]:
     source = ScriptedSource([FetchResult(items=[pubmed_item(1)]), FetchResult(items=[second])])
     query = settings.query("pm")
     assert query is not None
-    run_query(query, store=store, sources={"pubmed": source}, classify=tiered, settings=settings)
+    ctx = context(settings, store, {"pubmed": source}, classify=tiered)
+    run_query(query, ctx)
     for note in store.pending():  # the baseline summary
-        store.mark_delivered(note["id"])
-    run_query(query, store=store, sources={"pubmed": source}, classify=tiered, settings=settings)
-    return [(n["type"], n["channel"]) for n in store.pending()]
+        store.mark_delivered(note.id)
+    run_query(query, ctx)
+    return [(n.kind, n.route) for n in store.pending()]
 
 
 def test_partial_retraction_of_a_stored_record_alerts_the_safety_channel(settings: Settings) -> None:
     """Issue 10: a partial retraction arriving for a stored record alerts like a retraction."""
     changed = pubmed_item(1, corrections=(Correction("PartialRetractionIn", "39999998"),))
-    assert two_runs(settings, changed) == [("integrity", "C999")]
+    assert two_runs(settings, changed) == [("integrity", "slack:C999")]
 
 
 def test_erratum_for_a_stored_record_is_stored_but_not_alerted(settings: Settings) -> None:
