@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot import __version__, registry
 from bot.channels import build_channels, parse_route, route_problem
-from bot.config import Environment, SavedQuery, Settings, load_settings
+from bot.config import Environment, SavedQuery, Settings, load_settings, now
 from bot.context import Classify, Linker, RunContext
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
@@ -216,6 +216,7 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
         pending = store.pending()
         destinations = ", ".join(sorted(store.destinations())) or "terminal only"
         print(f"outbox: {len(pending)} pending (delivers to: {destinations})")
+        subscribed = {str(s["target"]) for s in subscriptions}
         undeliverable = 0
         for note in pending:
             if note.last_error:
@@ -223,6 +224,7 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
                 aside = "SET ASIDE, " if note.set_aside else ""
                 print(f"  {note.kind} -> {note.route}: {note.last_error} "
                       f"({aside}{note.attempts} attempt{'' if note.attempts == 1 else 's'})")
+                print(f"      {_where_from(note.route, settings, subscribed)}")
     # A notification that keeps failing is as much a reason to look as a failing query.
     return EXIT_FAILED if failing or undeliverable else EXIT_OK
 
@@ -345,22 +347,33 @@ def _digest_target(value: str) -> str:
 
 def _cmd_outbox(args: argparse.Namespace, env: Environment) -> int:
     """List what is pending; drop, retry, or send a channel's notifications to the terminal again."""
-    load_settings(env.config_path)
-    changing = args.drop or args.drop_route or args.retry or args.to_terminal is not None
-    if not changing:
+    settings = load_settings(env.config_path)
+    action = getattr(args, "action", None) or "list"
+    if action == "list" and args.to_terminal is None:
         if not (env.data_dir / STORE_FILE).exists():
             print("outbox: empty (no store yet)")
             return EXIT_OK
         with Store.open(env.data_dir, readonly=True) as store:
-            _print_outbox(store)
+            _print_outbox(store, settings)
         return EXIT_OK
+    unknown: list[str] = []
     with Store.open(env.data_dir) as store:
-        unknown = [i for i in args.drop if not store.drop(i)]
-        for route in args.drop_route:
-            dropped = drop_route(store, route)
-            print(f"{route}: dropped {dropped} pending notification(s)")
-        targets = [p.id for p in store.pending()] if args.retry == ["all"] else args.retry
-        unknown += [i for i in targets if not store.retry(i)]
+        if action == "drop":
+            if not args.ids and not args.target:
+                print("error: outbox drop: name notification IDs (see `litwatch outbox`) or --target TARGET",
+                      file=sys.stderr)
+                return EXIT_CONFIG
+            unknown = [i for i in args.ids if not store.drop(i)]
+            dropped = len(args.ids) - len(unknown)
+            if args.ids:
+                print(f"dropped {_plural(dropped, 'pending notification')}")
+            for target in args.target:
+                route = _digest_target(target)
+                print(f"{route}: dropped {_plural(drop_route(store, route), 'pending notification')}")
+        elif action == "retry":
+            ids = args.ids or [p.id for p in store.pending() if p.last_error or p.set_aside]
+            unknown = [i for i in ids if not store.retry(i)]
+            print(f"{_plural(len(ids) - len(unknown), 'notification')} cleared for the next run")
         if args.to_terminal is not None:
             schemes = [args.to_terminal] if args.to_terminal else sorted(store.destinations())
             for scheme in schemes:
@@ -368,33 +381,68 @@ def _cmd_outbox(args: argparse.Namespace, env: Environment) -> int:
                     print(f"{scheme}: without its channel, this terminal now takes its notifications")
         for note_id in unknown:
             print(f"no pending notification {note_id!r} (see `litwatch outbox`)", file=sys.stderr)
-        _print_outbox(store)
+        _print_outbox(store, settings)
     return EXIT_FAILED if unknown else EXIT_OK
 
 
-def _print_outbox(store: Store) -> None:
+def _print_outbox(store: Store, settings: Settings) -> None:
     pending = store.pending()
     destinations = ", ".join(sorted(store.destinations())) or "terminal only"
-    print(f"outbox: {len(pending)} pending (delivers to: {destinations})")
+    print(f"outbox: {_plural(len(pending), 'notification')} pending (delivers to: {destinations})")
+    if pending:
+        print(f"  {'id':<32}  {'kind':<16} {'age':>6}  {'attempts':>8}  target / last error")
+    moment = now()
+    subscribed = {str(s["target"]) for s in store.subscriptions()}
     for note in pending:
-        state = f"; {note.attempts} attempt(s), last error: {note.last_error}" if note.last_error else ""
-        state = f"; SET ASIDE (--retry {note.id} sends it again){state}" if note.set_aside else state
-        done = f"; {note.sent_parts} part(s) sent" if note.sent_parts or note.sent_uids else ""
-        print(f"  {note.id}  {note.kind} -> {note.route}  queued {note.notification.created}"
-              f"  {len(note.uids)} item(s){done}{state}")
+        age = _age(note.notification.created, moment)
+        print(f"  {note.id:<32}  {note.kind:<16} {age:>6}  {note.attempts:>8}  {note.route}")
+        if note.sent_parts or note.sent_uids:
+            print(f"      {_plural(note.sent_parts, 'part')} already sent")
+        if note.last_error:
+            print(f"      last error: {note.last_error}")
+            print(f"      {_where_from(note.route, settings, subscribed)}")
+        if note.set_aside:
+            print(f"      SET ASIDE: `litwatch outbox retry {note.id}` sends it again")
+
+
+def _where_from(route: str, settings: Settings, subscribed: set[str]) -> str:
+    """Where an undeliverable target came from, so the fix goes to the right place."""
+    origins = settings.route_origins(route)
+    if route in subscribed:
+        origins.append(f"a digest subscription (`litwatch unsubscribe {route}`)")
+    if not origins:
+        return f"target from no current config key or subscription: `litwatch outbox drop --target {route}`"
+    return "target from " + " and ".join(origins) + f"; `litwatch outbox drop --target {route}` drops what is queued"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _age(created: str | None, moment: datetime) -> str:
+    if not created:
+        return "?"
+    seconds = max(0.0, (moment - datetime.fromisoformat(created)).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def _add_outbox_command(sub: Any) -> None:
     p = sub.add_parser("outbox", help="pending notifications: list, drop, retry, back to the terminal")
-    p.add_argument("--drop", nargs="+", default=[], metavar="ID", help="drop these notifications unsent")
-    p.add_argument("--drop-route", nargs="+", default=[], metavar="ROUTE",
-                   help="drop every pending notification to this route (e.g. mailto:old@example.org)")
-    p.add_argument("--retry", nargs="+", default=[], metavar="ID",
-                   help="clear these notifications' errors ('all' for every one); the next run sends them")
     p.add_argument("--to-terminal", nargs="?", const="", default=None, metavar="SCHEME",
                    help="without that channel (slack, mailto; default: all), print and consume its "
                    "notifications in this terminal instead of keeping them")
-    p.set_defaults(func=_cmd_outbox)
+    p.set_defaults(func=_cmd_outbox, action="list")
+    actions = p.add_subparsers(dest="action", metavar="{list,drop,retry}")
+    actions.add_parser("list", help="list pending notifications (the default)")
+    drop = actions.add_parser("drop", help="drop pending notifications unsent")
+    drop.add_argument("ids", nargs="*", metavar="ID", help="notification IDs from `litwatch outbox`")
+    drop.add_argument("--target", action="append", default=[], metavar="TARGET",
+                      help="every pending notification to this target (C…, #name, U…, mailto:…)")
+    retry = actions.add_parser("retry", help="clear errors and set-aside marks; the next run sends them")
+    retry.add_argument("ids", nargs="*", metavar="ID", help="default: every failed or set-aside notification")
 
 
 def _add_digest_commands(sub: Any) -> None:

@@ -274,6 +274,21 @@ class Settings:
         return tuple(dict.fromkeys(routes)) or (CONSOLE,)
 
 
+    def route_origins(self, route: str) -> list[str]:
+        """The config keys that send notifications to `route` (for hints on undeliverable ones)."""
+        origins = []
+        if self.slack.channel and _route(self.slack.channel) == route:
+            origins.append("[slack] channel")
+        if self.slack.safety_channel and _route(self.slack.safety_channel) == route:
+            origins.append("[slack] safety_channel")
+        origins += [f"channel of query {q.name}" for q in self.queries if q.channel and _route(q.channel) == route]
+        if route in (f"mailto:{a}" for a in self.email.alerts_to):
+            origins.append("[email] alerts_to")
+        if route in (f"mailto:{a}" for a in self.email.safety_to):
+            origins.append("[email] safety_to")
+        return origins
+
+
 def _route(channel: str) -> str:
     """A configured channel as a route: a bare Slack channel means Slack (config from before routes)."""
     scheme, _, rest = channel.partition(":")

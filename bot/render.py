@@ -665,7 +665,7 @@ def _set_aside_draft(notification: Notification, items: list[Mapping[str, Any]],
     return _problem_draft(
         notification, "Notification set aside", (Emoji("no_entry"), " "),
         ("Later notifications keep flowing. ", Code("litwatch outbox"), " lists it; ",
-         Code("litwatch outbox --retry ID"), " sends it again."),
+         Code("litwatch outbox retry ID"), " sends it again."),
     )
 
 

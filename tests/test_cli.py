@@ -210,8 +210,9 @@ def test_cli_subscribe_asks_slack_first_and_refuses_a_channel_without_the_bot(
 
 def test_outbox_lists_drops_retries_and_goes_back_to_the_terminal(filled: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 12 item 5: `litwatch outbox` shows what is pending; --drop, --drop-route and --retry act on
-    it, and --to-terminal makes a store that delivered to Slack print and consume its alerts again."""
+    """Issue 12 item 5: `litwatch outbox` shows id, kind, age, attempts, target and last error; `drop` (by
+    id or --target) and `retry` act on it, and --to-terminal makes a store that delivered to Slack print
+    and consume its alerts again."""
     with Store.open(filled) as store:
         store.add_notifications([notification("safety", "slack:C999"), notification("items", "slack:C111"),
                                  notification("error", "mailto:gone@example.org", message="x")])
@@ -221,16 +222,34 @@ def test_outbox_lists_drops_retries_and_goes_back_to_the_terminal(filled: Path,
     capsys.readouterr()
     assert main(["outbox"]) == 0
     out = capsys.readouterr().out
-    assert "outbox: 3 pending (delivers to: slack)" in out
-    assert f"  {second.id}  items -> slack:C111  queued " in out and "last error: channel_not_found" in out
-    assert main(["outbox", "--drop", first.id, "--drop-route", "mailto:gone@example.org",
-                 "--retry", second.id, "--to-terminal"]) == 0
+    assert "outbox: 3 notifications pending (delivers to: slack)" in out
+    assert f"  {second.id:<32}  {'items':<16} {'0s':>6}  {1:>8}  slack:C111\n      last error: channel_not_found" in out
+    assert "      target from [slack] channel; `litwatch outbox drop --target slack:C111` drops what is queued" in out
+    assert main(["outbox", "drop", first.id, "--target", "mailto:gone@example.org"]) == 0
     out = capsys.readouterr().out
-    assert "mailto:gone@example.org: dropped 1 pending notification(s)" in out
+    assert "dropped 1 pending notification\nmailto:gone@example.org: dropped 1 pending notification\n" in out
+    assert main(["outbox", "retry"]) == 0
+    assert "1 notification cleared for the next run" in capsys.readouterr().out
+    assert main(["outbox", "--to-terminal"]) == 0
+    out = capsys.readouterr().out
     assert "slack: without its channel, this terminal now takes its notifications" in out
-    assert "outbox: 1 pending (delivers to: terminal only)" in out and "last error" not in out
-    assert main(["outbox", "--drop", "nope"]) == 1
+    assert "outbox: 1 notification pending (delivers to: terminal only)" in out and "last error:" not in out
+    assert main(["outbox", "drop", "nope"]) == 1
     assert "no pending notification 'nope'" in capsys.readouterr().err
+    assert main(["outbox", "drop"]) == 2
+
+
+def test_outbox_names_a_subscription_as_where_an_undeliverable_target_came_from(
+        filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12 item 5: a channel_not_found for a subscribed target points at the subscription, not the config."""
+    with Store.open(filled) as store:
+        store.subscribe("slack:C0GONE001", "weekly")
+        store.add_notifications([notification("digest", "slack:C0GONE001")])
+        store.record_failure(store.pending()[0].id, "channel_not_found")
+    capsys.readouterr()
+    assert main(["outbox"]) == 0
+    assert ("target from a digest subscription (`litwatch unsubscribe slack:C0GONE001`); "
+            "`litwatch outbox drop --target slack:C0GONE001` drops what is queued") in capsys.readouterr().out
 
 
 def test_status_and_outbox_show_a_set_aside_notification(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -245,4 +264,6 @@ def test_status_and_outbox_show_a_set_aside_notification(filled: Path, capsys: p
     assert main(["status"]) == 1
     assert "safety -> slack:C999: invalid_blocks (SET ASIDE, 2 attempts)" in capsys.readouterr().out
     assert main(["outbox"]) == 0
-    assert f"SET ASIDE (--retry {refused.id} sends it again); 2 attempt(s), last error: invalid_blocks" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "last error: invalid_blocks" in out
+    assert f"SET ASIDE: `litwatch outbox retry {refused.id}` sends it again" in out

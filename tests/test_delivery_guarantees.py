@@ -193,7 +193,7 @@ def test_a_message_refused_twice_is_set_aside_and_later_ones_keep_flowing(rig: R
     assert [n.id for n in store.pending()] == [refused.id]
     assert any(f"refused the safety notification {refused.id} of pm twice and it was set aside" in t
                for t in rig.texts())
-    assert store.retry(refused.id)  # litwatch outbox --retry ID
+    assert store.retry(refused.id)  # litwatch outbox retry ID
     assert flush(store, channels(rig.channel())).delivered == 1 and store.pending() == []
     assert set(rig.delivered().values()) == {1} and len(rig.delivered()) == 3
 

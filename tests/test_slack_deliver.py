@@ -189,7 +189,7 @@ def test_channel_not_found_keeps_items_pending_with_the_error(settings: Settings
         assert report.delivered == 1 and len(fake_slack.messages_in("C111")) == 1
         pending = store.pending()
         assert [n.route for n in pending] == ["slack:C999"]
-        assert pending[0].last_error.startswith("channel_not_found (check [slack] channel")
+        assert pending[0].last_error.startswith("channel_not_found (Slack knows no channel the bot can see")
         assert pending[0].attempts == 1 and pending[0].sent_parts == 0
         fake_slack.known_channels = {"C111", "C999"}
         assert flush(store, channels(sink_for(fake_slack))).delivered == 1 and store.pending() == []

@@ -44,7 +44,8 @@ ADDRESS_HELP = ("a Slack channel (#name, or an ID such as C0123456789) or a Slac
                 "IDs are under the channel's or person's name > View details")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 HINTS = {
-    "channel_not_found": "check [slack] channel in the config; a private channel must invite the bot",
+    "channel_not_found": ("Slack knows no channel the bot can see by that ID: a private channel must invite "
+                          "the bot; `litwatch outbox` says where the target came from"),
     "not_in_channel": "invite the bot to the channel (/invite @litwatch)",
     "is_archived": "the channel is archived; point the config at another one",
     "invalid_auth": "SLACK_BOT_TOKEN is not valid for this workspace",
