@@ -33,7 +33,7 @@ def due(subscription: dict[str, Any], moment: datetime) -> bool:
 def _baseline_only(doc: dict[str, Any]) -> bool:
     """An item stored by a query's first run and unchanged since: the team has its summary
     (and the flagged list) already, so a digest never repeats the baseline as news."""
-    return bool(doc.get("baseline")) and doc.get("last_changed") == doc.get("first_seen")
+    return "baseline_seq" in doc and doc.get("seq") == doc["baseline_seq"]
 
 
 def build_digests(store: Store, settings: Settings, *, period: str | None = None,

@@ -606,8 +606,8 @@ class Store:
                 doc = item.to_dict()
                 doc.update(uid=item.uid, queries=[query], first_seen=stamp, last_changed=stamp,
                            fingerprint=fingerprint(item), changes=[], seq=seq)
-                if baseline:
-                    doc["baseline"] = True
+                if baseline:  # a later change gets a later number: then it is news again
+                    doc["baseline_seq"] = seq
                 new_docs.append(doc)
                 self._index[item.uid] = (-1, doc["fingerprint"])  # placeholder until inserted
             if new_docs:

@@ -247,3 +247,13 @@ def test_a_pinned_clock_still_puts_each_item_in_exactly_one_digest(settings: Set
     third = queue_digests(store, settings, period="daily", moment=MONDAY)
     assert [list(n.uids) for n in first + second + third] == [["pmid:30000001"],
                                                           ["pmid:30000002", "pmid:30000003"], []]
+
+
+def test_a_baseline_record_changed_in_its_baseline_second_is_still_digest_news(settings: Settings) -> None:
+    """A retraction committed in the same second as the baseline is a change, not baseline (same-second stamps)."""
+    store = Store.memory()
+    store.subscribe("C0SUB", "weekly", now=MONDAY - timedelta(days=1))
+    store.commit("pm", Diff(new=[labelled(1)]), now=MONDAY, baseline=True)
+    store.commit("pm", store.diff([retracted(labelled(1))], "pm"), now=MONDAY)
+    (note,) = build_digests(store, settings, moment=MONDAY + timedelta(days=7))
+    assert note.uids == ("pmid:30000001",)
