@@ -25,6 +25,7 @@ from bot.notify import address_of, scheme_of
 from bot.outbox import Channels, FlushReport, drop_route, flush, held_notice
 from bot.pipeline import RunReport, run_query
 from bot.scheduler import next_fire_time
+from bot.screening import awaiting, with_screening
 from bot.sources import build_sources
 from bot.store import STORE_FILE, QueryState, Store
 
@@ -128,7 +129,7 @@ def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
     with Store.open(env.data_dir, readonly=True) as store:
         if args.query and settings.query(args.query) is None and not store.items(query=args.query):
             raise _unknown_query(settings, args.query)
-        docs = store.items(query=args.query, since=since)
+        docs = with_screening(store.items(query=args.query, since=since), store.current_decisions())
     if args.flagged:
         docs = [d for d in docs if is_flagged(d)]
     text = render(docs, args.format)
@@ -213,6 +214,8 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
         for sub in subscriptions:
             print(f"  {sub['target']}: {sub.get('period') or 'weekly'}, "
                   f"last digest {_local_time(sub.get('last_digest'), settings.digest.timezone)}")
+        decided = store.current_decisions()
+        print(f"screening: {awaiting(store)} record(s) await screening, {len(decided)} decided")
         pending = store.pending()
         destinations = ", ".join(sorted(store.destinations())) or "terminal only"
         print(f"outbox: {len(pending)} pending (delivers to: {destinations})")
@@ -463,6 +466,164 @@ def _add_digest_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_unsubscribe)
 
 
+# ---------------------------------------------------------------- screening (issue 11)
+
+
+def _cmd_screen(args: argparse.Namespace, env: Environment) -> int:
+    from bot.screening import queue
+
+    settings = load_settings(env.config_path)
+    with Store.open(env.data_dir, readonly=True) as store:
+        if args.query and settings.query(args.query) is None and not store.items(query=args.query):
+            raise _unknown_query(settings, args.query)
+        listed = queue(store, query=args.query, limit=args.next)
+        left = awaiting(store)
+    if args.json:
+        print(json.dumps([q.to_dict() for q in listed], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not listed:
+        print("nothing awaits screening" + (f" in {args.query}" if args.query else ""))
+        return EXIT_OK
+    basis = ("ranked by a model of the team's decisions" if listed[0].basis == "model" else
+             "ranked by the classifier (safety, then kind) and recency until there is an include "
+             "and an exclude to learn from")
+    print(f"{left} record(s) await screening; {basis}:")
+    for q in listed:
+        flags = f"{q.kind}{' SAFETY' if q.safety else ''}"
+        print(f"{q.score:.3f}  {q.uid}  [{flags}]  {q.title}")
+    return EXIT_OK
+
+
+def _cmd_decide(args: argparse.Namespace, env: Environment) -> int:
+    from bot.config import now
+    from bot.decisions import Decision
+    from bot.screening import describe, read_decisions_csv, record, resolver
+
+    settings = load_settings(env.config_path)
+    if args.source and args.uids:
+        raise LitwatchError("give either UIDs or --from FILE, not both")
+    if not args.source and not (args.decision and args.uids):
+        raise LitwatchError("say what and which: litwatch decide include|exclude|maybe UID... "
+                            "(or --from FILE)")
+    reviewer = _reviewer(args.by, settings.screening.reviewers)
+    reason = _decide_reason(args, settings)
+    when = now()
+    with Store.open(env.data_dir) as store:  # a running daemon holds the lock: this refuses
+        if args.source:
+            plan = read_decisions_csv(Path(args.source), resolve=resolver(store), now=when,
+                                      default=args.decision, by=reviewer if args.by else None)
+            for problem in plan.errors:
+                print(f"error: {problem}", file=sys.stderr)
+            if plan.errors:
+                print(f"nothing imported: fix the {len(plan.errors)} problem(s) above and run again",
+                      file=sys.stderr)
+                return EXIT_FAILED
+            decisions = plan.decisions
+        else:
+            decisions = [Decision(uid.strip(), args.decision, reviewer, when, "cli", reason)
+                         for uid in dict.fromkeys(args.uids)]
+        recorded = record(store, decisions)
+    fresh = {id(d) for d in recorded}
+    for decision in decisions:
+        state = "" if id(decision) in fresh else " (already so: nothing recorded)"
+        if not args.source or state == "":
+            print(f"{decision.uid}: {describe(decision)}{state}")
+    if args.source:
+        print(f"{args.source}: {len(recorded)} decision(s) recorded from {plan.rows} row(s)"
+              + (f", {len(decisions) - len(recorded)} already so" if len(decisions) > len(recorded) else ""))
+        if plan.not_stored:
+            shown = "; ".join(plan.not_stored[:5]) + ("; …" if len(plan.not_stored) > 5 else "")
+            print(f"{len(plan.not_stored)} row(s) name records litwatch has not stored, so they were not "
+                  f"imported: {shown}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _reviewer(name: str | None, reviewers: Sequence[str]) -> Any:
+    from bot.config import SLACK_USER
+    from bot.decisions import Reviewer
+
+    if not name:
+        return Reviewer("cli", "command line")
+    name = name.strip()
+    if SLACK_USER.match(name):
+        if reviewers and name not in reviewers:
+            raise LitwatchError(f"{name} is not among [screening] reviewers: only reviewers can screen")
+        return Reviewer(name, name)
+    return Reviewer(f"cli:{name}", name)
+
+
+def _decide_reason(args: argparse.Namespace, settings: Settings) -> str | None:
+    if args.reason is None:
+        return None
+    if args.decision != "exclude" or args.source:
+        raise LitwatchError("--reason goes with `decide exclude UID...` (an import reads reasons from the file)")
+    reason = settings.screening.reason(args.reason)
+    if reason is None:
+        allowed = "; ".join(settings.screening.exclusion_reasons)
+        raise LitwatchError(f"--reason {args.reason!r} is not one of [screening] exclusion_reasons: {allowed}")
+    return reason
+
+
+def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
+    from bot.prisma import count
+
+    settings = load_settings(env.config_path)
+    since = _iso_date(args.since, "--since") if args.since else None
+    if args.format != "json" and not args.output and sys.stdout.isatty():
+        raise LitwatchError(f"a {args.format.upper()} picture needs a file: -o prisma.{args.format}")
+    with Store.open(env.data_dir, readonly=True) as store:
+        counts = count(store.items(), store.current_decisions(), since=since,
+                       query_sources={q.name: q.source for q in settings.queries})
+    if args.format == "json":
+        data = (json.dumps(counts.to_dict(), ensure_ascii=False, indent=2) + "\n").encode()
+    else:
+        from bot.figures import flow_diagram
+
+        data = flow_diagram(counts, args.format)
+    if args.output and args.output != "-":
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as exc:
+            raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
+        print(f"wrote the PRISMA {args.format.upper()} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to 1000")
+    return int(value)
+
+
+def _add_screening_commands(sub: Any) -> None:
+    from bot.decisions import VERDICTS
+
+    p = sub.add_parser("screen", help="the next undecided records, best first (learns from decisions)")
+    p.add_argument("--next", type=_count, default=10, metavar="N", help="how many (default 10)")
+    p.add_argument("--query", metavar="NAME", help="only records this saved query found")
+    p.add_argument("--json", action="store_true", help="print a JSON array (uid, title, score, ...)")
+    p.set_defaults(func=_cmd_screen)
+
+    p = sub.add_parser("decide", help="record include / exclude / maybe for records, or import a CSV")
+    p.add_argument("decision", nargs="?", choices=VERDICTS,
+                   help="with --from: the decision of rows that carry none (a Covidence list)")
+    p.add_argument("uids", nargs="*", metavar="UID", help="records, as litwatch names them (pmid:N, nct:NCT…)")
+    p.add_argument("--reason", metavar="TEXT", help="why excluded: one of [screening] exclusion_reasons")
+    p.add_argument("--by", metavar="NAME", help="who decided (a name, or a Slack user ID)")
+    p.add_argument("--from", dest="source", metavar="FILE",
+                   help="CSV with a pmid, doi or uid column and a decision column (Rayyan, Covidence)")
+    p.set_defaults(func=_cmd_decide)
+
+    p = sub.add_parser("prisma", help="PRISMA 2020 counts of an update, or its flow diagram")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="the update: records first seen from then on")
+    p.add_argument("--format", choices=("json", "png", "svg"), default="json")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=_cmd_prisma)
+
+
 # ---------------------------------------------------------------- daemon: run and serve
 
 
@@ -536,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_digest_commands(sub)
     _add_outbox_command(sub)
+    _add_screening_commands(sub)
     _add_daemon_commands(sub)
     return parser
 

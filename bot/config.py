@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import registry
+from bot.decisions import DEFAULT_EXCLUSION_REASONS
 from bot.errors import ConfigError
 from bot.mail.address import mail_address
 from bot.notify import CONSOLE
@@ -29,8 +30,9 @@ DEFAULT_DIGEST_SCHEDULE = "0 9 * * mon"
 SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_FETCH_DEADLINE = 60.0
 DEFAULT_MAX_FETCH_MB = 20
-ROOT_CONFIG_KEYS = frozenset({"slack", "email", "digest", "classify", "queries"})
+ROOT_CONFIG_KEYS = frozenset({"slack", "email", "digest", "classify", "screening", "queries"})
 SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 # A classifier term is matched as whole words, so it must begin and end with one.
 TERM = re.compile(r"^[^\W_](?:.*[^\W_])?$", re.DOTALL)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -244,6 +246,20 @@ class ClassifySettings:
 
 
 @dataclass(frozen=True)
+class ScreeningSettings:
+    """How the team screens: the reasons an exclusion may give, and who may decide (Slack
+    user IDs; empty: anyone)."""
+
+    exclusion_reasons: tuple[str, ...] = DEFAULT_EXCLUSION_REASONS
+    reviewers: tuple[str, ...] = ()
+
+    def reason(self, text: str) -> str | None:
+        """The configured reason `text` names (case and spacing aside), or None."""
+        wanted = " ".join(text.lower().split())
+        return next((r for r in self.exclusion_reasons if r.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     slack: SlackSettings
@@ -251,6 +267,7 @@ class Settings:
     classify: ClassifySettings
     queries: tuple[SavedQuery, ...]
     email: EmailSettings = EmailSettings()
+    screening: ScreeningSettings = ScreeningSettings()
 
     def query(self, name: str) -> SavedQuery | None:
         return next((q for q in self.queries if q.name == name), None)
@@ -363,6 +380,8 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
     classify = ClassifySettings(**terms, safety_threshold=v.fraction(classify_raw, "classify", "safety_threshold"),
                                 review_threshold=v.fraction(classify_raw, "classify", "review_threshold"))
 
+    screening = _parse_screening(v, v.table(raw, "screening"))
+
     queries: list[SavedQuery] = []
     raw_queries = raw.get("queries", [])
     if not isinstance(raw_queries, list) or not all(isinstance(q, dict) for q in raw_queries):
@@ -381,7 +400,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
     if v.problems:
         raise ConfigError(v.problems)
     return Settings(path=path, slack=slack, digest=digest, classify=classify, queries=tuple(queries),
-                    email=email)
+                    email=email, screening=screening)
 
 
 def _parse_email(v: _Validator, raw: Mapping[str, Any]) -> EmailSettings:
@@ -400,6 +419,26 @@ def _parse_email(v: _Validator, raw: Mapping[str, Any]) -> EmailSettings:
 
     return EmailSettings(sender=str(mail_address(sender) or ""), alerts_to=addresses("alerts_to"),
                          safety_to=addresses("safety_to"))
+
+
+def _parse_screening(v: _Validator, raw: Mapping[str, Any]) -> ScreeningSettings:
+    v.keys(raw, "screening", {"exclusion_reasons", "reviewers"})
+    reasons = v.terms(raw, "screening", "exclusion_reasons") if "exclusion_reasons" in raw \
+        else DEFAULT_EXCLUSION_REASONS
+    if "exclusion_reasons" in raw and not reasons and raw.get("exclusion_reasons") == []:
+        v.problem("screening.exclusion_reasons", "must list at least one reason (or leave the key out "
+                  "for the defaults)")
+    folded = [" ".join(r.lower().split()) for r in reasons]
+    repeated = next((r for i, r in enumerate(folded) if r in folded[:i]), None)
+    if repeated:
+        v.problem("screening.exclusion_reasons", f"{repeated!r} is listed twice")
+    reviewers = v.terms(raw, "screening", "reviewers")
+    bad = [r for r in reviewers if not SLACK_USER.match(r)]
+    if bad:
+        v.problem("screening.reviewers", f"{bad[0]!r} is not a Slack user ID (U… or W…; under the "
+                  "person's profile > ⋮ > Copy member ID)")
+    return ScreeningSettings(exclusion_reasons=tuple(reasons) or DEFAULT_EXCLUSION_REASONS,
+                             reviewers=tuple(reviewers))
 
 
 # Keys every [[queries]] block may have; each source adds its own (`SourceSpec.query_keys`).

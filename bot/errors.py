@@ -21,6 +21,10 @@ class StoreLocked(StoreError):
     """Another process holds the data directory for writing."""
 
 
+class UnknownRecord(StoreError):
+    """A screening decision names a record the store does not hold."""
+
+
 class CommitsFrozen(StoreError):
     """The process is stopping: a run may no longer commit (its watermark stays put)."""
 

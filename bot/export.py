@@ -11,13 +11,14 @@ from typing import Any
 import rispy
 
 from bot import registry
+from bot.decisions import PAST
 
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
     "uid", "source", "id", "title", "url", "kind", "safety", "safety_score", "possible_safety",
     "integrity", "corrected", "reasons", "evidence", "queries",
     "first_seen", "last_changed", "journal", "published", "doi", "authors", "trial_status",
-    "links", "abstract",
+    "links", "screening_decision", "screening_by", "screening_at", "screening_reason", "abstract",
 )
 
 
@@ -34,6 +35,7 @@ def export_record(doc: Mapping[str, Any]) -> dict[str, Any]:
         possible_safety=bool(label.get("possible_safety")),
         corrected=bool(label.get("corrected")),
         evidence=list(label.get("evidence", ())),
+        screening=doc.get("screening"),  # {decision, by, at, reason}; None: not screened yet
     )
     return record
 
@@ -56,6 +58,7 @@ def to_csv(docs: Iterable[Mapping[str, Any]]) -> str:
             authors="; ".join(record.get("authors", ())),
             links="; ".join(record.get("links", ())),
             trial_status=trial.get("status", ""),
+            **{f"screening_{k}": v or "" for k, v in (record["screening"] or {}).items()},
         )
         writer.writerow(record)
     return out.getvalue()
@@ -73,6 +76,9 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         keywords.append("litwatch:possible-safety")
     if record["integrity"]:
         keywords.append("litwatch:integrity")
+    screening = record["screening"]
+    if screening:
+        keywords.append(f"litwatch:{PAST[screening['decision']].lower()}")
     spec = registry.get(str(doc.get("source")))
     if record["corrected"]:
         keywords.append("litwatch:corrected")
@@ -89,11 +95,24 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         "abstract": doc.get("abstract"),
         "doi": doc.get("doi"),
         "urls": [u for u in [doc.get("url"), *(doc.get("alt_urls") or ())] if u],
-        "notes": ["; ".join(record["reasons"])] if record["reasons"] else [],
+        "notes": [n for n in ("; ".join(record["reasons"]), screening_note(screening)) if n],
         "name_of_database": spec.ris_database if spec else "",
     }
     entry.update({k: v for k, v in optional.items() if v})
     return entry
+
+
+def screening_note(screening: Mapping[str, Any] | None) -> str:
+    """The decision as an RIS note, in the notation Rayyan keeps in its notes on import and
+    export (`LITWATCH-INCLUSION: {"Alice"=>"Included"} | LITWATCH-EXCLUSION-REASONS: …`), which
+    `litwatch decide --from` reads back."""
+    if not screening:
+        return ""
+    by = str(screening.get("by") or "").replace('"', "'")
+    note = f'LITWATCH-INCLUSION: {{"{by}"=>"{PAST[screening["decision"]]}"}}'
+    if screening.get("reason"):
+        note += f" | LITWATCH-EXCLUSION-REASONS: {screening['reason']}"
+    return note
 
 
 class _PlainRisWriter(rispy.RisWriter):

@@ -33,8 +33,9 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Table
 
+from bot.decisions import Decision, current
 from bot.diff import describe_changes, fingerprint
-from bot.errors import CommitsFrozen, StoreError, StoreLocked
+from bot.errors import CommitsFrozen, StoreError, StoreLocked, UnknownRecord
 from bot.models import Item
 from bot.notify import Notification, Pending, with_created
 
@@ -375,6 +376,8 @@ class Store:
         self._subs = self._table("subscriptions")
         self._runs = self._table("runs")
         self._meta = self._table("meta")
+        self._decisions = self._table("decisions")
+        self._current: dict[str, Decision] | None = None  # built on first use, kept on writes
         self._index: dict[str, tuple[int, str]] = {}  # uid -> (doc_id, fingerprint)
         self._doi: dict[str, str] = {}  # doi -> uid, for cross-source merges
         self._load(write_migration=not readonly)
@@ -390,6 +393,7 @@ class Store:
     def _load(self, *, write_migration: bool) -> None:
         """Read the file, upgrade it, replay the journal and index the items."""
         self._check_schema(write=write_migration)
+        self._current = None
         for record in self._storage.read_journal():
             self._apply_journal(record)
         raw_items = self._raw("items")
@@ -864,6 +868,49 @@ class Store:
         with self.lock:
             return sorted((dict(s) for s in self._raw("subscriptions").values()),
                           key=lambda s: s["target"])
+
+    # -- screening decisions (append-only: a change of mind is a new decision)
+
+    def record_decisions(self, decisions: Sequence[Decision]) -> list[Decision]:
+        """Append decisions in one write; the ones recorded (a repeat of a record's current
+        decision by the same person is a double click and adds nothing).
+
+        Every uid must be stored, or nothing is written (UnknownRecord names them).
+        """
+        with self.lock:
+            self._writable()
+            unknown = list(dict.fromkeys(d.uid for d in decisions if d.uid not in self._index))
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+                raise UnknownRecord(f"no stored record {shown}; nothing was recorded "
+                                    "(`litwatch export` lists the uids litwatch holds)")
+            latest = self._current_map()
+            recorded = []
+            for decision in decisions:
+                if decision.same_call(latest.get(decision.uid)):
+                    continue
+                recorded.append(decision)
+                latest[decision.uid] = decision
+            if recorded:
+                self._decisions.insert_multiple([d.to_dict() for d in recorded])
+                self._flush()  # a failed write reloads memory, and the decisions cache with it
+            return recorded
+
+    def decision_history(self, uid: str | None = None) -> list[Decision]:
+        """Every decision recorded (on `uid`, or all), oldest first."""
+        with self.lock:
+            rows = sorted(self._raw("decisions").items(), key=lambda kv: int(kv[0]))
+            return [Decision.from_dict(doc) for _, doc in rows if uid is None or doc.get("uid") == uid]
+
+    def current_decisions(self) -> dict[str, Decision]:
+        """Each decided record's latest decision, by uid."""
+        with self.lock:
+            return dict(self._current_map())
+
+    def _current_map(self) -> dict[str, Decision]:
+        if self._current is None:
+            self._current = current(self.decision_history())
+        return self._current
 
     # -- internals
 
