@@ -586,9 +586,12 @@ def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
         except OSError as exc:
             raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"wrote the PRISMA {args.format.upper()} to {args.output}", file=sys.stderr)
+    elif args.format == "json":
+        sys.stdout.write(data.decode())
     else:
-        sys.stdout.buffer.write(data)
         sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     return EXIT_OK
 
 

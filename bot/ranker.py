@@ -102,10 +102,10 @@ class Features:
         dense[np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))] = np.arange(len(vocab))
         self.cols = dense[np.asarray(flat, dtype=np.int64)]
         self.rows = np.repeat(np.arange(self.n, dtype=np.int64), lengths)
-        counts = np.asarray(tf, dtype=np.float64)
+        term_counts = np.asarray(tf, dtype=np.float64)
         df = np.bincount(self.cols, minlength=self.dim)
         idf = np.log((1 + self.n) / (1 + df)) + 1.0
-        data = (1.0 + np.log(counts)) * idf[self.cols]
+        data = (1.0 + np.log(term_counts)) * idf[self.cols]
         # Term ids follow first appearance, as the vocabulary's keys do.
         marked = np.fromiter(("=" in term for term in vocab), dtype=bool, count=len(vocab))[self.cols]
         data[marked] = 0.0

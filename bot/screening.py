@@ -146,7 +146,7 @@ def read_decisions_csv(
         raise LitwatchError(f"{path}: not UTF-8 text; save the export as CSV (UTF-8)") from None
     if not text.strip():
         raise LitwatchError(f"{path}: the file is empty")
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_dialect(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     columns = {_column(c): c for c in reader.fieldnames or () if c}
     id_columns = [(kind, columns[c]) for kind, names in
                   (("uid", UID_COLUMNS), ("pmid", PMID_COLUMNS), ("doi", DOI_COLUMNS), ("nct", NCT_COLUMNS))
@@ -237,12 +237,11 @@ def resolver(store: Store) -> Callable[[str, str], str | None]:
     return resolve
 
 
-def _dialect(text: str) -> type[csv.Dialect]:
+def _delimiter(text: str) -> str:
+    """Comma, or the semicolon / tab of a header that has those and no comma (Excel's CSV in
+    much of Europe). Only the delimiter is guessed: quoting stays Excel's."""
     header = text.split("\n", 1)[0]
-    try:
-        return csv.Sniffer().sniff(header, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
+    return max((",", ";", "\t"), key=lambda d: (header.count(d), d == ","))
 
 
 def _column(name: str) -> str:
