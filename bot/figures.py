@@ -52,12 +52,12 @@ def _arrow(ax: Any, start: tuple[float, float], end: tuple[float, float]) -> Non
                 arrowprops={"arrowstyle": "-|>", "color": EDGE, "lw": 1.0, "shrinkA": 0, "shrinkB": 0})
 
 
-def _lines(counts: Mapping[str, int], limit: int = 6) -> list[str]:
-    items = list(counts.items())
-    shown = [f"  {name} (n = {n})" for name, n in items[:limit]]
-    if len(items) > limit:
-        shown.append(f"  {len(items) - limit} more (n = {sum(n for _, n in items[limit:])})")
-    return shown
+def _lines(counts: Mapping[str, int], limit: int = 6, width: int = 46) -> list[str]:
+    """One line per entry, largest first; past `limit`, the rest summed on one line."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(items) > limit + 1:
+        items = [*items[:limit], (f"{len(items) - limit} more", sum(n for _, n in items[limit:]))]
+    return [f"  {name if len(name) <= width else name[: width - 1] + '…'} (n = {n})" for name, n in items]
 
 
 def flow_diagram(prisma: Prisma, fmt: str = "png", *, title: str = "") -> bytes:
@@ -68,9 +68,11 @@ def flow_diagram(prisma: Prisma, fmt: str = "png", *, title: str = "") -> bytes:
     reasons = _lines(now.excluded_by_reason) or []
     tall = max(len(sources), len(reasons), 2)
     row_h = 0.9 + 0.19 * tall
-    fig = Figure(figsize=(11, 7.2 + 0.19 * tall))
+    inc_h = 0.75
+    # One unit is one inch: title and headers, two rows, two included boxes, gaps, margins.
+    height = 0.35 + 1.25 + 0.35 + 2 * row_h + 0.45 + 0.45 + 0.4 + 2 * inc_h + 0.3
+    fig = Figure(figsize=(11, height))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    height = 7.6 + 0.19 * tall
     ax.set_xlim(0, 11)
     ax.set_ylim(0, height)
     ax.axis("off")
@@ -109,7 +111,6 @@ def flow_diagram(prisma: Prisma, fmt: str = "png", *, title: str = "") -> bytes:
     _arrow(ax, (7.15, y2 + row_h / 2), (7.55, y2 + row_h / 2))
 
     # Included row.
-    inc_h = 0.75
     y3 = y2 - 0.45 - inc_h
     _box(ax, 3.65, y3, 3.5, inc_h, f"New studies included in review\n(n = {now.included})")
     _arrow(ax, (5.4, y2), (5.4, y3 + inc_h))
