@@ -8,7 +8,8 @@ that has not seen its label. Side by side with screening in random order, over s
 Printed per labelled set: WSS@95 (work saved over random reading at 95% recall: the share of
 records left unread when 95% of the includes are found, minus 0.05), and recall after 10%,
 25% and 50% of the records are screened. Then the time to retrain and rank at 1k and 10k
-records, with and without building the TF-IDF features (the CLI does both on every call).
+records: building the TF-IDF features too (what one `litwatch screen` does), on features
+already built, and through rank() with the feature cache a long-running daemon keeps.
 
 Sets, built from data read in place (never copied into the repository):
 - ADE corpus (../shared/data/ade-corpus-v2): MEDLINE case reports; include = a drug-related
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bot.classify import Classifier  # noqa: E402
-from bot.ranker import Features, rank, retrain, tokens  # noqa: E402
+from bot.ranker import FeatureCache, Features, rank, retrain, tokens  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 ADE = Path(os.environ.get("LITWATCH_ADE") or SHARED / "data" / "ade-corpus-v2" / "documents.jsonl")
@@ -185,8 +186,17 @@ def timing(docs: list[dict[str, Any]], labels: np.ndarray) -> None:
             scores = retrain(x, rows, y)
             np.argsort(-scores)
             warm.append(time.perf_counter() - start)
+        cache = FeatureCache()
+        rank(store, decisions, cache)
+        cached = []
+        for k in range(5):  # one more decision each time, as a reviewer screening in Slack
+            more = {**decisions, store[k]["uid"]: 1}
+            start = time.perf_counter()
+            rank(store, more, cache)
+            cached.append(time.perf_counter() - start)
         print(f"  {size:>6} records, {len(decided)} decisions: features + retrain + rank "
-              f"{np.median(full):.3f} s; retrain + rank on built features {np.median(warm):.3f} s")
+              f"{np.median(full):.3f} s; retrain + rank on built features {np.median(warm):.3f} s; "
+              f"rank() with the daemon's feature cache {np.median(cached):.3f} s")
 
 
 def main() -> int:

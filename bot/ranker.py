@@ -165,6 +165,25 @@ def fit(x: Features, y: np.ndarray, *, l2: float = L2, steps: int = STEPS) -> tu
     return w, b
 
 
+class FeatureCache:
+    """The features of the last set of records ranked, rebuilt only when that set changes
+    (a record added, changed or relabelled by the classifier)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[str, str, str, bool], ...] | None = None
+        self._features: Features | None = None
+        self.builds = 0
+
+    def get(self, docs: Sequence[Mapping[str, Any]]) -> Features:
+        key = tuple((d["uid"], str(d.get("fingerprint", "")), str((d.get("classification") or {}).get("kind")),
+                     bool((d.get("classification") or {}).get("safety"))) for d in docs)
+        if self._features is None or key != self._key:
+            self._features = Features(tokens(d) for d in docs)
+            self._key = key
+            self.builds += 1
+        return self._features
+
+
 def retrain(x: Features, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Fit on the labelled `rows` (labels `y`), then score every row: chance of inclusion."""
     sub, used = x.subset(rows)
@@ -186,13 +205,19 @@ def _top_eigenvalue(x: Features, weight: np.ndarray, rounds: int = 20) -> float:
     return value * 1.05  # power iteration approaches from below
 
 
-def rank(docs: Sequence[Mapping[str, Any]], labels: Mapping[str, int]) -> list[Ranked]:
-    """Every doc, best first. `labels`: uid -> 1 (include) or 0 (exclude) for decided records."""
+def rank(docs: Sequence[Mapping[str, Any]], labels: Mapping[str, int],
+         features: FeatureCache | None = None) -> list[Ranked]:  # fmt: skip
+    """Every doc, best first. `labels`: uid -> 1 (include) or 0 (exclude) for decided records.
+
+    `features` keeps the TF-IDF matrix between calls in a long-running process (the daemon):
+    decisions change the model, not the features, so screening one record after another
+    retrains without re-reading every abstract.
+    """
     known = [(i, labels[d["uid"]]) for i, d in enumerate(docs) if d["uid"] in labels]
     learn = {y for _, y in known} == {0, 1}
     priors = [prior(d) for d in docs]
     if learn:
-        x = Features(tokens(d) for d in docs)
+        x = features.get(docs) if features is not None else Features(tokens(d) for d in docs)
         scores = retrain(x, np.array([i for i, _ in known], dtype=np.int64),
                          np.array([y for _, y in known], dtype=np.float64))
     else:

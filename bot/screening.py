@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.decisions import PAST, Decision, Reviewer, Verdict, verdict
 from bot.errors import LitwatchError
-from bot.ranker import Basis, rank
+from bot.ranker import Basis, FeatureCache, rank
 from bot.store import Store
 
 
@@ -39,17 +39,19 @@ class Queued:
                 "url": self.url, "kind": self.kind, "safety": self.safety}
 
 
-def queue(store: Store, *, query: str | None = None, limit: int = 10) -> list[Queued]:
+def queue(store: Store, *, query: str | None = None, limit: int = 10,
+          features: FeatureCache | None = None) -> list[Queued]:  # fmt: skip
     """The next `limit` undecided records (of `query`, or all), best first.
 
-    The model learns from every decision in the store, whichever query found the record.
+    The model learns from every decision in the store, whichever query found the record. A
+    long-running process passes one `features` cache to every call.
     """
     docs = store.items()
     decided = store.current_decisions()
     labels = {uid: int(d.decision == "include") for uid, d in decided.items() if d.decision != "maybe"}
     by_uid = {d["uid"]: d for d in docs}
     out = []
-    for ranked in rank(docs, labels):
+    for ranked in rank(docs, labels, features):
         doc = by_uid[ranked.uid]
         if ranked.uid in decided or (query and query not in doc.get("queries", ())):
             continue

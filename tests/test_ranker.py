@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.ranker import Features, prior, rank, retrain, tokens
+from bot.ranker import FeatureCache, Features, prior, rank, retrain, tokens
 
 
 def doc(n: int, title: str, abstract: str = "", *, kind: str = "other", safety: bool = False,
@@ -94,3 +94,16 @@ def test_retrain_on_a_subset_scores_every_row() -> None:
 def test_an_empty_store_ranks_to_nothing() -> None:
     """No records, no queue (and no error)."""
     assert rank([], {"pmid:1": 1, "pmid:2": 0}) == []
+
+
+def test_a_feature_cache_ranks_the_same_and_rebuilds_only_on_change() -> None:
+    """With a cache: same order as without; new decisions reuse the features, a changed record rebuilds them."""
+    docs, _ = invented_set()
+    cache = FeatureCache()
+    labels = {"pmid:0": 1, "pmid:100": 0}
+    assert rank(docs, labels, cache) == rank(docs, labels)
+    rank(docs, {**labels, "pmid:1": 1}, cache)
+    assert cache.builds == 1
+    docs[5] = {**docs[5], "fingerprint": "changed"}
+    rank(docs, labels, cache)
+    assert cache.builds == 2
