@@ -523,12 +523,12 @@ def _cmd_decide(args: argparse.Namespace, env: Environment) -> int:
             decisions = [Decision(uid.strip(), args.decision, reviewer, when, "cli", reason)
                          for uid in dict.fromkeys(args.uids)]
         recorded = record(store, decisions)
-    fresh = {id(d) for d in recorded}
-    for decision in decisions:
-        state = "" if id(decision) in fresh else " (already so: nothing recorded)"
-        if not args.source or state == "":
+    fresh = {id(d) for d in recorded}  # the store hands back the very decisions it appended
+    if not args.source:
+        for decision in decisions:
+            state = "" if id(decision) in fresh else " (already so: nothing recorded)"
             print(f"{decision.uid}: {describe(decision)}{state}")
-    if args.source:
+    else:
         print(f"{args.source}: {len(recorded)} decision(s) recorded from {plan.rows} row(s)"
               + (f", {len(decisions) - len(recorded)} already so" if len(decisions) > len(recorded) else ""))
         if plan.not_stored:
