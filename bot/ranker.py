@@ -52,24 +52,22 @@ class Ranked:
 
 
 def tokens(doc: Mapping[str, Any]) -> Counter[str]:
-    """The features of one stored record, with their counts."""
-    text = f"{doc.get('title') or ''} {doc.get('abstract') or ''}".lower().translate(_SPLIT)
-    counts = Counter(text.split())
-    for word in _DROP & counts.keys():
-        del counts[word]
-    structured = [f"kw={k.lower()}" for k in doc.get("keywords") or ()]
-    structured += [f"mesh={m.get('descriptor', '').lower()}" for m in doc.get("mesh") or ()]
-    structured += [f"pt={p.lower()}" for p in doc.get("publication_types") or ()]
-    trial = doc.get("trial") or {}
-    structured += [f"cond={c.lower()}" for c in trial.get("conditions") or ()]
-    structured += [f"intv={i.lower()}" for i in trial.get("interventions") or ()]
+    """The features of one stored record, with their counts (stop words are dropped later, per
+    term of the vocabulary rather than per word of every abstract)."""
+    words = f"{doc.get('title') or ''} {doc.get('abstract') or ''}".lower().translate(_SPLIT).split()
+    words += [f"kw={k.lower()}" for k in doc.get("keywords") or ()]
+    words += [f"mesh={m.get('descriptor', '').lower()}" for m in doc.get("mesh") or ()]
+    words += [f"pt={p.lower()}" for p in doc.get("publication_types") or ()]
+    trial = doc.get("trial")
+    if trial:
+        words += [f"cond={c.lower()}" for c in trial.get("conditions") or ()]
+        words += [f"intv={i.lower()}" for i in trial.get("interventions") or ()]
     label = doc.get("classification") or {}
-    structured.append(f"kind={label.get('kind', 'other')}")
+    words.append(f"kind={label.get('kind', 'other')}")
     if label.get("safety"):
-        structured.append("flag=safety")
-    structured.append(f"source={doc.get('source', '')}")
-    counts.update(structured)
-    return counts
+        words.append("flag=safety")
+    words.append(f"source={doc.get('source', '')}")
+    return Counter(words)
 
 
 def prior(doc: Mapping[str, Any]) -> float:
@@ -109,7 +107,8 @@ class Features:
         data = (1.0 + np.log(term_counts)) * idf[self.cols]
         # Term ids follow first appearance, as the vocabulary's keys do.
         marked = np.fromiter(("=" in term for term in vocab), dtype=bool, count=len(vocab))[self.cols]
-        data[marked] = 0.0
+        dropped = np.fromiter((term in _DROP for term in vocab), dtype=bool, count=len(vocab))[self.cols]
+        data[marked | dropped] = 0.0
         norms = np.sqrt(np.bincount(self.rows, weights=data * data, minlength=self.n))
         self.data = data / np.where(norms > 0, norms, 1.0)[self.rows]
         self.data[marked] = structured
