@@ -180,7 +180,7 @@ def read_decisions_csv(
         if not any((v or "").strip() for v in row.values()):
             continue  # a blank line
         plan.rows += 1
-        ids = [(kind, (row.get(col) or "").strip()) for kind, col in id_columns]
+        ids = [(kind, _identifier(kind, row.get(col) or "")) for kind, col in id_columns]
         ids = [(kind, value) for kind, value in ids if value]
         if not ids:
             bad(line, f"no identifier (fill one of: {', '.join(col for _, col in id_columns)})")
@@ -254,10 +254,20 @@ def _first(columns: Mapping[str, str], names: Sequence[str]) -> str | None:
     return next((columns[n] for n in names if n in columns), None)
 
 
+def _identifier(kind: str, cell: str) -> str:
+    """A cell as an identifier: a DOI without its resolver prefix (https://doi.org/, doi:)."""
+    value = cell.strip()
+    if kind == "doi":
+        for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+            if value.lower().startswith(prefix):
+                return value[len(prefix):].strip()
+    return value
+
+
 def _id_problem(kind: str, value: str) -> str | None:
     if kind == "pmid" and not PMID.match(value):
         return f"PMID {value!r} is not a number"
-    if kind == "doi" and not DOI.match(value.removeprefix("https://doi.org/")):
+    if kind == "doi" and not DOI.match(value):
         return f"DOI {value!r} does not look like 10.NNNN/…"
     if kind == "nct" and not NCT.match(value):
         return f"trial ID {value!r} is not an NCT number (NCT followed by 8 digits)"

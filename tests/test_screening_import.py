@@ -65,10 +65,11 @@ def test_semicolons_a_bom_and_reviewer_and_reason_columns() -> None:
 
 
 def test_uid_and_doi_columns_resolve_case_blind() -> None:
-    """A uid column and a DOI (any case) each find their stored record."""
+    """A uid column and a DOI (any case, with or without https://doi.org/ or doi:) find their record."""
     plan = read_decisions_csv(FILES / "decisions_uid_doi.csv", resolve=resolve, now=NOW)
     assert calls(plan) == {"nct:NCT01234567": ("exclude", None, "decisions_uid_doi.csv"),
-                           "pmid:30000002": ("include", None, "decisions_uid_doi.csv")}
+                           "pmid:30000002": ("include", None, "decisions_uid_doi.csv"),
+                           "pmid:30000003": ("maybe", None, "decisions_uid_doi.csv")}
 
 
 def test_every_bad_row_is_named_with_its_line() -> None:
