@@ -15,10 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot import registry
 from bot.decisions import Decision
-from bot.models import SOURCE_LABEL, UID_PREFIX
-
-PREFIX_SOURCE = {prefix: source for source, prefix in UID_PREFIX.items()}
 
 
 @dataclass(frozen=True)
@@ -60,11 +58,14 @@ class Prisma:
 
 
 def source_label(doc: Mapping[str, Any], query_sources: Mapping[str, str]) -> str:
-    """Where a record was identified: "PubMed", or "ClinicalTrials.gov: QUERY", "Feed: QUERY"
-    (each trials query and each feed is a register or a source of its own)."""
+    """Where a record was identified: a bibliographic database by its label ("PubMed"); a
+    register or a feed with the saved query that found it ("ClinicalTrials.gov: QUERY",
+    "Feed: QUERY"), as PRISMA lists each register and each website searched."""
     source = str(doc.get("source", ""))
-    label = SOURCE_LABEL.get(source, source)
-    if source == "pubmed":
+    spec = registry.get(source)
+    label = spec.label if spec else source
+    # A database is searched once, however many queries; registers and feeds are many sources.
+    if spec is not None and not spec.registry_records and spec.url_variable is not None:
         return label
     query = next((q for q in doc.get("queries") or () if query_sources.get(q, source) == source), None)
     return f"{label}: {query}" if query else label
@@ -100,8 +101,8 @@ def _totals(docs: list[Mapping[str, Any]], decisions: Mapping[str, Decision], st
         for uid in doc.get("links") or ():
             if uid in stored:
                 continue  # a trial and its publication: two records, both screened
-            prefix = uid.split(":", 1)[0]
-            source = PREFIX_SOURCE.get(prefix, prefix)
+            spec = registry.for_uid(uid)
+            source = spec.name if spec else uid.split(":", 1)[0]
             folded = {"uid": uid, "source": source, "queries": doc.get("queries") or ()}
             by_source[source_label(folded, sources)] += 1
             duplicates += 1

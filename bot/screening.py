@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot import registry
 from bot.decisions import PAST, Decision, Reviewer, Verdict, verdict
 from bot.errors import LitwatchError
 from bot.ranker import Basis, FeatureCache, rank
@@ -233,8 +234,13 @@ def resolver(store: Store) -> Callable[[str, str], str | None]:
     def resolve(kind: str, value: str) -> str | None:
         if kind == "doi":
             return store.uid_for_doi(value)
-        uid = {"pmid": f"pmid:{value}", "nct": f"nct:{value.upper()}"}.get(kind, value)
-        return uid if uid in store else None
+        if kind == "pmid":
+            uid: str | None = registry.uid("pubmed", value)
+        elif kind == "nct":
+            uid = registry.accession_uid(value.upper())
+        else:
+            uid = value
+        return uid if uid and uid in store else None
 
     return resolve
 
