@@ -497,7 +497,7 @@ def _cmd_screen(args: argparse.Namespace, env: Environment) -> int:
 def _cmd_decide(args: argparse.Namespace, env: Environment) -> int:
     from bot.config import now
     from bot.decisions import Decision
-    from bot.screening import describe, read_decisions_csv, record, resolver
+    from bot.screening import describe, read_decisions_csv, resolver
 
     settings = load_settings(env.config_path)
     if args.source and args.uids:
@@ -522,7 +522,7 @@ def _cmd_decide(args: argparse.Namespace, env: Environment) -> int:
         else:
             decisions = [Decision(uid.strip(), args.decision, reviewer, when, "cli", reason)
                          for uid in dict.fromkeys(args.uids)]
-        recorded = record(store, decisions)
+        recorded = store.record_decisions(decisions)  # the single writer; repeats are no-ops
     fresh = {id(d) for d in recorded}  # the store hands back the very decisions it appended
     if not args.source:
         for decision in decisions:

@@ -223,11 +223,6 @@ def read_decisions_csv(
     return plan
 
 
-def record(store: Store, decisions: Sequence[Decision]) -> list[Decision]:
-    """Hand decisions to the store's single writer; those recorded (repeats are no-ops)."""
-    return store.record_decisions(decisions)
-
-
 def resolver(store: Store) -> Callable[[str, str], str | None]:
     """Identifiers from a CSV (pmid, doi, nct, uid) to the uids the store holds."""
 
