@@ -523,6 +523,7 @@ def _cmd_decide(args: argparse.Namespace, env: Environment) -> int:
             decisions = [Decision(uid.strip(), args.decision, reviewer, when, "cli", reason)
                          for uid in dict.fromkeys(args.uids)]
         recorded = store.record_decisions(decisions)  # the single writer; repeats are no-ops
+        examples = store.record_examples(plan.examples) if args.source else []
     fresh = {id(d) for d in recorded}  # the store hands back the very decisions it appended
     if not args.source:
         for decision in decisions:
@@ -534,7 +535,10 @@ def _cmd_decide(args: argparse.Namespace, env: Environment) -> int:
         if plan.not_stored:
             shown = "; ".join(plan.not_stored[:5]) + ("; …" if len(plan.not_stored) > 5 else "")
             print(f"{len(plan.not_stored)} row(s) name records litwatch has not stored, so they were not "
-                  f"imported: {shown}", file=sys.stderr)
+                  f"imported as decisions: {shown}", file=sys.stderr)
+        if plan.examples:
+            print(f"{len(plan.examples)} of them (with a title, included or excluded) teach the ranker as "
+                  f"examples ({len(examples)} new); PRISMA does not count them", file=sys.stderr)
     return EXIT_OK
 
 

@@ -85,3 +85,34 @@ def current(history: Iterable[Decision]) -> dict[str, Decision]:
     for decision in history:
         latest[decision.uid] = decision
     return latest
+
+
+@dataclass(frozen=True)
+class Example:
+    """A decision on a record litwatch does not hold (an older study of the review, imported
+    from Rayyan or Covidence): its title and abstract teach the ranker, nothing else counts it."""
+
+    key: str  # "pmid 123" / "doi 10.…": how the file named it
+    decision: Verdict
+    title: str
+    abstract: str
+    by: Reviewer
+    at: datetime
+    where: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "decision": self.decision, "title": self.title, "abstract": self.abstract,
+                "by": {"id": self.by.id, "name": self.by.name},
+                "at": self.at.isoformat(timespec="seconds"), "where": self.where}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Example:
+        by = data.get("by") or {}
+        return cls(key=str(data["key"]), decision=verdict(str(data["decision"])) or "maybe",
+                   title=str(data.get("title") or ""), abstract=str(data.get("abstract") or ""),
+                   by=Reviewer(str(by.get("id", "")), str(by.get("name", ""))),
+                   at=datetime.fromisoformat(str(data["at"])), where=str(data.get("where") or ""))
+
+    def as_doc(self) -> dict[str, Any]:
+        """The example as the ranker reads a stored record."""
+        return {"uid": f"example:{self.key}", "title": self.title, "abstract": self.abstract}

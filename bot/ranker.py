@@ -205,18 +205,22 @@ def _top_eigenvalue(x: Features, weight: np.ndarray, rounds: int = 20) -> float:
 
 
 def rank(docs: Sequence[Mapping[str, Any]], labels: Mapping[str, int],
-         features: FeatureCache | None = None) -> list[Ranked]:  # fmt: skip
+         features: FeatureCache | None = None,
+         examples: Sequence[tuple[Mapping[str, Any], int]] = ()) -> list[Ranked]:  # fmt: skip
     """Every doc, best first. `labels`: uid -> 1 (include) or 0 (exclude) for decided records.
 
+    `examples` are decided records outside `docs` (doc, 1 or 0): learned from, never ranked.
     `features` keeps the TF-IDF matrix between calls in a long-running process (the daemon):
     decisions change the model, not the features, so screening one record after another
     retrains without re-reading every abstract.
     """
+    corpus = [*docs, *(doc for doc, _ in examples)]
     known = [(i, labels[d["uid"]]) for i, d in enumerate(docs) if d["uid"] in labels]
+    known += [(len(docs) + k, y) for k, (_, y) in enumerate(examples)]
     learn = {y for _, y in known} == {0, 1}
     priors = [prior(d) for d in docs]
     if learn:
-        x = features.get(docs) if features is not None else Features(tokens(d) for d in docs)
+        x = features.get(corpus) if features is not None else Features(tokens(d) for d in corpus)
         scores = retrain(x, np.array([i for i, _ in known], dtype=np.int64),
                          np.array([y for _, y in known], dtype=np.float64))
     else:
@@ -224,5 +228,6 @@ def rank(docs: Sequence[Mapping[str, Any]], labels: Mapping[str, int],
     order = sorted(range(len(docs)), key=lambda i: docs[i]["uid"])
     order.sort(key=lambda i: recency(docs[i]), reverse=True)
     order.sort(key=lambda i: (float(scores[i]), priors[i]), reverse=True)
+    scores = scores[: len(docs)]
     basis: Basis = "model" if learn else "classifier"
     return [Ranked(docs[i]["uid"], round(float(scores[i]), 4), basis) for i in order]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import registry
-from bot.decisions import PAST, Decision, Reviewer, Verdict, verdict
+from bot.decisions import PAST, Decision, Example, Reviewer, Verdict, verdict
 from bot.errors import LitwatchError
 from bot.ranker import Basis, FeatureCache, rank
 from bot.store import Store
@@ -50,9 +50,11 @@ def queue(store: Store, *, query: str | None = None, limit: int = 10,
     docs = store.items()
     decided = store.current_decisions()
     labels = {uid: int(d.decision == "include") for uid, d in decided.items() if d.decision != "maybe"}
+    examples = [(e.as_doc(), int(e.decision == "include")) for e in store.examples().values()
+                if e.decision != "maybe"]
     by_uid = {d["uid"]: d for d in docs}
     out = []
-    for ranked in rank(docs, labels, features):
+    for ranked in rank(docs, labels, features, examples):
         doc = by_uid[ranked.uid]
         if ranked.uid in decided or (query and query not in doc.get("queries", ())):
             continue
@@ -119,6 +121,7 @@ class ImportPlan:
 
     decisions: list[Decision] = field(default_factory=list)
     not_stored: list[str] = field(default_factory=list)  # identifiers of records litwatch lacks
+    examples: list[Example] = field(default_factory=list)  # those of them with a title to learn from
     errors: list[str] = field(default_factory=list)  # one line each; any error: nothing is imported
     rows: int = 0
 
@@ -166,6 +169,7 @@ def read_decisions_csv(
             f"Covidence list, say which it is: litwatch decide include --from {path}"
         )
     reason_col, by_col = _first(columns, REASON_COLUMNS), _first(columns, BY_COLUMNS)
+    title_col, abstract_col = _first(columns, ("title",)), _first(columns, ("abstract",))
     where = f"import:{name}"
 
     def bad(line: int, message: str) -> None:
@@ -208,15 +212,20 @@ def read_decisions_csv(
         else:
             bad(line, f"empty decision (fill the {decision_col!r} column with include, exclude or maybe)")
             continue
+        named = (row.get(by_col) or "").strip() if by_col else ""
+        reviewer = (Reviewer(f"import:{named}", named) if named else who) or by or Reviewer("import", name)
         uid = next((u for kind, value in ids if (u := resolve(kind, value))), None)
         if uid is None:
-            plan.not_stored.append(" / ".join(f"{kind} {value}" for kind, value in ids))
+            key = " / ".join(f"{kind} {value}" for kind, value in ids)
+            plan.not_stored.append(key)
+            title = (row.get(title_col) or "").strip() if title_col else ""
+            if title and chosen != "maybe":
+                abstract = (row.get(abstract_col) or "").strip() if abstract_col else ""
+                plan.examples.append(Example(key, chosen, title, abstract, reviewer, now, where))
             continue
         reason = _reason(row.get(reason_col) if reason_col else None, notes) if chosen == "exclude" else None
         if conflict:
             reason = conflict
-        named = (row.get(by_col) or "").strip() if by_col else ""
-        reviewer = (Reviewer(f"import:{named}", named) if named else who) or by or Reviewer("import", name)
         plan.decisions.append(Decision(uid, chosen, reviewer, now, where, reason))
     if plan.rows == 0 and not plan.errors:
         raise LitwatchError(f"{path}: no records below the header")

@@ -33,7 +33,7 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Table
 
-from bot.decisions import Decision, current
+from bot.decisions import Decision, Example, current
 from bot.diff import describe_changes, fingerprint
 from bot.errors import CommitsFrozen, StoreError, StoreLocked, UnknownRecord
 from bot.models import Item
@@ -377,6 +377,7 @@ class Store:
         self._runs = self._table("runs")
         self._meta = self._table("meta")
         self._decisions = self._table("decisions")
+        self._examples = self._table("examples")
         self._current: dict[str, Decision] | None = None  # built on first use, kept on writes
         self._index: dict[str, tuple[int, str]] = {}  # uid -> (doc_id, fingerprint)
         self._doi: dict[str, str] = {}  # doi -> uid, for cross-source merges
@@ -906,6 +907,31 @@ class Store:
         """Each decided record's latest decision, by uid."""
         with self.lock:
             return dict(self._current_map())
+
+    def record_examples(self, examples: Sequence[Example]) -> list[Example]:
+        """Append decided records litwatch does not hold (their text trains the ranker) in one
+        write; an example the same as the current one for its key adds nothing."""
+        with self.lock:
+            self._writable()
+            latest = self.examples()
+            recorded = []
+            for example in examples:
+                known = latest.get(example.key)
+                if known is not None and (known.decision, known.title, known.abstract) == (
+                        example.decision, example.title, example.abstract):  # fmt: skip
+                    continue
+                recorded.append(example)
+                latest[example.key] = example
+            if recorded:
+                self._examples.insert_multiple([e.to_dict() for e in recorded])
+                self._flush()
+            return recorded
+
+    def examples(self) -> dict[str, Example]:
+        """The latest example for each key."""
+        with self.lock:
+            rows = sorted(self._raw("examples").items(), key=lambda kv: int(kv[0]))
+            return {doc["key"]: Example.from_dict(doc) for _, doc in rows}
 
     def _current_map(self) -> dict[str, Decision]:
         if self._current is None:

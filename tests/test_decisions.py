@@ -87,3 +87,15 @@ def test_a_decision_round_trips_through_its_stored_form() -> None:
     """to_dict / from_dict keep every field, the reviewer and the time zone."""
     original = decision(3, "exclude", reason="not human")
     assert Decision.from_dict(original.to_dict()) == original
+
+
+def test_examples_survive_a_restart_and_repeat_once(data_dir: Path) -> None:
+    """An example (a decided study litwatch never stored) is kept on disk, once, latest per key."""
+    from bot.decisions import Example
+
+    older = Example("pmid 123", "include", "An older study", "Its abstract.", ALICE, AT, "import:r.csv")
+    with filled(data_dir) as store:
+        assert store.record_examples([older, older]) == [older]
+        assert store.record_examples([older]) == []
+    with Store.open(data_dir, readonly=True) as reopened:
+        assert reopened.examples() == {"pmid 123": older}

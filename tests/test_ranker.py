@@ -107,3 +107,16 @@ def test_a_feature_cache_ranks_the_same_and_rebuilds_only_on_change() -> None:
     docs[5] = {**docs[5], "fingerprint": "changed"}
     rank(docs, labels, cache)
     assert cache.builds == 2
+
+
+def test_examples_outside_the_store_teach_the_model_and_are_not_ranked() -> None:
+    """An included and an excluded study litwatch never stored are enough to learn from."""
+    docs, wanted = invented_set()
+    examples = [({"uid": "example:a", "title": "Exosome injections for alopecia",
+                  "abstract": "Scalp exosome injections and hair density."}, 1),
+                ({"uid": "example:b", "title": "Sepsis fluid resuscitation",
+                  "abstract": "We studied sepsis fluid resuscitation in a cohort of patients."}, 0)]
+    ranked = rank(docs, {}, examples=examples)
+    assert {r.basis for r in ranked} == {"model"}
+    assert len(ranked) == len(docs)
+    assert {r.uid for r in ranked[:10]} == wanted

@@ -43,6 +43,8 @@ def test_rayyan_export_agreed_votes_conflicts_reasons_and_unscreened() -> None:
         "pmid:30000003": ("maybe", "Rayyan conflict: Alice Excluded, Bob Included", "Alice, Bob"),
     }
     assert plan.not_stored == ["pmid 29999999"]
+    assert [(e.key, e.decision, e.title) for e in plan.examples] == [
+        ("pmid 29999999", "include", "An older study litwatch never saw")]
     assert {d.where for d in plan.decisions} == {"import:rayyan_articles.csv"}
 
 
@@ -114,13 +116,17 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_import_through_the_cli_records_and_reports(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The Rayyan file: 3 decisions recorded, the unstored record named on stderr."""
+    """The Rayyan file: 3 decisions recorded; the unstored record named on stderr and kept as an example."""
     assert main(["decide", "--from", str(FILES / "rayyan_articles.csv")]) == 0
     out, err = capsys.readouterr()
     assert "rayyan_articles.csv: 3 decision(s) recorded from 5 row(s)" in out
-    assert "1 row(s) name records litwatch has not stored, so they were not imported: pmid 29999999" in err
+    assert "1 row(s) name records litwatch has not stored, so they were not imported as decisions: pmid 29999999" in err
+    assert "1 of them (with a title, included or excluded) teach the ranker as examples (1 new)" in err
     with Store.open(store_dir, readonly=True) as store:
         assert set(store.current_decisions()) == {"pmid:30000001", "pmid:30000002", "pmid:30000003"}
+        example = store.examples()["pmid 29999999"]
+    assert (example.decision, example.title, example.abstract) == ("include", "An older study litwatch never saw",
+                                                                   "Invented.")
 
 
 def test_importing_the_same_file_twice_adds_nothing(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
