@@ -3,8 +3,8 @@
 Pure (numpy only, nothing on disk): the model is rebuilt from the stored decisions every time
 it is asked, which on a 10,000-item store takes a fraction of a second (bench/screening.py).
 Before the team has decided at least one include and one exclude there is nothing to learn
-from, so records are ordered by what the classifier said (safety signal, then clinical study
-or case report over other) and then by recency.
+from, so records are ordered by what the classifier said (its safety score, a flagged signal
+counting as 1, then clinical study or case report over other) and then by recency.
 
 What the model sees of a record: the words of its title and abstract, its
 keywords, MeSH descriptors, publication types, trial conditions and interventions, and the
@@ -66,14 +66,21 @@ def tokens(doc: Mapping[str, Any]) -> Counter[str]:
     words.append(f"kind={label.get('kind', 'other')}")
     if label.get("safety"):
         words.append("flag=safety")
+    if label.get("possible_safety"):
+        words.append("flag=possible_safety")
     words.append(f"source={doc.get('source', '')}")
     return Counter(words)
 
 
 def prior(doc: Mapping[str, Any]) -> float:
-    """The cold-start score (0-1): the classifier's safety flag and kind."""
+    """The cold-start score (0-1): the classifier's safety score (1 when flagged) weighs 0.6, its
+    kind 0.4, so a flagged record of any kind comes before an unflagged clinical study."""
     label = doc.get("classification") or {}
-    return 0.5 * float(bool(label.get("safety"))) + 0.5 * KIND_PRIOR.get(str(label.get("kind")), 0.0)
+    try:
+        harm = max(float(bool(label.get("safety"))), min(max(float(label.get("safety_score") or 0.0), 0.0), 1.0))
+    except (TypeError, ValueError):  # a score of the wrong type in an old or hand-edited store
+        harm = float(bool(label.get("safety")))
+    return round(0.6 * harm + 0.4 * KIND_PRIOR.get(str(label.get("kind")), 0.0), 6)
 
 
 def recency(doc: Mapping[str, Any]) -> str:

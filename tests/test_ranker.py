@@ -38,7 +38,7 @@ def test_before_decisions_safety_then_kind_then_recency() -> None:
     ranked = rank(docs, {"pmid:1": 1})  # a lone include is nothing to learn from
     assert [r.uid for r in ranked] == ["pmid:5", "pmid:3", "pmid:2", "pmid:4", "pmid:1"]
     assert {r.basis for r in ranked} == {"classifier"}
-    assert ranked[0].score == prior(docs[4]) == 0.5
+    assert ranked[0].score == prior(docs[4]) == 0.6
 
 
 def test_ranking_improves_with_decisions() -> None:
@@ -120,3 +120,11 @@ def test_examples_outside_the_store_teach_the_model_and_are_not_ranked() -> None
     assert {r.basis for r in ranked} == {"model"}
     assert len(ranked) == len(docs)
     assert {r.uid for r in ranked[:10]} == wanted
+
+
+def test_before_decisions_the_safety_score_orders_records_of_one_kind() -> None:
+    """Unflagged records of one kind: a higher safety score comes first."""
+    low, high = doc(1, "a", kind="clinical"), doc(2, "b", kind="clinical")
+    high["classification"]["safety_score"] = 0.4
+    assert [r.uid for r in rank([low, high], {})] == ["pmid:2", "pmid:1"]
+    assert rank([high], {})[0].score == 0.64

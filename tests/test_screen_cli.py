@@ -72,7 +72,7 @@ def test_screen_text_and_query_filter(store_dir: Path, capsys: pytest.CaptureFix
     assert main(["screen", "--query", "ct"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("5 record(s) await screening; ranked by the classifier")
-    assert out.splitlines()[1] == "0.500  nct:NCT01234567  [clinical]  Exosomes for alopecia (NCT01234567)"
+    assert out.splitlines()[1] == "0.400  nct:NCT01234567  [clinical]  Exosomes for alopecia (NCT01234567)"
 
 
 def test_screen_unknown_query_is_an_error(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
