@@ -90,7 +90,11 @@ def ade_set(name: str, docs: list[dict[str, Any]], rule: Callable[[Sequence[Any]
 
 
 def eval_set() -> LabelledSet | None:
-    from classify import load_set
+    try:
+        from classify import load_set  # bench/classify.py: its loader needs the model extras
+    except ImportError as exc:
+        print(f"labelled PubMed set skipped: {exc} (pip install -e '.[model]')")
+        return None
 
     records, _ = load_set()
     if not records:
