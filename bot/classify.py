@@ -489,6 +489,11 @@ _BOILERPLATE = re.compile(
     r"\b(?:funded by|supported by|sponsored by|clinicaltrials\.gov|trial registration|"
     r"registration numbers?|registered (?:at|with|in)|nct\d{8}|isrctn|prospero|copyright|"
     r"all rights reserved|conflicts? of interest|competing interests?)|©")
+# Substrings every boilerplate match contains: a record with none of them skips the search.
+_BOILERPLATE_TRIGGERS = ("funded by", "supported by", "sponsored by", "clinicaltrials.gov",
+                         "trial registration", "registration number", "registered ", "nct",
+                         "isrctn", "prospero", "copyright", "all rights reserved", "conflict",
+                         "competing interest", "©")
 _REGISTRY_URL = re.compile(r"clinicaltrials\.gov/(?:ct2/show|study)/nct\d{8}")
 _NCT = re.compile(r"nct\d{8}")
 _WS = re.compile(r"\s+")
@@ -613,8 +618,9 @@ class Classifier:
             return 0.0, []
         assert self.model is not None
         scored = []
+        boilerplate = any(t in text.low for t in _BOILERPLATE_TRIGGERS)
         for index, (start, end) in enumerate(zip(text.starts, text.ends, strict=True)):
-            if _BOILERPLATE.search(text.low, start, end):
+            if boilerplate and _BOILERPLATE.search(text.low, start, end):
                 continue  # funding, registration, copyright: no finding of this record
             score = self.model.sentence_score(text.text[start:end])
             is_title = index == 0 and bool(text.title)

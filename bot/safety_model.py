@@ -63,6 +63,10 @@ _COUNTED = frozenset({"of", "the", "all", "any"})  # "none of the 20 patients": 
 _AUXILIARY = frozenset({"was", "were", "is", "are", "been", "be", "has", "have", "had", "did",
                         "does", "do", "could", "can"})
 _SCOPE = 12  # words a negation or hedge reaches forward
+_WORD_CACHE = 200_000  # tokens whose weights a model keeps at hand
+# A token as the model reads it: (word or "<rare>", harm class, mark ("", "!", "?", or "|"
+# for a clause mark), the weights of the features it yields on its own).
+_Word = tuple[str, str, str, tuple[float, ...]]
 
 
 class ModelError(LitwatchError):
@@ -200,14 +204,68 @@ class SafetyModel:
         self.bias = float(bias)
         self.thresholds = thresholds
         self.meta = meta
+        self._words: dict[str, _Word] = {}
 
     def score(self, sentence: str) -> float:
         """Probability that the sentence reports harm that happened, in [0, 1]."""
+        weights = self._feature_weights(sentence)
+        if not weights:
+            return _sigmoid(self.bias)
+        return _sigmoid(self.bias + sum(weights) / math.sqrt(len(weights)))
+
+    def reference_score(self, sentence: str) -> float:
+        """`score` computed the plain way, from `features` (what training sees): the fast
+        path must equal it."""
         feats = features(sentence, self.known)
         if not feats:
             return _sigmoid(self.bias)
         total = sum(map(self._weight, feats, repeat(0.0)))
         return _sigmoid(self.bias + total / math.sqrt(len(feats)))
+
+    def _feature_weights(self, sentence: str) -> list[float]:
+        """The weight of each of `features(sentence, self.known)`, in the same order (0 for a
+        feature outside the vocabulary), without building the word features: what a token
+        contributes on its own is looked up once per model and token."""
+        out: list[float] = []
+        extend = out.extend
+        weight = self._weight
+        cache = self._words
+        prev: str | None = None
+        prev_class = ""
+        for t in tokens(sentence):
+            info = cache.get(t)
+            if info is None:
+                info = cache[t] = self._word(t)
+            w, c, mark, alone = info
+            if mark == "|" or mark == "?":  # a clause mark, or a hedged word: no pair across it
+                prev = None
+                continue
+            extend(alone)
+            if mark:
+                prev = None
+                continue
+            if prev is not None and not (prev == w == "<rare>"):
+                out.append(weight(f"{prev} {w}", 0.0))
+                if prev_class:
+                    out.append(weight(f"{prev_class} {w}", 0.0))
+                if c:
+                    out.append(weight(f"{prev} {c}", 0.0))
+            prev, prev_class = w, c
+        return out
+
+    def _word(self, token: str) -> _Word:
+        """What one token of `tokens` is to this model, as `features` reads it."""
+        if token in _SCOPE_END:
+            return "", "", "|", ()
+        mark = token[0] if token[0] in "!?" else ""
+        w = token[1:] if mark else token
+        c = _harm_class(w)
+        if w not in self.known:
+            w = "<rare>"
+        if len(self._words) >= _WORD_CACHE:  # bounded: new words keep arriving
+            self._words.clear()
+        alone = ([mark + w] if w != "<rare>" else []) + ([mark + c] if c else [])
+        return w, c, mark, tuple(self._weight(f, 0.0) for f in alone) if mark != "?" else ()
 
     def without(self, terms: Iterable[str]) -> SafetyModel:
         """This model reading the words of `terms` as unknown: a topic's watched condition ("hair loss" in a
@@ -217,6 +275,7 @@ class SafetyModel:
             return self
         other = copy.copy(self)
         other.known = self.known - unknown
+        other._words = {}
         return other
 
     def scores(self, sentences: Iterable[str]) -> list[float]:

@@ -201,3 +201,33 @@ def test_classifier_without_its_model_file_refuses_to_start(tmp_path: Path, monk
             Classifier()
     finally:
         safety_model.shipped.cache_clear()
+
+
+def _own_sentences() -> list[str]:
+    """Every sentence of the project's own invented label files (model/labels/)."""
+    folder = Path(__file__).resolve().parent.parent / "model" / "labels"
+    sentences = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                sentences += [record["title"][0]] + [s for s, _ in record["abstract"]]
+    return sentences
+
+
+def test_fast_scoring_equals_the_plain_feature_sum() -> None:
+    """The scoring path the classifier runs gives exactly the score computed from `features`, sentence by sentence."""
+    model = load()
+    sentences = [*_own_sentences(), ", but ; no", "", "May 2020: 12% (n = 4) had no rash, but 3 did."]
+    assert len(sentences) > 300
+    assert [model.score(s) for s in sentences] == [model.reference_score(s) for s in sentences]
+
+
+def test_fast_scoring_forgets_words_a_topic_makes_unknown() -> None:
+    """A model told a topic's words are unknown scores them as unknown, even after scoring them as known."""
+    model = load()
+    sentence = "Hair loss developed after the injections."
+    model.score(sentence)
+    topic = model.without(["hair loss"])
+    assert topic.score(sentence) == topic.reference_score(sentence)
+    assert topic.score(sentence) != model.score(sentence)
