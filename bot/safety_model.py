@@ -44,7 +44,8 @@ FORMAT = "litwatch-safety-model"
 VERSION = 1
 MODEL_NAME = "safety_model"
 
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[a-z][a-z0-9]*(?:'[a-z]+)?|[,;:()]")
+# Words first: they are most tokens, and the scanner tries the alternatives in order.
+_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()]")
 _NEGATION = frozenset({
     "no", "not", "without", "none", "never", "neither", "nor", "nobody", "absence", "absent",
     "free", "lack", "lacked", "denied", "nil", "zero", "n't",
@@ -291,7 +292,8 @@ class SafetyModel:
         return best
 
 
-_CONTRAST = re.compile(r"\s*(?:;|,\s*(?:but|however|yet|whereas|while|although|though|except)\b)\s*",
+# The look-ahead lets the scanner skip, in C, every position no cut can start at.
+_CONTRAST = re.compile(r"(?=[\s;,])\s*(?:;|,\s*(?:but|however|yet|whereas|while|although|though|except)\b)\s*",
                        re.IGNORECASE)
 _CONCESSIVE = re.compile(r"^\s*(?:although|though|while|whereas|despite|even though)\b[^,]{3,}?,\s*",
                          re.IGNORECASE)
@@ -299,6 +301,8 @@ _CONCESSIVE = re.compile(r"^\s*(?:although|though|while|whereas|despite|even tho
 
 def clauses(sentence: str) -> list[str]:
     """A sentence cut where it turns ("…, but …", "Although …, …", "…; …")."""
+    if "," not in sentence and ";" not in sentence:  # every cut needs one
+        return [sentence] if sentence.strip() else []
     head = _CONCESSIVE.match(sentence)
     parts = [sentence[:head.end()], sentence[head.end():]] if head else [sentence]
     return [c for p in parts for c in _CONTRAST.split(p) if c.strip()]
