@@ -5,7 +5,8 @@ Safety (learned model + structured evidence, against the round-1 regular express
   grouped by record over the records the training script tunes on, each record scored by a
   model that never saw it; the ADE records held aside (one in five, by PMID hash) scored by a
   model trained without them; and, for contrast only, in-sample (trained on all, scored on all);
-- our own labelled records (model/labels/harms-train.jsonl): the same grouped folds;
+- our own labelled records (model/labels/harms-train.jsonl, general-train.jsonl): the same
+  grouped folds, together and per file;
 - held-out hand-labelled records (model/labels/harms-holdout.jsonl, never trained on): the
   transfer to non-drug harms, negation and hedging, with the shipped model and with a model
   trained on the ADE corpus alone;
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"loaded in {load_seconds * 1000:.0f} ms; thresholds safety {th.safety}, review {th.review}")
 
     ade, drop = train.load_ade()
-    own = train.load_own(train.LABELS / "harms-train.jsonl")
+    own = train.own_training()
     holdout = train.load_own(train.LABELS / "harms-holdout.jsonl")
     tune = [r for r in ade if not r.holdout]
     aside = [r for r in ade if r.holdout]
@@ -196,15 +197,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r, f in zip(both, assigned, strict=True):
             if f == fold:
                 got[r.id] = (learned.classify(item_of(r)).safety, rules.classify(item_of(r)).safety)
-    for name, subset in ((f"ADE documents ({len(tune)})", tune), (f"own labelled records ({len(own)})", own)):
+    harms = [r for r in own if r.id.startswith("lw-t")]
+    general = [r for r in own if not r.id.startswith("lw-t")]
+    for name, subset in ((f"ADE documents ({len(tune)})", tune), (f"own labelled records ({len(own)})", own),
+                         (f"  of which harms-train ({len(harms)})", harms),
+                         (f"  of which general-train ({len(general)})", general)):
         truth = [r.safety for r in subset]
         m = score(truth, [got[r.id][0] for r in subset], True)
         u = score(truth, [got[r.id][1] for r in subset], True)
         print(f"  {name:36} model {line(m)}   |   round-1 rules {line(u)}")
         if subset is tune:
             m_ade = m
-        else:
+        elif subset is own:
             m_own = m
+    negatives = [r for r in general if not r.safety]
+    flagged = sum(got[r.id][0] for r in negatives)
+    print(f"  general-literature negatives flagged (reviews, basic science, methods, epidemiology, "
+          f"efficacy, protocols, guidelines, disease, negated): {flagged}/{len(negatives)}")
 
     tune_model = train.fit(both, drop)
     tune_model.thresholds = th

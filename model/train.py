@@ -1,9 +1,10 @@
 """Train the safety sentence model shipped in bot/data/ (`make model`), deterministically.
 
 Data: the ADE corpus document view (`../shared/data/ade-corpus-v2/documents.jsonl`, read in
-place, never copied) and the project's own labelled records (`model/labels/harms-train.jsonl`;
-`harms-holdout.jsonl` is never read here). Every sentence is an example: the corpus's
-positive sentences and our sentences marked 1 are harms, the rest are not.
+place, never copied) and the project's own labelled records (`model/labels/harms-train.jsonl`,
+`model/labels/general-train.jsonl`; `harms-holdout.jsonl` is never read here). Every sentence
+is an example: the corpus's positive sentences and our sentences marked 1 are harms, the rest
+are not.
 
 Product names are dropped: every word of the drug names the corpus annotators marked (bar a
 few generic words such as "oral" or "vaccine") leaves the vocabulary, so the model must learn
@@ -93,7 +94,12 @@ OWN_PRODUCTS = frozenset({
     "hyaluronic", "botulinum", "polydioxanone", "poly-l-lactic", "polylactic", "minoxidil",
     "isotretinoin", "dupilumab", "tacrolimus", "deoxycholic", "sibutramine", "atorvastatin",
     "valacyclovir", "triamcinolone", "hyaluronidase", "keratin", "bisphosphonate", "statin",
+    "cisplatin", "gentamicin", "aminoglycosides", "vancomycin", "tranexamic", "turmeric-based",
+    "henna", "para-phenylenediamine",
 })  # fmt: skip
+# Our labelled training files (model/labels/README.md): harms and look-alikes, and general
+# literature (reviews, basic science, methods, epidemiology, protocols, guidelines).
+OWN_FILES = ("harms-train.jsonl", "general-train.jsonl")
 
 
 def load_ade(data: Path = DATA) -> tuple[list[Record], frozenset[str]]:
@@ -229,7 +235,12 @@ def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresh
 
 def training_records(data: Path = DATA, labels: Path = LABELS) -> tuple[list[Record], frozenset[str]]:
     ade, drop = load_ade(data)
-    return ade + load_own(labels / "harms-train.jsonl"), drop
+    return ade + own_training(labels), drop
+
+
+def own_training(labels: Path = LABELS) -> list[Record]:
+    """Every record of our own training files, in file order."""
+    return [r for name in OWN_FILES for r in load_own(labels / name)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trained_on": {
             "ade_corpus_records": counts["ade"], "own_records": counts["own"],
             "sentences": sum(len(r.sentences) for r in records),
-            "own_labels": "model/labels/harms-train.jsonl",
+            "own_labels": [f"model/labels/{name}" for name in OWN_FILES],
         },
         "features": len(model.index), "product_words_dropped": len(drop),
         "c": C, "min_records": MIN_RECORDS,
