@@ -206,6 +206,7 @@ class SafetyModel:
         self.thresholds = thresholds
         self.meta = meta
         self._words: dict[str, _Word] = {}
+        self._pairs: dict[tuple[str, str, str, str], tuple[float, ...]] = {}
 
     def score(self, sentence: str) -> float:
         """Probability that the sentence reports harm that happened, in [0, 1]."""
@@ -229,8 +230,7 @@ class SafetyModel:
         contributes on its own is looked up once per model and token."""
         out: list[float] = []
         extend = out.extend
-        weight = self._weight
-        cache = self._words
+        cache, pairs = self._words, self._pairs
         prev: str | None = None
         prev_class = ""
         for t in tokens(sentence):
@@ -245,14 +245,26 @@ class SafetyModel:
             if mark:
                 prev = None
                 continue
-            if prev is not None and not (prev == w == "<rare>"):
-                out.append(weight(f"{prev} {w}", 0.0))
-                if prev_class:
-                    out.append(weight(f"{prev_class} {w}", 0.0))
-                if c:
-                    out.append(weight(f"{prev} {c}", 0.0))
+            if prev is not None:
+                # A class comes from the word itself: "<rare>" words differ by it.
+                key = (prev, prev_class, w, c)
+                pair = pairs.get(key)
+                if pair is None:
+                    pair = pairs[key] = self._pair(*key)
+                extend(pair)
             prev, prev_class = w, c
         return out
+
+    def _pair(self, prev: str, prev_class: str, w: str, c: str) -> tuple[float, ...]:
+        """The weights of the pair features of two neighbouring words, as `features` builds them."""
+        if len(self._pairs) >= _WORD_CACHE:
+            self._pairs.clear()
+        if prev == w == "<rare>":
+            return ()
+        weight = self._weight
+        return (weight(f"{prev} {w}", 0.0),) + \
+            ((weight(f"{prev_class} {w}", 0.0),) if prev_class else ()) + \
+            ((weight(f"{prev} {c}", 0.0),) if c else ())
 
     def _word(self, token: str) -> _Word:
         """What one token of `tokens` is to this model, as `features` reads it."""
@@ -276,7 +288,7 @@ class SafetyModel:
             return self
         other = copy.copy(self)
         other.known = self.known - unknown
-        other._words = {}
+        other._words, other._pairs = {}, {}
         return other
 
     def scores(self, sentences: Iterable[str]) -> list[float]:

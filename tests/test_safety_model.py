@@ -218,7 +218,9 @@ def _own_sentences() -> list[str]:
 def test_fast_scoring_equals_the_plain_feature_sum() -> None:
     """The scoring path the classifier runs gives exactly the score computed from `features`, sentence by sentence."""
     model = load()
-    sentences = [*_own_sentences(), ", but ; no", "", "May 2020: 12% (n = 4) had no rash, but 3 did."]
+    # Unknown words alike but for their harm class, in both places of a pair, one after the other.
+    unknown = ["Rash after qwertyx.", "Rash after qwertyxitis.", "Qwertyx developed.", "Qwertyxitis developed."]
+    sentences = [*_own_sentences(), ", but ; no", "", "May 2020: 12% (n = 4) had no rash, but 3 did.", *unknown]
     assert len(sentences) > 300
     assert [model.score(s) for s in sentences] == [model.reference_score(s) for s in sentences]
 
