@@ -44,8 +44,9 @@ FORMAT = "litwatch-safety-model"
 VERSION = 1
 MODEL_NAME = "safety_model"
 
-# Words first: they are most tokens, and the scanner tries the alternatives in order.
-_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()]")
+# Words first: they are most tokens, and the scanner tries the alternatives in order; a word
+# never gives letters back (possessive `*+`: nothing after it could use them).
+_TOKEN = re.compile(r"[a-z][a-z0-9]*+(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()]")
 _NEGATION = frozenset({
     "no", "not", "without", "none", "never", "neither", "nor", "nobody", "absence", "absent",
     "free", "lack", "lacked", "denied", "nil", "zero", "n't",
