@@ -14,6 +14,7 @@ from typing import Any
 from bot.config import Settings, now
 from bot.notify import Notification, Summary
 from bot.outbox import Channels, FlushReport, flush
+from bot.screening import awaiting
 from bot.store import DigestMark, Store
 
 PERIODS = {"weekly": timedelta(days=7), "daily": timedelta(days=1)}
@@ -46,6 +47,7 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
     # committed after this (in the same second or not) has a higher number, so it is in the
     # next digest, never in none.
     mark = store.sequence()
+    left = awaiting(store)
     notes = []
     for sub in store.subscriptions():
         if period is not None and sub.get("period") != period:
@@ -63,7 +65,7 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
         notes.append(Notification(
             kind="digest", route=str(sub["target"]), uids=tuple(d["uid"] for d in docs),
             summary=Summary(period=sub_period, since=since, until=until, until_seq=mark,
-                            top=settings.digest.top, count=len(docs)),
+                            top=settings.digest.top, count=len(docs), awaiting=left),
         ))  # fmt: skip
     return notes
 

@@ -34,6 +34,7 @@ class Summary:
     until: str = ""
     until_seq: int = 0  # digest: the store's commit number it reaches (its window is by number)
     top: int = 5  # digest: items shown per kind
+    awaiting: int = 0  # digest: stored records without a screening decision when it was queued
 
 
 @dataclass(frozen=True)

@@ -257,3 +257,17 @@ def test_a_baseline_record_changed_in_its_baseline_second_is_still_digest_news(s
     store.commit("pm", store.diff([retracted(labelled(1))], "pm"), now=MONDAY)
     (note,) = build_digests(store, settings, moment=MONDAY + timedelta(days=7))
     assert note.uids == ("pmid:30000001",)
+
+
+def test_the_digest_says_how_many_records_await_screening(settings: Settings) -> None:
+    """Issue 11: the digest counts the stored records without a decision and names the queue."""
+    from bot.decisions import Decision, Reviewer
+
+    store = Store.memory()
+    store.subscribe("slack:#team", "weekly", now=MONDAY)
+    stored(store, [labelled(1), labelled(2), labelled(3)], MONDAY + timedelta(days=1))
+    store.record_decisions([Decision("pmid:30000001", "include", Reviewer("U0ALICE01", "Alice"),
+                                     MONDAY + timedelta(days=2), "cli")])
+    out = io.StringIO()
+    run_digests(store, settings, channels(console=out), moment=MONDAY + timedelta(days=7))
+    assert "2 records await screening: /litwatch screen or litwatch screen lists them, best first." in out.getvalue()
