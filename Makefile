@@ -1,4 +1,5 @@
-# litwatch: `make run` starts the bot, `make test` runs the suite. Both create .venv on first use.
+# litwatch: `make run` starts the bot, `make test` runs the suite, `make demo` shows the cycle offline.
+# Each creates .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 MODEL_STAMP := $(VENV)/.installed-model
 
-.PHONY: run test bench lint check clean model
+.PHONY: run demo test bench lint check clean model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ model: $(MODEL_STAMP)
 
 run: $(STAMP)
 	$(BIN)/litwatch run
+
+demo: $(STAMP)
+	$(BIN)/litwatch demo
 
 check: $(STAMP)
 	$(BIN)/litwatch check

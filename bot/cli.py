@@ -664,6 +664,15 @@ def _add_daemon_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_serve)
 
 
+# ---------------------------------------------------------------- demo
+
+
+def _cmd_demo(args: argparse.Namespace, env: Environment) -> int:
+    from bot.demo.tour import run
+
+    return run(sys.stdout, Path(args.dir) if args.dir else None)
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -701,6 +710,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="query health, pending notifications, store size")
     p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("demo", help="the whole cycle offline, on invented records, in under a minute")
+    p.add_argument("--dir", metavar="DIR", help="an empty directory for the demo's files (default: a new temp dir)")
+    p.set_defaults(func=_cmd_demo)
 
     _add_digest_commands(sub)
     _add_outbox_command(sub)
