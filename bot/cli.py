@@ -27,7 +27,7 @@ from bot.pipeline import RunReport, run_query
 from bot.scheduler import next_fire_time
 from bot.screening import awaiting, with_screening
 from bot.sources import build_sources
-from bot.store import STORE_FILE, QueryState, Store
+from bot.store import STORE_FILE, QueryState, Store, store_file
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -126,10 +126,17 @@ def _print_delivery(report: FlushReport, store: Store, channels: Channels) -> No
 def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
     since = _iso_date(args.since, "--since") if args.since else None
-    with Store.open(env.data_dir, readonly=True) as store:
-        if args.query and settings.query(args.query) is None and not store.items(query=args.query):
+    docs: list[dict[str, Any]] = []
+    if store_file(env.data_dir) is None:  # nothing stored yet: an empty export, not an error
+        if args.query and settings.query(args.query) is None:
             raise _unknown_query(settings, args.query)
-        docs = with_screening(store.items(query=args.query, since=since), store.current_decisions())
+        print(f"no store yet at {env.data_dir / STORE_FILE}: nothing to export "
+              "(`litwatch once` fills it)", file=sys.stderr)
+    else:
+        with Store.open(env.data_dir, readonly=True) as store:
+            if args.query and settings.query(args.query) is None and not store.items(query=args.query):
+                raise _unknown_query(settings, args.query)
+            docs = with_screening(store.items(query=args.query, since=since), store.current_decisions())
     if args.flagged:
         docs = [d for d in docs if is_flagged(d)]
     text = render(docs, args.format)
@@ -193,9 +200,9 @@ def _search_record(item: Item) -> dict[str, Any]:
 
 def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
-    path = env.data_dir / STORE_FILE
-    if not path.exists():
-        print(f"no store yet at {path}: run `litwatch once`")
+    path = store_file(env.data_dir)
+    if path is None:
+        print(f"no store yet at {env.data_dir / STORE_FILE}: run `litwatch once`")
         return EXIT_OK
     with Store.open(env.data_dir, readonly=True) as store:
         print(f"store: {path} ({path.stat().st_size / 1e6:.1f} MB, {len(store)} items)")
@@ -255,6 +262,12 @@ def _local_time(stamp: str | datetime | None, timezone: str) -> str:
 def _year(value: str) -> int:
     if not value.isdigit() or not 1800 <= int(value) <= date.today().year + 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a year (YYYY)")
+    return int(value)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
     return int(value)
 
 
@@ -660,7 +673,7 @@ def _add_daemon_commands(sub: Any) -> None:
     p = sub.add_parser("run", help="the daemon: scheduled runs, digests, Slack slash commands")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("serve", help="like run, but slash commands arrive as signed HTTP requests")
-    p.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    p.add_argument("--port", type=_port, default=3000, help="port to listen on (1-65535, default 3000)")
     p.set_defaults(func=_cmd_serve)
 
 
@@ -740,3 +753,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `litwatch export | head`: the reader left; not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # a file no command anticipated: still one line, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}: check that path's permissions and free space",
+              file=sys.stderr)
+        return EXIT_FAILED

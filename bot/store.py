@@ -270,6 +270,29 @@ class BufferedMemoryStorage(MemoryStorage):
         return []
 
 
+def store_file(data_dir: Path) -> Path | None:
+    """The store file in `data_dir`, or None while there is none; StoreError when the
+    directory cannot be searched or is not a directory at all."""
+    path = Path(data_dir) / STORE_FILE
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        raise StoreError(not_a_directory(Path(data_dir))) from None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read data directory {data_dir}: {exc.strerror}; give this user access to "
+            f"it (ls -ld {data_dir}) or point LITWATCH_DATA at another directory"
+        ) from None
+    return path
+
+
+def not_a_directory(data_dir: Path) -> str:
+    return (f"data directory {data_dir} is a file, not a directory: point LITWATCH_DATA at a "
+            "directory (it is created if missing)")
+
+
 def _load_file(path: Path) -> dict[str, dict[str, Any]] | None:
     if not path.exists():
         return None
@@ -279,6 +302,9 @@ def _load_file(path: Path) -> dict[str, dict[str, Any]] | None:
     )
     try:
         blob = path.read_bytes()
+    except PermissionError as exc:  # nothing wrong with the file: this user may not read it
+        raise StoreError(f"cannot read store file {path}: {exc.strerror}; give this user read "
+                         f"access (ls -l {path}) or run litwatch as its owner") from None
     except OSError as exc:
         raise StoreError(f"cannot read store file {path}: {exc}. {way_out}") from None
     if not blob.strip():
@@ -421,14 +447,17 @@ class Store:
         data_dir = Path(data_dir)
         path = data_dir / STORE_FILE
         if readonly:
-            if not path.exists():
+            if store_file(data_dir) is None:
                 raise StoreError(f"no store at {path} yet: run `litwatch once` first")
             return cls(AtomicJSONStorage(path), readonly=True, path=path)
+        store_file(data_dir)  # unreadable or not a directory: say so before anything else
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(data_dir, os.W_OK | os.X_OK):  # fail before a run fetches anything
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
             handle = _take_dir_lock(data_dir)
         except (FileExistsError, NotADirectoryError):
-            raise StoreError(f"data directory {data_dir} is a file, not a directory (check LITWATCH_DATA)") from None
+            raise StoreError(not_a_directory(data_dir)) from None
         except OSError as exc:  # permissions, a read-only file system, a failing disk
             raise StoreError(
                 f"cannot write to data directory {data_dir}: {_os_problem(exc)} (check LITWATCH_DATA; "

@@ -13,6 +13,7 @@ import rispy
 
 from bot.cli import main
 from bot.config import Environment
+from bot.export import CSV_COLUMNS
 from bot.models import Classification
 from bot.store import QueryState, Store
 from tests.factories import notification, pubmed_item, trial_item, write_config
@@ -93,11 +94,21 @@ def test_once_refuses_while_another_writer_holds_the_store(filled: Path, capsys:
     assert f"(PID {os.getpid()})" in capsys.readouterr().err
 
 
-def test_export_without_a_store_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """Exporting before any run names the missing file and the command that creates it."""
-    assert main(["export"]) == 1
-    assert "run `litwatch once` first" in capsys.readouterr().err
+@pytest.mark.parametrize("fmt", ["json", "csv", "ris"])
+def test_export_without_a_store_is_an_empty_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """Exporting before any run writes an empty record set (exit 0) and says why it is empty."""
+    monkeypatch.setenv("LITWATCH_CONFIG", str(write_config(tmp_path)))
+    assert main(["export", "--format", fmt]) == 0
+    out, err = capsys.readouterr()
+    if fmt == "json":
+        assert json.loads(out) == []
+    elif fmt == "csv":
+        assert out.splitlines() == [",".join(CSV_COLUMNS)]
+    else:
+        assert rispy.loads(out) == []
+    assert "no store yet" in err and "litwatch once" in err
+    assert not (tmp_path / "data").exists()  # a read creates nothing
 
 
 def test_status_shows_failures_and_pending(filled: Path, capsys: pytest.CaptureFixture[str],

@@ -422,7 +422,7 @@ def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     """LITWATCH_DATA pointing at a file names the path and the variable instead of a traceback."""
     target = tmp_path / "not-a-dir"
     target.write_text("x")
-    with pytest.raises(StoreError, match="is a file, not a directory \\(check LITWATCH_DATA\\)"):
+    with pytest.raises(StoreError, match="is a file, not a directory: point LITWATCH_DATA at a directory"):
         Store.open(target)
     assert target.read_text() == "x"
 

@@ -17,6 +17,7 @@ command's `response_url` (ephemeral unless the user asked to `share`).
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import logging
@@ -369,6 +370,20 @@ class _QuietHTTPServer(ThreadingHTTPServer):
             log.exception("http: request from %s failed inside litwatch", client_address[0])
 
 
+def cannot_listen(host: str, port: int, exc: BaseException) -> str:
+    """Why `serve` could not take its port, and which port to take instead."""
+    code = getattr(exc, "errno", None)
+    if code == errno.EADDRINUSE:
+        return (f"port {port} is already in use (another litwatch serve, or another server): "
+                "stop that one, or choose a free port with --port N")
+    if code in (errno.EACCES, errno.EPERM):
+        return (f"port {port} is privileged (below 1024) and this user may not listen on it: use "
+                "a port from 1024 up (--port 3000 is the default) behind a reverse proxy")
+    if isinstance(exc, OverflowError):
+        return f"port {port} is out of range: choose a port from 1 to 65535 with --port N"
+    return f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+
+
 class SignedCommandServer:
     """`litwatch serve`: slash commands as signed HTTP POSTs, for platforms with a web process.
 
@@ -390,7 +405,10 @@ class SignedCommandServer:
         self.verifier = SignatureVerifier(signing_secret)
         self.replays = ReplayGuard()
         self.path = path
-        self.httpd = _QuietHTTPServer((host, port), self._handler_class())
+        try:
+            self.httpd = _QuietHTTPServer((host, port), self._handler_class())
+        except (OSError, OverflowError) as exc:
+            raise LitwatchError(cannot_listen(host, port, exc)) from None
         self.description = f"listening for signed /litwatch requests on port {self.port}{path}"
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
