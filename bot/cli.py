@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot import __version__, registry
 from bot.channels import build_channels, parse_route, route_problem
-from bot.config import Environment, SavedQuery, Settings, load_settings, now
+from bot.config import Environment, SavedQuery, Settings, load_settings, now, today
 from bot.context import Classify, Linker, RunContext
 from bot.digest import PERIODS
 from bot.errors import ConfigError, LitwatchError, SourceError
@@ -30,6 +32,7 @@ from bot.sources import build_sources
 from bot.store import STORE_FILE, QueryState, Store, store_file
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+CONFIG_HELP = "the config file (default: $LITWATCH_CONFIG, else config/litwatch.toml)"
 
 
 # ---------------------------------------------------------------- wiring
@@ -80,7 +83,8 @@ def run_queries(
 
 def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
-    print(f"ok: {len(settings.queries)} queries")
+    count = len(settings.queries)
+    print(f"ok: {count} {'query' if count == 1 else 'queries'}")
     return EXIT_OK
 
 
@@ -125,7 +129,7 @@ def _print_delivery(report: FlushReport, store: Store, channels: Channels) -> No
 
 def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
-    since = _iso_date(args.since, "--since") if args.since else None
+    since = args.since.isoformat() if args.since else None
     docs: list[dict[str, Any]] = []
     if store_file(env.data_dir) is None:  # nothing stored yet: an empty export, not an error
         if args.query and settings.query(args.query) is None:
@@ -156,7 +160,7 @@ def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
     terms = " ".join(args.terms).strip()
     if not terms:
         raise LitwatchError("search needs at least one term")
-    since = date(args.since, 1, 1) if args.since else None
+    since = args.since
     classify = make_classifier(settings)
     sources = build_sources(env)
     found: list[Item] = []
@@ -259,10 +263,20 @@ def _local_time(stamp: str | datetime | None, timezone: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _year(value: str) -> int:
-    if not value.isdigit() or not 1800 <= int(value) <= date.today().year + 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a year (YYYY)")
-    return int(value)
+def _since(value: str) -> date:
+    """`--since`: a year (its first day) or a day, YYYY or YYYY-MM-DD, not in the future."""
+    try:
+        day = date(int(value), 1, 1) if re.fullmatch(r"\d{4}", value) else date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a year or a date (YYYY or YYYY-MM-DD)") from None
+    try:
+        current = today()
+    except ConfigError:  # a bad LITWATCH_NOW is reported once the command starts
+        current = date.today()
+    if day > current:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is in the future (today is {current.isoformat()}): nothing can be that new")
+    return day
 
 
 def _port(value: str) -> int:
@@ -275,13 +289,6 @@ def _limit(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 100:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to 100")
     return int(value)
-
-
-def _iso_date(value: str, flag: str) -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise LitwatchError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 # ---------------------------------------------------------------- digests and subscriptions (issue 6)
@@ -585,7 +592,7 @@ def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
     from bot.prisma import count
 
     settings = load_settings(env.config_path)
-    since = _iso_date(args.since, "--since") if args.since else None
+    since = args.since.isoformat() if args.since else None
     if args.format != "json" and not args.output and sys.stdout.isatty():
         raise LitwatchError(f"a {args.format.upper()} picture needs a file: -o prisma.{args.format}")
     with Store.open(env.data_dir, readonly=True) as store:
@@ -638,7 +645,8 @@ def _add_screening_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_decide)
 
     p = sub.add_parser("prisma", help="PRISMA 2020 counts of an update, or its flow diagram")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="the update: records first seen from then on")
+    p.add_argument("--since", type=_since, metavar="DATE",
+                   help="the update: records first seen from then on (YYYY or YYYY-MM-DD)")
     p.add_argument("--format", choices=("json", "png", "svg"), default="json")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=_cmd_prisma)
@@ -696,6 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ClinicalTrials.gov and feeds, with alerts in Slack or by e-mail.",
     )
     parser.add_argument("--version", action="version", version=f"litwatch {__version__}")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="validate the config and exit (2 if invalid)")
@@ -708,7 +717,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the stored record set as JSON, CSV or RIS")
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--query", metavar="NAME", help="only items this saved query matched")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="only items new or changed since then")
+    p.add_argument("--since", type=_since, metavar="DATE",
+                   help="only items new or changed since then (YYYY or YYYY-MM-DD)")
     p.add_argument("--flagged", action="store_true", help="only items with a safety or integrity flag")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=_cmd_export)
@@ -716,7 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="ad hoc search (nothing is stored)")
     p.add_argument("terms", nargs="+", help="search terms, as typed in PubMed")
     p.add_argument("--source", choices=tuple(registry.search_scopes()), default="pubmed")
-    p.add_argument("--since", type=_year, metavar="YYYY", help="only records from this year on")
+    p.add_argument("--since", type=_since, metavar="DATE", help="only records from then on (YYYY or YYYY-MM-DD)")
     p.add_argument("--limit", type=_limit, default=10, help="results per source (1-100, default 10)")
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(func=_cmd_search)
@@ -732,6 +742,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outbox_command(sub)
     _add_screening_commands(sub)
     _add_daemon_commands(sub)
+    for command in sub.choices.values():  # before or after the command: `litwatch once --config F`
+        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=CONFIG_HELP)
     return parser
 
 
@@ -739,6 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         env = Environment.from_env()
+        if args.config:
+            env = dataclasses.replace(env, config_path=Path(args.config))
         return int(args.func(args, env))
     except ConfigError as exc:
         for problem in exc.problems:

@@ -326,7 +326,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         where = "" if path.is_absolute() else f" (looked in {Path.cwd()})"
         raise ConfigError(
             [f"{path}: file not found{where}; run litwatch from the project folder, "
-             "or set LITWATCH_CONFIG to the config's full path"]
+             "or give the config's full path with --config FILE or LITWATCH_CONFIG"]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None

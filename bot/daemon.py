@@ -45,6 +45,7 @@ STOP_BUDGET = 10.0  # seconds from the signal to exit (platforms kill at ~10 s)
 DRAIN = 6.5  # of which the runs and deliveries in flight may use this much to finish
 LOCK_WAIT = 2.0  # and then a delivery still sending, or a commit under way, this much
 DELIVERY = "delivery"
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # local time with its offset, on every line the daemon writes
 
 
 class Runner:
@@ -217,6 +218,11 @@ class Daemon:
         return finished and closed
 
 
+def say(line: str, out: Any = None) -> None:
+    """One line of the daemon's own output, time-stamped like its log lines."""
+    print(f"{datetime.now().astimezone().strftime(STAMP_FORMAT)} {line}", file=out or sys.stdout, flush=True)
+
+
 def configure_logging() -> None:
     """Warnings from everything, and litwatch's own progress lines (INFO), on stderr.
 
@@ -225,7 +231,8 @@ def configure_logging() -> None:
     harness, an embedding program) is kept; only litwatch's loggers are turned up.
     """
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s",
+                            datefmt=STAMP_FORMAT, stream=sys.stderr)
     for name in ("bot", "litwatch"):
         logging.getLogger(name).setLevel(logging.INFO)
 
@@ -245,24 +252,17 @@ def run_until_signalled(daemon: Daemon, *, out: Any = None) -> int:
     try:
         due = daemon.start()
         listening = daemon.listener.description if daemon.listener else ("slash commands off (no SLACK_APP_TOKEN)")
-        print(
-            f"litwatch running: {len(daemon.settings.enabled_queries)} queries scheduled, "
-            f"{listening}; catching up: {', '.join(due) or 'nothing'}",
-            file=out,
-            flush=True,
-        )
+        count = len(daemon.settings.enabled_queries)
+        say(f"litwatch running: {count} {'query' if count == 1 else 'queries'} scheduled, "
+            f"{listening}; catching up: {', '.join(due) or 'nothing'}", out)
         while not stop.wait(0.5):
             pass
         started = time.monotonic()
         name = signal.Signals(received[0]).name if received else "signal"
-        print(f"{name}: stopping (finishing the running job for up to {DRAIN:.1f} s)", file=out, flush=True)
+        say(f"{name}: stopping (finishing the running job for up to {DRAIN:.1f} s)", out)
         finished = daemon.stop()
-        print(
-            f"stopped in {time.monotonic() - started:.1f} s"
-            + ("" if finished else "; abandoned the running fetch (watermark unchanged)"),
-            file=out,
-            flush=True,
-        )
+        say(f"stopped in {time.monotonic() - started:.1f} s"
+            + ("" if finished else "; abandoned the running fetch (watermark unchanged)"), out)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -294,5 +294,5 @@ def build_daemon(env: Environment, ctx: RunContext, *, http_port: int | None = N
         def listen(dispatcher: CommandDispatcher) -> Listener:
             return SocketModeListener(token, dispatcher, api_url=api_url)
 
-    runner = Runner(ctx, on_report=lambda r: print(r.summary(), flush=True))
+    runner = Runner(ctx, on_report=lambda r: say(r.summary()))
     return Daemon(runner, listen=listen, slack_api_url=env.slack_api_url, cannot_post=reach_for(env))

@@ -65,8 +65,10 @@ def to_csv(docs: Iterable[Mapping[str, Any]]) -> str:
 
 
 def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """One RIS record: TY TI AU PY JO AB DO UR AN KW, the classification among the keywords."""
+    """One RIS record: TY TI AU PY JO VL IS SP EP SN AB DO UR AN KW, the classification among
+    the keywords."""
     record = export_record(doc)
+    start_page, end_page = page_range(str(doc.get("pages") or ""))
     keywords = list(doc.get("keywords") or ())
     keywords += [m["descriptor"] for m in doc.get("mesh") or ()]
     keywords.append(f"litwatch:{record['kind']}")
@@ -94,6 +96,11 @@ def ris_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         "journal_name": doc.get("journal") or doc.get("feed_title"),
         "abstract": doc.get("abstract"),
         "doi": doc.get("doi"),
+        "volume": doc.get("volume"),
+        "number": doc.get("issue"),
+        "start_page": start_page,
+        "end_page": end_page,
+        "issn": doc.get("issn"),
         "urls": [u for u in [doc.get("url"), *(doc.get("alt_urls") or ())] if u],
         "notes": [n for n in ("; ".join(record["reasons"]), screening_note(screening)) if n],
         "name_of_database": spec.ris_database if spec else "",
@@ -113,6 +120,16 @@ def screening_note(screening: Mapping[str, Any] | None) -> str:
     if screening.get("reason"):
         note += f" | LITWATCH-EXCLUSION-REASONS: {screening['reason']}"
     return note
+
+
+def page_range(pages: str) -> tuple[str, str]:
+    """First and last page of a journal's page string, abbreviations expanded:
+    "409-15" -> ("409", "415"), "e1187" -> ("e1187", ""), "12-5, 20" -> ("12", "15")."""
+    start, _, end = pages.split(",")[0].partition("-")
+    start, end = start.strip(), end.strip()
+    if start.isdigit() and end.isdigit() and len(end) < len(start):
+        end = start[: len(start) - len(end)] + end  # MEDLINE drops the digits the pages share
+    return start, end
 
 
 class _PlainRisWriter(rispy.RisWriter):

@@ -113,6 +113,10 @@ class Item:
     authors: tuple[str, ...] = ()
     journal: str = ""
     published: str = ""  # as precise as the record is: "2024", "2024-05" or "2024-05-17"
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""  # as the journal prints them: "409-15", "e1187"
+    issn: str = ""
     doi: str = ""
     pmcid: str = ""
     languages: tuple[str, ...] = ()

@@ -70,12 +70,16 @@ def test_export_ris_parses_back_with_classification_keywords(filled: Path, tmp_p
     assert entries["NCT06539273"]["type_of_reference"] == "GEN"
 
 
-def test_export_since_filters_by_first_seen_or_change(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--since keeps only items new or changed on or after that date; a bad date is named."""
+def test_export_since_filters_by_first_seen_or_change(filled: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """--since keeps only items new or changed on or after that date; a bad date is a usage error."""
+    monkeypatch.setenv("LITWATCH_NOW", "2026-03-12T06:00:00+00:00")
     assert main(["export", "--since", "2026-03-11"]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    assert main(["export", "--since", "last week"]) == 1
-    assert "--since: 'last week' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["export", "--since", "last week"])
+    assert exited.value.code == 2
+    assert "--since: 'last week' is not a year or a date (YYYY or YYYY-MM-DD)" in capsys.readouterr().err
 
 
 def test_export_works_while_a_writer_holds_the_store(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:

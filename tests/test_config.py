@@ -138,7 +138,7 @@ def test_missing_config_file_names_the_way_out(tmp_path: Path) -> None:
     """A missing file says which path was read and how to point elsewhere."""
     with pytest.raises(ConfigError) as caught:
         load_settings(tmp_path / "nope.toml")
-    assert "file not found; run litwatch from the project folder, or set LITWATCH_CONFIG" in caught.value.problems[0]
+    assert "file not found; run litwatch from the project folder, or give the config's full path with --config FILE or LITWATCH_CONFIG" in caught.value.problems[0]
 
 
 def test_check_command_prints_ok_or_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

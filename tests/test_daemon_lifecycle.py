@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ schedule = "0 6 * * *"
 """
 DAY0 = "2025-03-10T12:00:00+00:00"
 DAY2 = "2025-03-12T12:00:00+00:00"
+STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ")  # every line the daemon writes
 
 
 class Upstream:
@@ -163,7 +165,8 @@ def test_sigint_when_idle_exits_cleanly_and_releases_the_store(tmp_path: Path) -
 def test_slack_unreachable_at_start_the_schedule_runs_and_sigterm_while_retrying_exits(tmp_path: Path) -> None:
     """Regression (`SLACK_APP_TOKEN=... litwatch run` with Slack unreachable crashed at start
     with a URLError traceback, a crash loop on a platform): the catch-up run happens, each
-    failed connect is one log line, and SIGTERM during the retry pause exits cleanly."""
+    failed connect is one log line, and SIGTERM during the retry pause exits cleanly; the
+    daemon's own lines, printed or logged, carry a time stamp."""
     (tmp_path / "litwatch.toml").write_text(CONFIG, encoding="utf-8")
     with upstream() as (source, url):
         source.items = [pubmed_item(1).to_dict()]
@@ -179,5 +182,8 @@ def test_slack_unreachable_at_start_the_schedule_runs_and_sigterm_while_retrying
     assert unavailable and all("could not connect to 127.0.0.1: [Errno 111] Connection refused" in line
                                for line in unavailable)  # fmt: skip
     assert "SIGTERM: stopping" in output and "abandoned" not in output
+    own = [line for line in daemon.lines if any(
+        words in line for words in ("litwatch running", "pm: fetched 1", "slash commands unavailable", "SIGTERM"))]
+    assert len(own) >= 4 and all(STAMPED.match(line) for line in own), own  # issue 12: time stamps
     with Store.open(tmp_path / "data") as store:
         assert store.get("pmid:30000001") is not None

@@ -115,7 +115,7 @@ def test_search_prints_classified_results_from_both_sources_and_stores_nothing(
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["search", "x", "--limit", "0"], "argument --limit: '0' is not a number from 1 to 100"),
-    (["search", "x", "--since", "99999"], "argument --since: '99999' is not a year (YYYY)"),
+    (["search", "x", "--since", "99999"], "argument --since: '99999' is not a year or a date (YYYY or YYYY-MM-DD)"),
     (["search", "x", "--source", "embase"], "argument --source: invalid choice: 'embase'"),
 ])
 def test_search_arguments_are_checked(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

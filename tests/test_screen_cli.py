@@ -172,6 +172,8 @@ def test_prisma_pictures_are_written(store_dir: Path, tmp_path: Path) -> None:
 
 
 def test_prisma_bad_since(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--since that is not a date: exit 1 with the expected form."""
-    assert main(["prisma", "--since", "last week"]) == 1
-    assert "--since: 'last week' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+    """--since that is not a date: a usage error (exit 2) with the expected forms."""
+    with pytest.raises(SystemExit) as exited:
+        main(["prisma", "--since", "last week"])
+    assert exited.value.code == 2
+    assert "--since: 'last week' is not a year or a date (YYYY or YYYY-MM-DD)" in capsys.readouterr().err

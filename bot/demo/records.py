@@ -64,7 +64,6 @@ class Paper:
             f'<PMID Version="1">{pmid}</PMID></CommentsCorrections>'
             for kind, pmid in self.links
         )
-        first, _, last = self.pages.partition("-")
         return (
             f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM">'
             f'<PMID Version="1">{self.pmid}</PMID>'
@@ -75,8 +74,7 @@ class Paper:
             f"</JournalIssue><Title>{escape(self.journal)}</Title>"
             f"<ISOAbbreviation>{escape(self.iso)}</ISOAbbreviation></Journal>"
             f"<ArticleTitle>{escape(self.title)}</ArticleTitle>"
-            f"<Pagination><StartPage>{first}</StartPage><EndPage>{last}</EndPage>"
-            f"<MedlinePgn>{self.pages}</MedlinePgn></Pagination>"
+            f"<Pagination><MedlinePgn>{self.pages}</MedlinePgn></Pagination>"
             f'<ELocationID EIdType="doi" ValidYN="Y">{self.doi}</ELocationID>'
             + (f"<Abstract><AbstractText>{escape(self.abstract)}</AbstractText></Abstract>" if self.abstract else "")
             + f'<AuthorList CompleteYN="Y">{authors}</AuthorList><Language>eng</Language>'
@@ -199,7 +197,7 @@ def day_one(day: date) -> Upstream:
                      "and 15% with minoxidil; the difference was not significant.",
             authors=(("Marlow", "J"), ("Okonkwo", "AE"), ("Lindqvist", "S")),
             journal="Journal of Trichology Research", iso="J Trichol Res", issn="2999-0011",
-            volume="14", issue="3", pages="201-209", published=recent,
+            volume="14", issue="3", pages="201-9", published=recent,
             types=("Journal Article", "Randomized Controlled Trial"),
             mesh=(("Alopecia", ("therapy",)), ("Exosomes", ()), ("Humans", ())),
         ),
@@ -273,7 +271,7 @@ def arrive(upstream: Upstream, day: date) -> None:
                      "density increased more on the exosome side at 16 weeks.",
             authors=(("Ferreira", "L"), ("Novak", "P")),
             journal="Journal of Trichology Research", iso="J Trichol Res", issn="2999-0011",
-            volume="14", issue="4", pages="300-307", published=day - timedelta(days=2),
+            volume="14", issue="4", pages="300-7", published=day - timedelta(days=2),
             types=("Journal Article", "Randomized Controlled Trial"),
             mesh=(("Alopecia", ("drug therapy",)), ("Exosomes", ()), ("Double-Blind Method", ())),
         ),

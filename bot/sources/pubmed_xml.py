@@ -214,6 +214,10 @@ def _article(elem: ET.Element) -> Item:
         journal=_journal(journal, citation),
         published=_pub_date(journal.find("JournalIssue/PubDate") if journal is not None else None)
         or _pub_date(article.find("ArticleDate")),
+        volume=_stripped(journal, "JournalIssue/Volume"),
+        issue=_stripped(journal, "JournalIssue/Issue"),
+        pages=_pages(article.find("Pagination")),
+        issn=_stripped(journal, "ISSN") or _stripped(citation, "MedlineJournalInfo/ISSNLinking"),
         doi=doi,
         pmcid=_article_id(ids, "pmc"),
         languages=_texts(article.iterfind("Language")),
@@ -350,6 +354,19 @@ def _journal(journal: ET.Element | None, citation: ET.Element) -> str:
         journal.findtext("Title") if journal is not None else None,
     )
     return next((" ".join(c.split()) for c in candidates if c and c.strip()), "")
+
+
+def _stripped(elem: ET.Element | None, path: str) -> str:
+    return " ".join((elem.findtext(path) or "").split()) if elem is not None else ""
+
+
+def _pages(pagination: ET.Element | None) -> str:
+    """MedlinePgn ("409-15"), else StartPage-EndPage (newer records carry both or either)."""
+    medline = _stripped(pagination, "MedlinePgn")
+    if medline or pagination is None:
+        return medline
+    start, end = _stripped(pagination, "StartPage"), _stripped(pagination, "EndPage")
+    return f"{start}-{end}" if start and end and end != start else start or end
 
 
 def _pub_date(date: ET.Element | None) -> str:
