@@ -52,10 +52,11 @@ def test_demo_narrates_every_step(demo: tuple[int, str, Path]) -> None:
 
 
 def test_demo_baseline_posts_summaries_not_items(demo: tuple[int, str, Path]) -> None:
-    """Day 1 stores every record as a baseline and names none of them in an alert."""
+    """Day 1 stores every record as a baseline: no per-item alerts, the flagged record listed once."""
     block = _block(demo[1], "baseline")
-    assert block.count("baseline (") == 3  # one per query: pubmed, trials, feed
-    assert "Topical exosome serum" not in block
+    assert len(re.findall(r"fetched \d+, baseline \(", block)) == 3  # pubmed, trials, feed
+    assert "Topical exosome serum" not in block  # unflagged records are counted, not listed
+    assert block.count("Scalp abscesses after microneedling") == 1 and "#hair-loss-safety" in block
 
 
 def test_demo_second_run_alerts_safety_and_retraction(demo: tuple[int, str, Path]) -> None:

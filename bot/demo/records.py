@@ -225,6 +225,19 @@ def day_one(day: date) -> Upstream:
             types=("Journal Article",),
             mesh=(("Alopecia", ("therapy",)), ("Prospective Studies", ()), ("Female", ())),
         ),
+        Paper(
+            pmid="99000107",
+            title="Scalp abscesses after microneedling with a compounded exosome serum: three cases",
+            abstract="Three women developed scalp abscesses within a week of microneedling "
+                     "with the same compounded exosome serum. Cultures grew Mycobacterium "
+                     "abscessus in all three; each needed drainage and months of antibiotics.",
+            authors=(("Quinlan", "D"), ("Mensah", "A")),
+            journal="Case Reports in Cutaneous Medicine", iso="Case Rep Cutan Med", issn="2999-0033",
+            volume="8", issue="6", pages="e1042", published=recent - timedelta(days=30),
+            types=("Journal Article", "Case Reports"),
+            mesh=(("Exosomes", ("adverse effects",)), ("Abscess", ("etiology",)),
+                  ("Percutaneous Collagen Induction", ("adverse effects",)), ("Female", ()), ("Humans", ())),
+        ),
     ]
     trials = [
         Trial(

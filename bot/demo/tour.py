@@ -78,7 +78,8 @@ def steps(day: date, exports: Path) -> list[Step]:
     return [
         Step("Day 1, 06:00: the first run is a baseline",
              "Every query's first run stores what the sources hold and posts one summary per "
-             "query, not one alert per record.",
+             "query, not one alert per record; records already flagged are listed once for the "
+             "safety channel.",
              ("once",), f"{first}T06:00:00+00:00"),
         Step(f"Day 1, 06:05: {DIGEST_TARGET} subscribes to the weekly digest",
              "A subscriber's digest covers what arrives from now on.",
