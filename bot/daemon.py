@@ -220,7 +220,11 @@ class Daemon:
 
 def say(line: str, out: Any = None) -> None:
     """One line of the daemon's own output, time-stamped like its log lines."""
-    print(f"{datetime.now().astimezone().strftime(STAMP_FORMAT)} {line}", file=out or sys.stdout, flush=True)
+    stream = out or sys.stdout
+    # One write, newline included: print() writes the end separately, and another thread's
+    # output could land between a line and its newline.
+    stream.write(f"{datetime.now().astimezone().strftime(STAMP_FORMAT)} {line}\n")
+    stream.flush()
 
 
 def configure_logging() -> None:
