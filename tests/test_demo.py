@@ -22,6 +22,11 @@ def _blocks(output: str) -> dict[str, str]:
     return {part.splitlines()[0]: part for part in parts}
 
 
+def one_line(text: str) -> str:
+    assert "Traceback" not in text and text.strip() and "\n" not in text.strip(), text
+    return text.strip()
+
+
 def _block(output: str, words: str) -> str:
     """The one step whose title contains `words`."""
     return next(text for title, text in _blocks(output).items() if words in title)
@@ -87,8 +92,7 @@ def test_demo_refuses_a_directory_in_use(tmp_path: Path, capsys: pytest.CaptureF
     """Pointed at a non-empty directory, the demo says so in one line and touches nothing."""
     (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
     assert main(["demo", "--dir", str(tmp_path)]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "not empty" in err
+    assert "not empty" in one_line(capsys.readouterr().err)
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
@@ -106,3 +110,12 @@ def test_arrival_retracts_a_stored_paper() -> None:
     arrive(upstream, date(2026, 3, 10))
     assert upstream.papers["99000103"].integrity
     assert ("RetractionOf", "99000103") in upstream.papers["99000106"].links
+
+
+def test_demo_directory_that_cannot_be_made(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --dir inside a file is one line naming it, before any server starts."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["demo", "--dir", str(blocker / "tour")]) == 1
+    out, err = capsys.readouterr()
+    assert f"cannot create {blocker / 'tour'}" in one_line(err) and out == ""

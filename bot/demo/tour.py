@@ -32,12 +32,13 @@ STEP_TIMEOUT = 120  # seconds; one step takes one or two on a laptop
 
 @dataclass(frozen=True)
 class Step:
-    """One narrated command: what it shows, the arguments, and the demo clock it runs at."""
+    """One narrated step: what it shows, its commands, and the demo clock they run at."""
 
     title: str
     explain: str
-    args: tuple[str, ...]
-    at: str  # LITWATCH_NOW for this command
+    commands: tuple[tuple[str, ...], ...]
+    at: str  # LITWATCH_NOW for these commands
+    arrivals: bool = False  # day 2's records reach the stand-ins first
 
 
 def config_text(feed_url: str) -> str:
@@ -80,26 +81,26 @@ def steps(day: date, exports: Path) -> list[Step]:
              "Every query's first run stores what the sources hold and posts one summary per "
              "query, not one alert per record; records already flagged are listed once for the "
              "safety channel.",
-             ("once",), f"{first}T06:00:00+00:00"),
+             (("once",),), f"{first}T06:00:00+00:00"),
         Step(f"Day 1, 06:05: {DIGEST_TARGET} subscribes to the weekly digest",
              "A subscriber's digest covers what arrives from now on.",
-             ("subscribe", DIGEST_TARGET), f"{first}T06:05:00+00:00"),
+             (("subscribe", DIGEST_TARGET),), f"{first}T06:05:00+00:00"),
         Step("Day 2, 06:00: the next scheduled run",
              "Overnight a randomized trial, a case report of granulomas, a trial stopped for "
              "safety and the retraction of a day-1 paper arrived; safety signals and integrity "
              "notices go to the safety channel at once, the rest in one message per query.",
-             ("once",), f"{second}T06:00:00+00:00"),
+             (("once",),), f"{second}T06:00:00+00:00", arrivals=True),
         Step("Day 2, 09:00: the weekly digest",
              "The digest lists what arrived since the subscriber's last one; in Slack it also "
              "carries the items as a RIS file.",
-             ("digest", "--period", "weekly"), f"{second}T09:00:00+00:00"),
+             (("digest", "--period", "weekly"),), f"{second}T09:00:00+00:00"),
         Step("Day 2, 09:05: export the record set for screening",
              "RIS imports into Zotero, Rayyan or Covidence; CSV opens in a spreadsheet.",
-             ("export", "--format", "ris", "-o", str(ris)), f"{second}T09:05:00+00:00"),
-        Step("", "", ("export", "--format", "csv", "-o", str(csv)), f"{second}T09:05:00+00:00"),
+             (("export", "--format", "ris", "-o", str(ris)), ("export", "--format", "csv", "-o", str(csv))),
+             f"{second}T09:05:00+00:00"),
         Step("Day 2, 09:10: status",
              "Each query's health and what is still waiting to be delivered.",
-             ("status",), f"{second}T09:10:00+00:00"),
+             (("status",),), f"{second}T09:10:00+00:00"),
     ]
 
 
@@ -137,15 +138,15 @@ def run(out: TextIO, directory: Path | None = None, *, today: date | None = None
         say.note(f"config: {config}   data: {data}")
         say.note(f"NCBI_EUTILS_URL={stand_ins.eutils_url}  CTGOV_API_URL={stand_ins.ctgov_url}")
         for step in steps(day, exports):
-            if step.args[0] == "once" and step.at.startswith(day.isoformat()):
+            if step.arrivals:
                 arrive(upstream, day)
-            if step.title:
-                say.step(step.title, step.explain)
+            say.step(step.title, step.explain)
             env = command_env(os.environ, config=config, data=data, stand_ins=stand_ins, at=step.at)
-            if not say.command(step.args, env):
-                out.write(f"\nThe demo stopped: `litwatch {' '.join(step.args)}` failed (see above). "
-                          f"Its files are in {workdir}\n")
-                return 1
+            for args in step.commands:
+                if not say.command(args, env):
+                    out.write(f"\nThe demo stopped: `litwatch {' '.join(args)}` failed (see above). "
+                              f"Its files are in {workdir}\n")
+                    return 1
     say.step("Done", f"The whole cycle took {time.monotonic() - started:.0f} s.")
     say.note(f"exports: {exports / 'litwatch.ris'} and {exports / 'litwatch.csv'}")
     say.note(f"everything the demo wrote is in {workdir}; look around, then delete it: rm -r {workdir}")
