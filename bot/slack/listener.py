@@ -376,7 +376,7 @@ def cannot_listen(host: str, port: int, exc: BaseException) -> str:
     if code == errno.EADDRINUSE:
         return (f"port {port} is already in use (another litwatch serve, or another server): "
                 "stop that one, or choose a free port with --port N")
-    if code in (errno.EACCES, errno.EPERM):
+    if code in (errno.EACCES, errno.EPERM) and port < 1024:
         return (f"port {port} is privileged (below 1024) and this user may not listen on it: use "
                 "a port from 1024 up (--port 3000 is the default) behind a reverse proxy")
     if isinstance(exc, OverflowError):
