@@ -1068,6 +1068,7 @@ _REMEDIES = {
     errno.EACCES: "give the litwatch user write permission there",
     errno.EPERM: "give the litwatch user write permission there",
     errno.EIO: "the disk reports I/O errors: check it, or move LITWATCH_DATA to a healthy disk",
+    errno.EFBIG: "the file is over this process's file-size limit: raise it (ulimit -f)",
 }
 
 

@@ -7,7 +7,9 @@ so under root the command runs through `setpriv` without the capabilities that l
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -153,3 +155,24 @@ def test_serve_privileged_port(serve_env: None) -> None:
     assert done.returncode == 1
     line = one_line(done.stderr)
     assert f"port {port} is privileged" in line and "--port 3000" in line
+
+
+def test_a_write_cut_short_keeps_the_old_store(store_dir: Path) -> None:
+    """A commit the OS refuses halfway (here a file-size limit, as a full disk would) is one
+    line, leaves the old store file whole and no temp file behind."""
+    path = store_dir / STORE_FILE
+    before = path.read_bytes()
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before), len(before)))
+
+    done = subprocess.run([sys.executable, "-m", "bot", "subscribe", "#journal-club"],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120,
+                          preexec_fn=limit_file_size, check=False)  # fmt: skip
+    assert done.returncode == 1
+    line = one_line(done.stderr)
+    assert f"cannot write store file {path}: File too large (" in line and "ulimit -f" in line
+    assert "not saved" in line
+    assert path.read_bytes() == before
+    assert not list(store_dir.glob(".litwatch-*.tmp"))
