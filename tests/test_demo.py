@@ -38,6 +38,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
     directory = tmp_path_factory.mktemp("demo") / "tour"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SLACK_BOT_TOKEN", "xoxb-never-used-by-the-demo")
+        mp.setenv("SMTP_URL", "smtp://mail.invalid:25")
         mp.setenv("NCBI_EUTILS_URL", "http://eutils.invalid")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):

@@ -214,7 +214,7 @@ def day_one(day: date) -> Upstream:
         ),
         Paper(
             pmid="99000103",
-            title="Adipose-derived exosomes after microneedling for female pattern hair loss: "
+            title="Adipose-derived exosomes combined with microneedling for female pattern hair loss: "
                   "a prospective cohort of 40 women",
             abstract="Forty women with female pattern hair loss received six sessions of "
                      "microneedling followed by adipose-derived exosomes. Mean hair count "
@@ -305,7 +305,7 @@ def arrive(upstream: Upstream, day: date) -> None:
         ),
         Paper(
             pmid="99000106",
-            title="Retraction: Adipose-derived exosomes after microneedling for female pattern "
+            title="Retraction: Adipose-derived exosomes combined with microneedling for female pattern "
                   "hair loss: a prospective cohort of 40 women",
             abstract="",
             authors=(),

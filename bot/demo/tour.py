@@ -23,9 +23,10 @@ from bot.demo.records import CONDITION, INTERVENTION, TERM, arrive, day_one
 from bot.demo.servers import StandIns
 from bot.errors import LitwatchError
 
-# Never handed to the demo's commands: they would reach real services or a real workspace.
-WITHHELD = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL",
-            "NCBI_API_KEY", "LITWATCH_NOW", "LITWATCH_CONFIG", "LITWATCH_DATA")
+# Never handed to the demo's commands: tokens and servers would reach a real workspace or
+# mailbox, and litwatch's own settings belong to the user's setup, not the demo's.
+WITHHELD_PREFIXES = ("SLACK_", "SMTP_", "LITWATCH_")
+WITHHELD = ("NCBI_API_KEY",)
 CHANNEL, SAFETY_CHANNEL, DIGEST_TARGET = "#hair-loss-review", "#hair-loss-safety", "#journal-club"
 STEP_TIMEOUT = 120  # seconds; one step takes one or two on a laptop
 
@@ -107,8 +108,8 @@ def steps(day: date, exports: Path) -> list[Step]:
 def command_env(base: Mapping[str, str], *, config: Path, data: Path, stand_ins: StandIns,
                 at: str) -> dict[str, str]:
     """The environment of one demo command: the stand-ins' URLs, the demo's own config,
-    data directory and clock, no tokens, and no proxy between it and 127.0.0.1."""
-    env = {k: v for k, v in base.items() if k not in WITHHELD}
+    data directory and clock, no tokens or mail server, and no proxy between it and 127.0.0.1."""
+    env = {k: v for k, v in base.items() if k not in WITHHELD and not k.startswith(WITHHELD_PREFIXES)}
     package_root = str(Path(bot.__file__).resolve().parent.parent)
     env.update(
         LITWATCH_CONFIG=str(config), LITWATCH_DATA=str(data), LITWATCH_NOW=at,
