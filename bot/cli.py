@@ -742,9 +742,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outbox_command(sub)
     _add_screening_commands(sub)
     _add_daemon_commands(sub)
-    for command in sub.choices.values():  # before or after the command: `litwatch once --config F`
+    for command in _commands(parser):  # before or after the command: `litwatch once --config F`
         command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=CONFIG_HELP)
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's parser, nested ones (`outbox drop`) included."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [command, *_commands(command)]
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

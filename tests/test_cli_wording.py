@@ -3,6 +3,7 @@ command, RIS citation fields."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from datetime import date
@@ -92,21 +93,27 @@ def test_export_since_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert [r["uid"] for r in json.loads(capsys.readouterr().out)] == ["pmid:30000002"]
 
 
-def _subcommands() -> list[str]:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    return sorted(sub.choices)  # type: ignore[arg-type]
+def _command_lines() -> list[list[str]]:
+    """Every command as typed, nested ones (`outbox drop`) included, with its required arguments."""
+    required = {"search": ["x"], "subscribe": ["#r"], "unsubscribe": ["#r"]}
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:
+        lines = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, command in action.choices.items():
+                    line = [*prefix, name]
+                    lines += [line + required.get(name, []), *walk(command, line)]
+        return lines
+
+    return walk(build_parser(), [])
 
 
-REQUIRED = {"search": ["x"], "subscribe": ["#r"], "unsubscribe": ["#r"]}
-
-
-@pytest.mark.parametrize("command", _subcommands())
-def test_every_command_takes_config(command: str) -> None:
-    """--config FILE works after every command name, as well as before it."""
-    args = [command, *REQUIRED.get(command, [])]
-    assert build_parser().parse_args([*args, "--config", "mine.toml"]).config == "mine.toml"
-    assert build_parser().parse_args(["--config", "mine.toml", *args]).config == "mine.toml"
+@pytest.mark.parametrize("command", _command_lines(), ids=" ".join)
+def test_every_command_takes_config(command: list[str]) -> None:
+    """--config FILE works after every command name, nested ones included, as well as before it."""
+    assert build_parser().parse_args([*command, "--config", "mine.toml"]).config == "mine.toml"
+    assert build_parser().parse_args(["--config", "mine.toml", *command]).config == "mine.toml"
 
 
 def test_config_flag_beats_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
