@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import stamina
 
+from tests import corpus as corpora
 from tests.fakes.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,3 +63,19 @@ def fake_slack() -> Iterator[FakeSlack]:
     """A fake Slack Web API on 127.0.0.1 (port 0) for one test; see tests/fakes/slack.py."""
     with FakeSlack() as server:
         yield server
+
+
+@pytest.fixture(params=corpora.KINDS)
+def corpus(request: pytest.FixtureRequest) -> str:
+    """Which records a source test runs on: the project's own (always), the recorded ones (when present)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def pubmed_corpus(corpus: str) -> corpora.PubMedCorpus:
+    return corpora.pubmed(corpus)
+
+
+@pytest.fixture
+def registry(corpus: str) -> corpora.Registry:
+    return corpora.registry(corpus)

@@ -1,4 +1,5 @@
-"""The PubMed client against a fake E-utilities on 127.0.0.1 serving real recorded records."""
+"""The PubMed client against a fake E-utilities on 127.0.0.1 serving the project's own records and,
+when present, the real recorded ones (tests/corpus.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from bot.sources import build_sources
 from bot.sources.pubmed import PubMedSource
 from bot.sources.pubmed_xml import parse_efetch
 from bot.store import QueryState
-from tests.conftest import FIXTURES, LOCAL_FIXTURES, fixture_bytes, fixture_path
+from tests.conftest import LOCAL_FIXTURES
+from tests.corpus import PubMedCorpus
 from tests.factories import http_stack
 from tests.fakes.eutils import (
     ARTICLE,
@@ -32,20 +34,17 @@ from tests.fakes.eutils import (
     FakeEutils,
     FakeRecord,
     article_pmid,
-    recorded_articles,
     renumbered,
 )
 from tests.fakes.http import Response, closed_port
 
 TODAY = date(2026, 3, 2)
 QUERY = SavedQuery(name="exosomes-hair", source="pubmed", term="exosome* AND alopecia")
-RATE_LIMIT_BODY = ("eutils", "ncbi_eutils_rate_limit_429_body.json")
 
 
-@pytest.fixture(scope="module")
-def articles() -> list[bytes]:
-    fixture_path("pubmed")  # skips without the recorded fixtures, fails under CI
-    return recorded_articles(FIXTURES)
+@pytest.fixture
+def articles(pubmed_corpus: PubMedCorpus) -> list[bytes]:
+    return pubmed_corpus.articles
 
 
 @pytest.fixture
@@ -262,10 +261,10 @@ def test_a_pmid_efetch_does_not_return_is_asked_again_then_fails_the_fetch(fake,
 # ---------------------------------------------------------------- faults
 
 
-def test_429_storm_is_retried_after_the_servers_retry_after(fake, articles):
+def test_429_storm_is_retried_after_the_servers_retry_after(fake, articles, pubmed_corpus):
     """Three 429s (recorded body, Retry-After: 1) are waited out, never retried at once."""
     fake.add(records(articles, 3, TODAY))
-    fake.fail(429, 3, retry_after="1", body=fixture_bytes(*RATE_LIMIT_BODY))
+    fake.fail(429, 3, retry_after="1", body=pubmed_corpus.rate_limit_body)
     sleeps: list[float] = []
     policy = RetryPolicy(timeout=5, attempts=5, base_delay=0.01, max_delay=5, total=60)
     result = source(fake, policy=policy, waits=sleeps).fetch(QUERY, BASELINE)
@@ -274,20 +273,20 @@ def test_429_storm_is_retried_after_the_servers_retry_after(fake, articles):
     assert len(sleeps) == 3 and all(s >= 1.0 for s in sleeps)
 
 
-def test_429_storm_that_outlasts_the_retries_fails_the_query(fake, articles):
+def test_429_storm_that_outlasts_the_retries_fails_the_query(fake, articles, pubmed_corpus):
     """When every attempt is refused the fetch raises a retryable SourceError naming the query."""
     fake.add(records(articles, 3, TODAY))
-    fake.fail(429, 10, retry_after="0", body=fixture_bytes(*RATE_LIMIT_BODY))
+    fake.fail(429, 10, retry_after="0", body=pubmed_corpus.rate_limit_body)
     with pytest.raises(SourceError, match="exosomes-hair: gave up after 4 attempts") as caught:
         source(fake).fetch(QUERY, BASELINE)
     assert caught.value.retryable and caught.value.query == "exosomes-hair"
     assert len(fake.requests) == 4
 
 
-def test_a_retry_after_longer_than_the_policy_allows_fails_without_retrying_early(fake, articles):
+def test_a_retry_after_longer_than_the_policy_allows_fails_without_retrying_early(fake, articles, pubmed_corpus):
     """Regression (Retry-After capped at max_delay): NCBI asking for 120 s is not retried after 5 s; the error says so."""
     fake.add(records(articles, 3, TODAY))
-    fake.fail(429, 1, retry_after="120", body=fixture_bytes(*RATE_LIMIT_BODY))
+    fake.fail(429, 1, retry_after="120", body=pubmed_corpus.rate_limit_body)
     sleeps: list[float] = []
     policy = RetryPolicy(timeout=5, attempts=5, base_delay=0.01, max_delay=5, total=60)
     with pytest.raises(SourceError, match="asked to wait 120 s") as caught:
@@ -416,19 +415,17 @@ def test_missing_email_is_reported_once(fake, articles):
 # ---------------------------------------------------------------- retraction watch
 
 
-def test_stored_record_that_gets_retracted_comes_back_changed(fake, articles):
+def test_stored_record_that_gets_retracted_comes_back_changed(fake, pubmed_corpus):
     """A stored study later retracted is refetched by the watch and diffs as changed."""
     store = Store()
     src = source(fake, store)
-    original = articles[0]  # a real record with no integrity links
+    original = pubmed_corpus.plain
     pmid = "46000000"
     fake.add([FakeRecord(pmid, renumbered(original, pmid), TODAY - timedelta(days=300))])
     store.apply(src.fetch(QUERY, BASELINE).items)
     assert store.items[pmid].corrections == ()
 
-    retracted = fixture_bytes("pubmed", "ncbi_neilfws_efetch_993_retracted_publication.xml")
-    (xml,) = recorded_articles_in(retracted)
-    fake.add([FakeRecord(pmid, renumbered(xml, pmid), TODAY - timedelta(days=300), mdat=TODAY)])
+    fake.add([FakeRecord(pmid, renumbered(pubmed_corpus.retracted, pmid), TODAY - timedelta(days=300), mdat=TODAY)])
     before = len(fake.requests)
     result = src.fetch(QUERY, incremental(TODAY - timedelta(days=7)))
     new, changed = store.apply(result.items)
@@ -440,13 +437,13 @@ def test_stored_record_that_gets_retracted_comes_back_changed(fake, articles):
     assert fake.tools()[before:] == ["esearch", "esearch", "efetch"]
 
 
-def test_erratum_notice_brings_back_the_stored_record_it_corrects(fake, articles):
+def test_erratum_notice_brings_back_the_stored_record_it_corrects(fake, pubmed_corpus):
     """An erratum notice matching the term leads to refetching the stored record it names."""
     store = Store()
     src = source(fake, store)
-    notice = recorded_articles_in(fixture_bytes("pubmed", "pubmed_metapub_efetch_38833988.xml"))[0]
-    target = "33279609"  # the notice's ErratumFor
-    corrected = recorded_articles_in(fixture_bytes("pubmed", "pubmed_metapub_efetch_35649368.xml"))[0]
+    notice = pubmed_corpus.erratum_notice
+    target = pubmed_corpus.erratum_target  # the notice's ErratumFor
+    corrected = pubmed_corpus.corrected
     old = corrected.split(b"<CommentsCorrectionsList>")[0] + corrected.split(b"</CommentsCorrectionsList>")[1]
     store.items[target] = records_from(old, target)[0]
     fake.add([
@@ -460,11 +457,11 @@ def test_erratum_notice_brings_back_the_stored_record_it_corrects(fake, articles
     assert [c.type for c in store.items[target].corrections] == ["ErratumIn"]
 
 
-def test_watch_hits_outside_the_store_are_not_reported(fake, articles):
+def test_watch_hits_outside_the_store_are_not_reported(fake, pubmed_corpus):
     """An integrity hit the store never held is left to the normal window, not reported."""
     store = Store()
-    retracted = fixture_bytes("pubmed", "ncbi_neilfws_efetch_993_retracted_publication.xml")
-    fake.add([FakeRecord("993", recorded_articles_in(retracted)[0], date(1975, 6, 1), mdat=TODAY)])
+    retracted = pubmed_corpus.retracted
+    fake.add([FakeRecord(article_pmid(retracted), retracted, date(1975, 6, 1), mdat=TODAY)])
     result = source(fake, store).fetch(QUERY, incremental(TODAY - timedelta(days=7)))
     assert result.items == [] and fake.tools() == ["esearch", "esearch", "efetch"]
 
@@ -611,10 +608,6 @@ def test_build_sources_gives_pubmed_the_url_email_and_key_of_the_environment_obj
 # ---------------------------------------------------------------- helpers
 
 
-def recorded_articles_in(document: bytes) -> list[bytes]:
-    return ARTICLE.findall(document)
-
-
 def records_from(xml: bytes, pmid: str) -> list[Item]:
     return parse_efetch(EFETCH_HEAD + renumbered(xml, pmid) + EFETCH_TAIL)
 
@@ -643,27 +636,27 @@ def pipeline(fake: FakeEutils, tmp_path: Path) -> tuple[Any, Callable[[], Any]]:
     return store, run
 
 
-def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles, tmp_path, monkeypatch):
+def test_pipeline_end_to_end_baseline_retraction_and_a_failed_run(fake, articles, pubmed_corpus, tmp_path,
+                                                                 monkeypatch):
     """Through run_query and a real store: baseline, a retraction alert, then a 429 storm
     that fails the run and leaves the watermark where it was."""
     store, run = pipeline(fake, tmp_path)
     pmid = "48000000"
-    fake.add([FakeRecord(pmid, renumbered(articles[0], pmid), date(2025, 6, 1))])
+    fake.add([FakeRecord(pmid, renumbered(pubmed_corpus.plain, pmid), date(2025, 6, 1))])
     fake.add(records(articles, 9, date(2025, 7, 1), first=48_000_001))
 
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-01T06:00:00+00:00")
     first = run()
     assert first.baseline and first.new == 10 and not first.failed
 
-    retracted = fixture_bytes("pubmed", "ncbi_neilfws_efetch_993_retracted_publication.xml")
-    xml = renumbered(recorded_articles_in(retracted)[0], pmid)
+    xml = renumbered(pubmed_corpus.retracted, pmid)
     fake.add([FakeRecord(pmid, xml, date(2025, 6, 1), mdat=date(2026, 3, 2))])
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
     second = run()
     assert (second.new, second.changed) == (0, 1)
     assert any(n.kind == "integrity" for n in store.pending())
 
-    fake.fail(429, 10, retry_after="0", body=fixture_bytes(*RATE_LIMIT_BODY))
+    fake.fail(429, 10, retry_after="0", body=pubmed_corpus.rate_limit_body)
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-03T06:00:00+00:00")
     third = run()
     assert third.failed and "HTTP 429" in (third.error or "")
