@@ -12,10 +12,10 @@ import pytest
 from bot.cli import main
 from bot.config import Environment
 from bot.store import Store
-from tests.conftest import fixture_bytes, fixture_path
+from tests.corpus import PubMedCorpus, Registry
 from tests.factories import MINIMAL_CONFIG
-from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
-from tests.fakes.eutils import FakeEutils, FakeRecord, recorded_articles, renumbered
+from tests.fakes.ctgov import FakeClinicalTrials
+from tests.fakes.eutils import FakeEutils, FakeRecord, renumbered
 from tests.fakes.feeds import FakeFeeds
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
@@ -29,12 +29,13 @@ url = "{feeds}/biorxiv.xml"
 
 
 @pytest.fixture
-def upstreams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeEutils, FakeClinicalTrials, FakeFeeds]]:
-    articles = recorded_articles(fixture_path("pubmed").parent)
-    with FakeEutils() as eutils, FakeClinicalTrials(recorded_studies()) as ctgov, FakeFeeds() as feeds:
+def upstreams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pubmed_corpus: PubMedCorpus,
+              registry: Registry) -> Iterator[tuple[FakeEutils, FakeClinicalTrials, FakeFeeds]]:
+    articles = pubmed_corpus.articles
+    with FakeEutils() as eutils, FakeClinicalTrials(registry.studies) as ctgov, FakeFeeds() as feeds:
         eutils.add(FakeRecord(str(41_000_000 + n), renumbered(articles[n], str(41_000_000 + n)),
                               date(2026, 2, 1)) for n in range(12))
-        feeds.publish("/biorxiv.xml", fixture_bytes("feeds", "rss_biorxiv_subject_collection_rdf.xml"))
+        feeds.publish("/biorxiv.xml", registry.feed)
         config = tmp_path / "litwatch.toml"
         config.write_text(CONFIG.format(feeds=feeds.url))
         monkeypatch.setenv("LITWATCH_CONFIG", str(config))
@@ -45,7 +46,7 @@ def upstreams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
 
 
 def test_once_baselines_then_reports_only_changes(upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds],
-                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  registry: Registry, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """First `once` stores a baseline per query; the next reports a terminated trial and nothing else."""
     _, ctgov, feeds = upstreams
@@ -53,24 +54,24 @@ def test_once_baselines_then_reports_only_changes(upstreams: tuple[FakeEutils, F
     assert main(["once"]) == 0
     out = capsys.readouterr().out
     assert "pm: fetched 12, baseline" in out
-    assert "ct: fetched 4, baseline" in out
+    assert f"ct: fetched {len(registry.records)}, baseline" in out
     assert "preprints: fetched 1, baseline" in out
     assert out.count("baseline") >= 6  # three run lines and three one-message summaries
 
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
-    ctgov.change("NCT04207047", updated="2026-03-02", status="TERMINATED", why_stopped="safety concerns")
+    ctgov.change(registry.ongoing, updated="2026-03-02", status="TERMINATED", why_stopped="safety concerns")
     feed_requests = len(feeds.requests)
     assert main(["once"]) == 0
     out = capsys.readouterr().out
     assert "pm: fetched 0, new 0, changed 0" in out
     assert "ct: fetched 1, new 0, changed 1" in out
     assert "preprints: not modified since the last run" in out
-    assert "Status UNKNOWN -> TERMINATED" in out and "why stopped: 'safety concerns'" in out
+    assert f"Status {registry.ongoing_status} -> TERMINATED" in out and "why stopped: 'safety concerns'" in out
     assert feeds.requests[feed_requests].headers.get("if-none-match")  # a conditional GET
 
     assert main(["export", "--format", "json"]) == 0
     exported = capsys.readouterr().out
-    assert '"uid": "nct:NCT04207047"' in exported and '"kind": "clinical"' in exported
+    assert f'"uid": "nct:{registry.ongoing}"' in exported and '"kind": "clinical"' in exported
 
 
 def test_once_exits_1_when_a_query_fails_and_the_others_still_run(
@@ -137,7 +138,7 @@ def test_search_all_shows_trials_when_pubmed_fails(upstreams: tuple[FakeEutils, 
 
 
 def test_once_without_a_token_on_a_slack_store_prints_alerts_and_keeps_them_for_slack(
-        upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds], fake_slack: FakeSlack,
+        upstreams: tuple[FakeEutils, FakeClinicalTrials, FakeFeeds], registry: Registry, fake_slack: FakeSlack,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Regression (alerts consumed by the terminal): `once` without SLACK_BOT_TOKEN on a store that
     delivers to Slack prints the safety alert, says so on stderr, and Slack still gets it later."""
@@ -150,7 +151,7 @@ def test_once_without_a_token_on_a_slack_store_prints_alerts_and_keeps_them_for_
 
     monkeypatch.delenv("SLACK_BOT_TOKEN")
     monkeypatch.setenv("LITWATCH_NOW", "2026-03-02T06:00:00+00:00")
-    ctgov.change("NCT04207047", updated="2026-03-02", status="TERMINATED", why_stopped="safety concerns")
+    ctgov.change(registry.ongoing, updated="2026-03-02", status="TERMINATED", why_stopped="safety concerns")
     capsys.readouterr()
     assert main(["once"]) == 0
     captured = capsys.readouterr()

@@ -20,8 +20,9 @@ from bot.sources.clinicaltrials import ClinicalTrialsSource
 from bot.sources.feeds import FeedSource
 from bot.sources.http import Http
 from bot.store import Store
+from tests.corpus import Registry
 from tests.factories import MINIMAL_CONFIG, context, pubmed_item, write_config
-from tests.fakes.ctgov import FakeClinicalTrials, recorded_studies
+from tests.fakes.ctgov import FakeClinicalTrials
 from tests.fakes.feeds import FakeFeeds
 
 CONFIG = MINIMAL_CONFIG + """
@@ -64,8 +65,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def ctgov() -> Any:
-    with FakeClinicalTrials(recorded_studies()) as fake:
+def ctgov(registry: Registry) -> Any:
+    with FakeClinicalTrials(registry.studies) as fake:
         yield fake
 
 
@@ -102,81 +103,82 @@ def change_between_runs(settings: Settings, ctgov: FakeClinicalTrials,
 
 
 def test_status_change_to_terminated_is_a_field_level_change(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """TERMINATED with a why-stopped text alerts once, worded field by field."""
-    store, report = change_between_runs(settings, ctgov, monkeypatch, "NCT04207047",
+    store, report = change_between_runs(settings, ctgov, monkeypatch, registry.ongoing,
                                         status="TERMINATED", why_stopped="safety concerns")
     assert (report.new, report.changed, report.fetched) == (0, 1, 1)
     window = ctgov.requests[-1].param("filter.advanced")
     assert window == "AREA[LastUpdatePostDate]RANGE[2025-02-28,MAX]"
-    stored = store.get("nct:NCT04207047")
+    stored = store.get(f"nct:{registry.ongoing}")
     assert stored is not None
-    assert stored["changes"] == ["Status UNKNOWN -> TERMINATED", "why stopped: 'safety concerns'"]
-    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
+    assert stored["changes"] == [f"Status {registry.ongoing_status} -> TERMINATED",
+                                  "why stopped: 'safety concerns'"]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", [f"nct:{registry.ongoing}"])]
 
 
 def test_results_posted_alert(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Results posted on the registry for a tracked trial is an alert saying so."""
-    store, report = change_between_runs(settings, ctgov, monkeypatch, "NCT06171568",
+    store, report = change_between_runs(settings, ctgov, monkeypatch, registry.recruiting,
                                         has_results=True, enrollment=380)
     assert report.changed == 1
-    stored = store.get("nct:NCT06171568")
+    stored = store.get(f"nct:{registry.recruiting}")
     assert stored is not None
-    assert stored["changes"] == ["results posted", "enrollment 400 -> 380"]
-    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["nct:NCT06171568"])]
+    assert stored["changes"] == ["results posted", f"enrollment {registry.recruiting_enrollment} -> 380"]
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", [f"nct:{registry.recruiting}"])]
 
 
-def results_posted(settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch,
+def results_posted(settings: Settings, ctgov: FakeClinicalTrials, nct: str, monkeypatch: pytest.MonkeyPatch,
                    **counts: int) -> Store:
-    """Baseline, then NCT04207047 posts results with one arm of 3 and these AE counts; the
+    """Baseline, then `nct` posts results with one arm of 3 and these AE counts; the
     second run uses the real classifier."""
     store = Store.memory()
     assert run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch).baseline
     deliver_all(store)
     group = {"id": "EG000", "seriousNumAtRisk": 3, "otherNumAtRisk": 3, "deathsNumAtRisk": 3,
              "seriousNumAffected": 0, "otherNumAffected": 0, "deathsNumAffected": 0, **counts}
-    ctgov.change("NCT04207047", updated="2025-03-02", has_results=True, event_groups=[group])
+    ctgov.change(nct, updated="2025-03-02", has_results=True, event_groups=[group])
     run(settings, store, "ct", trials(ctgov), "2025-03-03", monkeypatch, classify=classify)
     return store
 
 
 def test_results_posted_with_harm_go_to_the_safety_channel(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Posted results where a participant had a serious adverse event raise a safety alert."""
-    store = results_posted(settings, ctgov, monkeypatch, seriousNumAffected=1)
-    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("safety", ["nct:NCT04207047"])]
-    stored = store.get("nct:NCT04207047")
+    store = results_posted(settings, ctgov, registry.ongoing, monkeypatch, seriousNumAffected=1)
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("safety", [f"nct:{registry.ongoing}"])]
+    stored = store.get(f"nct:{registry.ongoing}")
     assert stored is not None and stored["changes"] == ["results posted"]
     assert ("registry results: of 3 participants, 1 had serious adverse events, 0 had other "
             "adverse events, 0 died (all causes)") in stored["classification"]["reasons"]
 
 
 def test_results_posted_without_harm_are_an_ordinary_alert(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Posted results where nobody had an adverse event are a 'results posted' alert, not safety."""
-    store = results_posted(settings, ctgov, monkeypatch)
-    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["nct:NCT04207047"])]
-    stored = store.get("nct:NCT04207047")
+    store = results_posted(settings, ctgov, registry.ongoing, monkeypatch)
+    assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", [f"nct:{registry.ongoing}"])]
+    stored = store.get(f"nct:{registry.ongoing}")
     assert stored is not None and stored["changes"] == ["results posted"]
     assert stored["classification"]["safety"] is False
 
 
 def test_update_date_alone_is_not_an_alert(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A study whose only change is its update date is fetched but neither changed nor alerted."""
-    store, report = change_between_runs(settings, ctgov, monkeypatch, "NCT00973089")
+    store, report = change_between_runs(settings, ctgov, monkeypatch, registry.withdrawn)
     assert (report.fetched, report.new, report.changed) == (1, 0, 0)
     assert store.pending() == []
 
 
 def test_failed_trials_fetch_keeps_the_watermark(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 400 from the registry fails the run, names the query, and the watermark stays."""
     from tests.fakes.http import Response
@@ -191,27 +193,27 @@ def test_failed_trials_fetch_keeps_the_watermark(
 
 
 def test_publication_of_tracked_trial(
-    settings: Settings, ctgov: FakeClinicalTrials, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ctgov: FakeClinicalTrials, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A PubMed record naming a tracked NCT ID is linked both ways and its alert says so."""
     store = Store.memory()
     run(settings, store, "ct", trials(ctgov), "2025-03-01", monkeypatch)
-    pubmed = Scripted([pubmed_item(1)], [pubmed_item(2, trial_ids=("NCT04207047",))])
+    pubmed = Scripted([pubmed_item(1)], [pubmed_item(2, trial_ids=(registry.ongoing,))])
     run(settings, store, "pm", {"pubmed": pubmed}, "2025-03-01", monkeypatch)
     deliver_all(store)
     report = run(settings, store, "pm", {"pubmed": pubmed}, "2025-03-02", monkeypatch)
     assert report.new == 1
-    paper, trial = store.get("pmid:30000002"), store.get("nct:NCT04207047")
+    paper, trial = store.get("pmid:30000002"), store.get(f"nct:{registry.ongoing}")
     assert paper is not None and trial is not None
-    assert paper["links"] == ["nct:NCT04207047"]
-    assert "publication of tracked trial NCT04207047" in paper["classification"]["reasons"]
+    assert paper["links"] == [f"nct:{registry.ongoing}"]
+    assert f"publication of tracked trial {registry.ongoing}" in paper["classification"]["reasons"]
     assert trial["links"] == ["pmid:30000002"]
     assert [(n.kind, list(n.uids)) for n in store.pending()] == [("items", ["pmid:30000002"])]
 
     # The trial's next change keeps the link the publication added.
-    ctgov.change("NCT04207047", updated="2025-03-04", status="COMPLETED")
+    ctgov.change(registry.ongoing, updated="2025-03-04", status="COMPLETED")
     run(settings, store, "ct", trials(ctgov), "2025-03-05", monkeypatch)
-    trial = store.get("nct:NCT04207047")
+    trial = store.get(f"nct:{registry.ongoing}")
     assert trial is not None and trial["links"] == ["pmid:30000002"]
     assert trial["trial"]["status"] == "COMPLETED"
 

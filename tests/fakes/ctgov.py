@@ -45,10 +45,11 @@ def _file(nct: str) -> str:
     return f"ctgov_v2_study_{nct}.json"
 
 
-def synthetic_studies(count: int, *, updated: str = "2024-01-15",
-                      fixtures: Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """`count` studies cloned from the real records, each with its own NCT ID and update date."""
-    base = recorded_studies(fixtures)
+def synthetic_studies(count: int, *, updated: str = "2024-01-15", fixtures: Path | None = None,
+                      templates: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """`count` studies cloned from `templates` (default: the real records), each with its own
+    NCT ID and update date."""
+    base = templates if templates is not None else recorded_studies(fixtures)
     studies = []
     for n, template in zip(range(count), itertools.cycle(base), strict=False):
         study = copy.deepcopy(template)
