@@ -1,4 +1,5 @@
-"""ClinicalTrials.gov v2 parser on real recorded study records."""
+"""ClinicalTrials.gov v2 parser on real recorded study records and the project's own (tests/corpus.py);
+facts of the own records are in test_ctgov_json_own.py."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from bot.sources.ctgov_json import (
     parse_study,
 )
 from tests.conftest import fixture_bytes
-
-NCTS = ("NCT00973089", "NCT04207047", "NCT05594173", "NCT06171568")
+from tests.corpus import Registry
 
 
 def study(nct: str) -> dict[str, Any]:
@@ -56,14 +56,12 @@ def test_withdrawn_study_fields() -> None:
     assert t.countries == ("Israel",)
 
 
-def test_has_results_is_read_from_the_top_level() -> None:
+def test_has_results_is_read_from_the_top_level(registry: Registry) -> None:
     """`hasResults` sits beside protocolSection in v2, and a true value is kept."""
-    raw = study("NCT05594173")
+    raw = registry.study(registry.results)
     assert "hasResults" not in raw["protocolSection"]
     item = parse_study(raw)
     assert item.trial is not None and item.trial.has_results is True
-    assert item.trial.study_type == "OBSERVATIONAL" and item.trial.phases == ()
-    assert item.trial.enrollment == 20
 
 
 def ae_module(raw: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +80,8 @@ def test_adverse_event_counts_from_posted_results() -> None:
     item = parse_study(study("NCT05594173"))
     assert ae_counts(item) == (18, 0, 1, 0)
     assert item.trial is not None and item.trial.has_ae_summary
+    assert item.trial.study_type == "OBSERVATIONAL" and item.trial.phases == ()
+    assert item.trial.enrollment == 20
 
 
 @pytest.mark.parametrize("nct", ["NCT00973089", "NCT04207047", "NCT06171568"])
@@ -92,38 +92,39 @@ def test_no_results_means_no_adverse_event_counts(nct: str) -> None:
     assert item.trial is not None and not item.trial.has_ae_summary
 
 
-def test_results_without_an_adverse_event_module() -> None:
+def test_results_without_an_adverse_event_module(registry: Registry) -> None:
     """Results posted without an adverse-event module: has_results, but every count None."""
-    raw = study("NCT05594173")
+    raw = registry.study(registry.results)
     del raw["resultsSection"]["adverseEventsModule"]
     item = parse_study(raw)
     assert item.trial is not None and item.trial.has_results is True
     assert ae_counts(item) == (None, None, None, None)
 
 
-def test_counts_are_summed_over_event_groups() -> None:
-    """Two arms add up; a group's size is its largest at-risk figure; unreported deaths stay None."""
-    raw = study("NCT05594173")
+def test_counts_are_summed_over_event_groups(registry: Registry) -> None:
+    """One more arm adds up; a group's size is its largest at-risk figure; unreported deaths stay None."""
+    raw = registry.study(registry.results)
     groups = ae_module(raw)["eventGroups"]
     groups.append({"id": "EG001", "title": "Placebo", "seriousNumAffected": 2,
                    "seriousNumAtRisk": 20, "otherNumAffected": 5, "otherNumAtRisk": 21})
     for group in groups:
         group.pop("deathsNumAffected", None)
         group.pop("deathsNumAtRisk", None)
-    assert ae_counts(parse_study(raw)) == (18 + 21, 0 + 2, 1 + 5, None)
+    at_risk, serious, other, _ = registry.results_counts
+    assert ae_counts(parse_study(raw)) == (at_risk + 21, serious + 2, other + 5, None)
 
 
-def test_malformed_counts_are_ignored() -> None:
+def test_malformed_counts_are_ignored(registry: Registry) -> None:
     """Negative, boolean or text counts are not read as numbers of participants."""
-    raw = study("NCT05594173")
-    (group,) = ae_module(raw)["eventGroups"]
-    group.update(seriousNumAffected=-1, otherNumAffected=True, deathsNumAffected="0")
-    assert ae_counts(parse_study(raw)) == (18, None, None, None)
+    raw = registry.study(registry.results)
+    for group in ae_module(raw)["eventGroups"]:
+        group.update(seriousNumAffected=-1, otherNumAffected=True, deathsNumAffected="0")
+    assert ae_counts(parse_study(raw)) == (registry.results_counts[0], None, None, None)
 
 
-def test_trial_stored_before_adverse_event_counts_loads() -> None:
+def test_trial_stored_before_adverse_event_counts_loads(registry: Registry) -> None:
     """A stored trial dict from before the counts existed loads with every count None."""
-    data = parse_study(study("NCT05594173")).to_dict()
+    data = parse_study(registry.study(registry.results)).to_dict()
     for name in ("ae_at_risk", "ae_serious_affected", "ae_other_affected", "ae_deaths_affected"):
         del data["trial"][name]
     assert ae_counts(Item.from_dict(data)) == (None, None, None, None)
@@ -149,20 +150,21 @@ def test_non_ascii_and_background_references() -> None:
     assert item.links == ()
 
 
-def test_result_reference_becomes_a_publication_link() -> None:
+def test_result_reference_becomes_a_publication_link(registry: Registry) -> None:
     """A RESULT or DERIVED reference's PMID is listed as a link to the publication."""
-    raw = study("NCT06171568")
+    raw = registry.study(registry.recruiting)
     refs = raw["protocolSection"]["referencesModule"]["references"]
+    assert parse_study(raw).links == ()  # background reading only
     refs[0]["type"] = "RESULT"
     refs[1]["type"] = "DERIVED"
-    assert parse_study(raw).links == ("pmid:26269030", "pmid:29016402")
+    assert parse_study(raw).links == (f"pmid:{refs[0]['pmid']}", f"pmid:{refs[1]['pmid']}")
 
 
-@pytest.mark.parametrize("nct", NCTS)
-def test_round_trip_through_dict(nct: str) -> None:
-    """Every recorded study survives Item.to_dict / from_dict unchanged (what the store keeps)."""
-    item = parse_study(study(nct))
-    assert Item.from_dict(json.loads(json.dumps(item.to_dict()))) == item
+def test_round_trip_through_dict(registry: Registry) -> None:
+    """Every study survives Item.to_dict / from_dict unchanged (what the store keeps)."""
+    for raw in registry.studies:
+        item = parse_study(raw)
+        assert Item.from_dict(json.loads(json.dumps(item.to_dict()))) == item
 
 
 def test_requested_fields_name_every_path_read() -> None:
@@ -175,11 +177,11 @@ def test_requested_fields_name_every_path_read() -> None:
     assert not any("." in name for name in FIELDS.split(","))
 
 
-def test_page_with_token_and_empty_page() -> None:
+def test_page_with_token_and_empty_page(registry: Registry) -> None:
     """A page yields its studies and token; an empty page with a token is not the end."""
-    page = parse_page({"studies": [study(n) for n in NCTS], "nextPageToken": "NF0g5JGBlPMuwQY",
-                       "totalCount": 9})  # fmt: skip
-    assert [i.id for i in page.items] == list(NCTS)
+    studies = registry.studies
+    page = parse_page({"studies": studies, "nextPageToken": "NF0g5JGBlPMuwQY", "totalCount": 9})
+    assert [i.id for i in page.items] == [s["protocolSection"]["identificationModule"]["nctId"] for s in studies]
     assert (page.next_page_token, page.total_count) == ("NF0g5JGBlPMuwQY", 9)
     empty = parse_page({"studies": [], "nextPageToken": "abc"})
     assert empty.items == [] and empty.next_page_token == "abc"
