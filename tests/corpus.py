@@ -146,5 +146,22 @@ def _recorded_registry() -> Registry:
     )
 
 
+# Slack Web API bodies by part: (own file in tests/fixtures/slack, recorded file in ../shared/fixtures/slack).
+SLACK_BODIES = {
+    "ratelimited": ("web_ratelimited_429.json", "slack_web_ratelimited_429_body.json"),
+    "postMessage error": ("chat_postMessage_error.json", "slack_chat_postMessage_error_openapi_example.json"),
+}
+
+
+def slack_body(kind: str, part: str) -> bytes:
+    """The Slack Web API body playing `part`, from the set of `kind`."""
+    own, recorded = SLACK_BODIES[part]
+    if kind == "own":
+        return (OWN / "slack" / own).read_bytes()
+    from tests.conftest import fixture_bytes
+
+    return fixture_bytes("slack", recorded)
+
+
 def _nct(study: dict[str, Any]) -> str:
     return str(study["protocolSection"]["identificationModule"]["nctId"])

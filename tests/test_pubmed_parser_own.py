@@ -40,6 +40,7 @@ def test_inline_markup_never_glues_words_and_keeps_subscripts_on_theirs():
 def test_mathml_and_entities_in_an_abstract_are_flattened():
     """MathML reads as its characters, a typographic quote survives, no markup is left; UNLABELLED is no label."""
     item = one("inline_markup.xml")
+    assert item.abstract.startswith("Follicles coated with TiO2 nanoparticles were cultured with 109 vesicles/mL")
     assert "k=v1 was measured" in item.abstract and "\u201cresponder\u201d" in item.abstract
     assert "<" not in item.abstract and "mml" not in item.abstract
     assert not item.abstract.startswith("UNLABELLED")

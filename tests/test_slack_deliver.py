@@ -14,7 +14,7 @@ from bot.outbox import DeliveryFailed, flush
 from bot.retry import RetryPolicy
 from bot.slack.deliver import SlackChannel, make_client
 from bot.store import Store
-from tests.conftest import fixture_bytes
+from tests.corpus import slack_body
 from tests.factories import channels, notification, pubmed_item, retracted, write_config
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, posted_text
 from tests.test_pipeline import ScriptedSource, run
@@ -98,7 +98,8 @@ def test_titles_with_mentions_and_forged_links_arrive_escaped(fake_slack: FakeSl
         assert "link_names" not in call.params and "parse" not in call.params
 
 
-def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: FakeSlack, settings: Settings) -> None:
+def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: FakeSlack, settings: Settings,
+                                                                corpus: str) -> None:
     """500s and 429s outlast the retries, then Slack recovers: every alert arrives once."""
     store = Store.memory()
     later = [pubmed_item(n, title=f"Exosome safety case {n}") for n in range(1, 4)]
@@ -107,7 +108,7 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: Fake
     pauses = Pauses()
     fake_slack.fail("chat.postMessage", status=500, times=2)  # retried away: the first alert goes out
     fake_slack.fail("chat.postMessage", status=429, retry_after=2, times=3,
-              body=fixture_bytes("slack", "slack_web_ratelimited_429_body.json"))  # fmt: skip
+              body=slack_body(corpus, "ratelimited"))  # fmt: skip
     sink = sink_for(fake_slack, pauses)
     first = flush(store, channels(sink))
     assert first.delivered >= 1 and first.failed
@@ -118,13 +119,14 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(fake_slack: Fake
     assert len(uids_posted(fake_slack)) == 49 and set(uids_posted(fake_slack).values()) == {1}
 
 
-def test_retry_after_longer_than_the_policy_is_not_retried_early(fake_slack: FakeSlack, settings: Settings) -> None:
+def test_retry_after_longer_than_the_policy_is_not_retried_early(fake_slack: FakeSlack, settings: Settings,
+                                                                 corpus: str) -> None:
     """Regression (Retry-After capped at max_delay): Slack asking for 120 s fails the flush at once, saying so; the next flush delivers."""
     store = Store.memory()
     baseline_then(settings, store, [pubmed_item(1)])
     pauses = Pauses()
     fake_slack.fail("chat.postMessage", status=429, retry_after=120, times=1,
-                    body=fixture_bytes("slack", "slack_web_ratelimited_429_body.json"))  # fmt: skip
+                    body=slack_body(corpus, "ratelimited"))  # fmt: skip
     sink = sink_for(fake_slack, pauses)  # max_delay 30 s
     first = flush(store, channels(sink))
     [(_, error)] = first.failed
@@ -204,16 +206,16 @@ def test_not_in_channel_is_kept_pending_with_a_hint(settings: Settings) -> None:
         assert store.pending()[0].last_error == "not_in_channel (invite the bot to the channel (/invite @litwatch))"
 
 
-def test_recorded_slack_error_body_becomes_the_pending_error(fake_slack: FakeSlack) -> None:
-    """Slack's documented error body (too_many_attachments) is what the outbox records; refused on
-    its one retry too, the notification is set aside with it."""
+def test_slack_error_body_becomes_the_pending_error(fake_slack: FakeSlack, corpus: str) -> None:
+    """The error a Slack error body names (Slack's documented example: too_many_attachments) is what
+    the outbox records; refused on its one retry too, the notification is set aside with it."""
     store = Store.memory()
     store.add_notifications([notification("error", "slack:C111", message="x")])  # fmt: skip
-    fake_slack.fail("chat.postMessage", times=2,
-                    body=fixture_bytes("slack", "slack_chat_postMessage_error_openapi_example.json"))
+    fake_slack.fail("chat.postMessage", times=2, body=slack_body(corpus, "postMessage error"))
     flush(store, channels(sink_for(fake_slack)))
     refused = store.pending()[0]
-    assert refused.last_error == "too_many_attachments" and refused.set_aside and refused.attempts == 2
+    assert refused.last_error == {"own": "msg_too_long", "recorded": "too_many_attachments"}[corpus]
+    assert refused.set_aside and refused.attempts == 2
 
 
 def test_user_targets_are_opened_as_dms_once(fake_slack: FakeSlack) -> None:
