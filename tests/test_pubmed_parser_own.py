@@ -186,7 +186,7 @@ def test_multi_record_set_keeps_document_order():
 def test_every_own_record_parses_and_round_trips():
     """All own records parse to titled items that survive to_dict/from_dict."""
     items = [(name, item) for name, data in every_own() for item in parse_efetch(data)]
-    assert len(items) == 17  # 16 articles and a book
+    assert len(items) == 20  # 19 articles and a book
     for name, item in items:
         assert item.id.isdigit() and item.title, name
         assert Item.from_dict(item.to_dict()) == item, name
