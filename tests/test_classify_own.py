@@ -82,7 +82,7 @@ def test_corrected_article_is_integrity_through_its_erratum_link() -> None:
 
 
 def test_tagged_review_without_harm_is_other() -> None:
-    """A narrative Review about follicle biology is other, not safety."""
+    """A narrative Review about follicle biology ('related to' twice, far apart, naming no harm) is other, not safety."""
     c = classify(record("90100009"))
     assert (c.kind, c.safety) == ("other", False) and "publication type: Review" in c.reasons
 
