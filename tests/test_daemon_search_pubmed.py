@@ -1,4 +1,5 @@
-"""`/litwatch search` end to end against the fake E-utilities serving real recorded records."""
+"""`/litwatch search` end to end against the fake E-utilities serving the project's own records and,
+when present, the real recorded ones (tests/corpus.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,16 @@ from pathlib import Path
 from bot.ratelimit import RateLimiter
 from bot.retry import RetryPolicy
 from bot.sources.pubmed import PubMedSource
-from tests.conftest import FIXTURES, fixture_path
+from tests.corpus import PubMedCorpus
 from tests.daemon_kit import Rig, ScriptedSource, daemon_rig
-from tests.fakes.eutils import FakeEutils, FakeRecord, article_pmid, recorded_articles
+from tests.fakes.eutils import FakeEutils, FakeRecord, article_pmid
 from tests.fakes.slack import slack_problems
 
 
 @contextmanager
-def pubmed_rig(tmp_path: Path) -> Iterator[tuple[Rig, FakeEutils]]:
-    fixture_path("pubmed")  # skips without the recorded fixtures, fails under CI
-    articles = recorded_articles(FIXTURES)
+def pubmed_rig(tmp_path: Path, corpus: PubMedCorpus) -> Iterator[tuple[Rig, FakeEutils]]:
     with FakeEutils() as eutils:
-        eutils.add(FakeRecord(article_pmid(xml), xml, date(2024, 1, 1)) for xml in articles[:30])
+        eutils.add(FakeRecord(article_pmid(xml), xml, date(2024, 1, 1)) for xml in corpus.articles[:30])
         pubmed = PubMedSource(eutils.url, email="team@example.org", policy=RetryPolicy.fast(),
                               limiter=RateLimiter(1000))  # fmt: skip
         sources = {"pubmed": pubmed, "clinicaltrials": ScriptedSource()}
@@ -38,9 +37,9 @@ def reply_for(rig: Rig, text: str) -> dict:
     return replies[-1].payload
 
 
-def test_search_returns_real_records_linked_to_pubmed(tmp_path: Path) -> None:
-    """The reply lists the fake's real records, at most 10, each linked to its PubMed page."""
-    with pubmed_rig(tmp_path) as (rig, eutils):
+def test_search_returns_records_linked_to_pubmed(tmp_path: Path, pubmed_corpus: PubMedCorpus) -> None:
+    """The reply lists the fake's records, at most 10, each linked to its PubMed page."""
+    with pubmed_rig(tmp_path, pubmed_corpus) as (rig, eutils):
         payload = reply_for(rig, "search exosome source:pubmed")
         tools = [r.path.rsplit("/", 1)[-1] for r in eutils.requests]
     assert slack_problems(payload) == []
@@ -51,9 +50,9 @@ def test_search_returns_real_records_linked_to_pubmed(tmp_path: Path) -> None:
     assert tools == ["esearch.fcgi", "efetch.fcgi"]
 
 
-def test_search_phrase_not_found_is_a_readable_reply(tmp_path: Path) -> None:
+def test_search_phrase_not_found_is_a_readable_reply(tmp_path: Path, pubmed_corpus: PubMedCorpus) -> None:
     """A term PubMed cannot find at all comes back as a sentence naming the problem."""
-    with pubmed_rig(tmp_path) as (rig, eutils):
+    with pubmed_rig(tmp_path, pubmed_corpus) as (rig, eutils):
         eutils.not_found = {"fleegle"}
         for record in eutils.records.values():
             record.matches = False  # as at NCBI: an unknown phrase alone finds nothing
@@ -62,9 +61,9 @@ def test_search_phrase_not_found_is_a_readable_reply(tmp_path: Path) -> None:
     assert "PubMed could not read the search" in text and "fleegle" in text
 
 
-def test_search_upstream_outage_is_a_readable_reply(tmp_path: Path) -> None:
+def test_search_upstream_outage_is_a_readable_reply(tmp_path: Path, pubmed_corpus: PubMedCorpus) -> None:
     """E-utilities answering 500 on every attempt yields 'not answering', not a stack trace."""
-    with pubmed_rig(tmp_path) as (rig, eutils):
+    with pubmed_rig(tmp_path, pubmed_corpus) as (rig, eutils):
         eutils.fail(500, times=20)
         payload = reply_for(rig, "search exosome source:pubmed")
     assert "PubMed is not answering right now" in str(payload["blocks"])
