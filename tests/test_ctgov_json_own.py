@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.models import Item
 from bot.sources.ctgov_json import StudyFormatError, parse_study
 from tests.corpus import OWN
+from tests.test_ctgov_json import ae_counts
 
 FOLDER = OWN / "clinicaltrials"
 
@@ -18,12 +18,6 @@ FOLDER = OWN / "clinicaltrials"
 def study(nct: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FOLDER / f"ctgov_v2_study_{nct}.json").read_text(encoding="utf-8"))
     return data
-
-
-def ae_counts(item: Item) -> tuple[int | None, ...]:
-    t = item.trial
-    assert t is not None
-    return (t.ae_at_risk, t.ae_serious_affected, t.ae_other_affected, t.ae_deaths_affected)
 
 
 def test_withdrawn_study_fields() -> None:
