@@ -61,6 +61,21 @@ def test_biorxiv_rdf_entry() -> None:
     assert result.warnings == [] and result.requests == 1
 
 
+def test_own_rdf_entry() -> None:
+    """The project's own RSS 1.0 item yields id, trimmed title and link, DOI, date, text (no recording needed)."""
+    with FakeFeeds() as fake:
+        fake.publish("/preprints.rdf", local("feeds/rss1_preprints.rdf"), "application/rdf+xml")
+        result = source().fetch(query(fake.url + "/preprints.rdf"), window())
+    [item] = result.items
+    assert item.uid == "feed:https://preprints.example.org/content/short/990001v1?rss=1"
+    assert item.url == "https://preprints.example.org/content/short/990001v1?rss=1"
+    assert item.title == "Exosomes from hair follicle stem cells are toxic to cultured liver cells at high doses"
+    assert (item.doi, item.published) == ("10.99999/2025.02.18.990001", "2025-02-20")
+    assert item.feed_title == "Preprints Example: Cell Biology"
+    assert item.abstract.startswith("Cultured liver cells exposed to high doses") and "\n" not in item.abstract
+    assert result.warnings == [] and result.requests == 1
+
+
 def test_unchanged_feed_costs_one_conditional_request_and_no_parse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -152,6 +152,13 @@ def test_partial_retraction_concern_and_comment_links(name: str, link: tuple[str
     assert [(c.type, c.pmid) for c in one(name).corrections] == [link]
 
 
+def test_comment_and_update_links_and_several_languages():
+    """A review keeps its CommentIn and UpdateIn links in order, and both its languages."""
+    item = one("review.xml")
+    assert [(c.type, c.pmid) for c in item.corrections] == [("CommentIn", "90100024"), ("UpdateIn", "90100025")]
+    assert item.languages == ("eng", "jpn")
+
+
 # ---------------------------------------------------------------- document shapes
 
 
