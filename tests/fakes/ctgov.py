@@ -1,4 +1,5 @@
-"""A fake ClinicalTrials.gov API v2 (`GET /studies`) built from real recorded study records.
+"""A fake ClinicalTrials.gov API v2 (`GET /studies`) built from study records (the project's own or
+the real recorded ones: tests/corpus.py).
 
 No real list page was ever recorded, so pages are assembled here the way the API shapes
 them: `{"studies": [...], "nextPageToken": ..., "totalCount": n}`, `totalCount` only on

@@ -1,7 +1,8 @@
-"""A fake NCBI E-utilities (esearch + efetch for PubMed) serving real recorded records.
+"""A fake NCBI E-utilities (esearch + efetch for PubMed) serving the records a test gives it.
 
-Records are real `<PubmedArticle>` elements cut from the recorded efetch responses in
-../shared/fixtures/pubmed; for volume a record may be served under a new PMID
+Records are `<PubmedArticle>` elements cut from efetch responses: the project's own in
+tests/fixtures/pubmed, or the real recorded ones in ../shared/fixtures/pubmed (`recorded_articles`
+reads either folder; tests/corpus.py picks); for volume a record may be served under a new PMID
 (`renumbered`). esearch answers are synthesised in the shape of the recorded ones (they
 only list IDs). The fake understands exactly the query shapes the client sends: the saved
 term (every record marked `matches` satisfies it), `"a"[crdt] : "b"[crdt]` and
