@@ -46,7 +46,7 @@ def test_case_report_with_a_chemically_induced_mesh_qualifier_is_safety() -> Non
     """A Case Reports record indexed 'Alopecia / chemically induced' (major) is a safety signal."""
     c = classify(record("90100001"))
     assert (c.kind, c.safety, c.integrity) == ("case_report", True, False)
-    assert "MeSH: Alopecia / chemically induced (major topic)" in c.reasons
+    assert has_reason(c, "MeSH: Alopecia / chemically induced (major topic)")
 
 
 def test_trial_publication_types_make_a_clinical_study() -> None:
@@ -64,20 +64,33 @@ def test_retracted_publication_cites_its_notice() -> None:
 
 @pytest.mark.parametrize(("pmid", "tag"), [
     ("90100004", "publication type: Retraction of Publication"),
-    ("90100005", "publication type: Published Erratum"),
     ("90100008", "publication type: Expression of Concern"),
 ])  # fmt: skip
-def test_notices_about_another_record_are_integrity_and_other(pmid: str, tag: str) -> None:
-    """A retraction notice, an erratum and an expression of concern are integrity items of kind other."""
+def test_retraction_and_concern_notices_are_integrity_and_other(pmid: str, tag: str) -> None:
+    """A retraction notice and an expression of concern are integrity items of kind other."""
     c = classify(record(pmid))
-    assert (c.kind, c.integrity) == ("other", True)
+    assert (c.kind, c.integrity, c.corrected) == ("other", True, False)
     assert tag in c.reasons and "a notice about another record (erratum, retraction or concern)" in c.reasons
 
 
-def test_corrected_article_is_integrity_through_its_erratum_link() -> None:
-    """The article an erratum corrects is flagged by its ErratumIn link, and stays a clinical study."""
+def test_erratum_notice_is_corrected_and_other() -> None:
+    """A published erratum is in the corrected tier, not integrity; as a notice its kind is other."""
+    c = classify(record("90100005"))
+    assert (c.kind, c.integrity, c.corrected) == ("other", False, True)
+    assert "publication type: Published Erratum" in c.reasons
+
+
+def test_partial_retraction_is_integrity() -> None:
+    """A record with PartialRetractionIn is in the integrity tier."""
+    c = classify(record("90100007"))
+    assert (c.integrity, c.corrected) == (True, False)
+    assert "CommentsCorrections: PartialRetractionIn (PMID 90100017)" in c.reasons
+
+
+def test_corrected_article_is_corrected_through_its_erratum_link() -> None:
+    """The article an erratum corrects is in the corrected tier by its ErratumIn link, and stays a clinical study."""
     c = classify(record("90100006"))
-    assert (c.kind, c.integrity) == ("clinical", True)
+    assert (c.kind, c.integrity, c.corrected) == ("clinical", False, True)
     assert "CommentsCorrections: ErratumIn (PMID 90100005)" in c.reasons
 
 
