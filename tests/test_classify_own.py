@@ -87,6 +87,14 @@ def test_partial_retraction_is_integrity() -> None:
     assert "CommentsCorrections: PartialRetractionIn (PMID 90100017)" in c.reasons
 
 
+def test_serious_adverse_events_stated_in_two_sentences_are_safety() -> None:
+    """A cohort stating serious adverse events (wound infection, bleeding) in two sentences is a
+    safety signal, found by the sentence rules where the model alone scores it lower."""
+    c = classify(record("90100007"))
+    assert (c.kind, c.safety) == ("clinical", True)
+    assert has_reason(c, "Three serious adverse events related to wound infection occurred", "(sentence rules)")
+
+
 def test_corrected_article_is_corrected_through_its_erratum_link() -> None:
     """The article an erratum corrects is in the corrected tier by its ErratumIn link, and stays a clinical study."""
     c = classify(record("90100006"))
