@@ -347,9 +347,12 @@ def test_sigkill_at_random_moments_never_tears_or_loses_acknowledged_batches(dat
                                  stdout=subprocess.PIPE, text=True, env=env)
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
+        # Kill after the first commit was acknowledged, at a random moment of the ones after it:
+        # a loaded machine slows the child, never the guarantee under test.
+        first = child.stdout.readline()
         time.sleep(rng.uniform(0.0, 0.25))
         child.send_signal(signal.SIGKILL)
-        out = child.stdout.read()
+        out = first + child.stdout.read()
         child.wait()
         acked |= {int(line.split()[1]) for line in out.splitlines() if line.startswith("ack ")}
         sizes: dict[int, int] = {}
@@ -365,7 +368,7 @@ def test_sigkill_at_random_moments_never_tears_or_loses_acknowledged_batches(dat
         extra = set(sizes) - acked
         assert len(extra) <= 1 and all(b == max(sizes) for b in extra)
         acked |= extra
-    assert len(acked) > 20  # the children really committed between kills
+    assert len(acked) >= 20  # every child committed at least once before its kill
 
 
 def test_delivery_marks_are_journalled_not_rewrites(data_dir: Path) -> None:
