@@ -61,6 +61,7 @@ class Format:
     message_text: int = 24_000
     items_per_message: int = 20
     fallback_text: int = 300
+    buttons: bool = False  # the channel shows each item's screening choices (Slack's buttons)
 
 
 def compact(fmt: Format) -> Format:
@@ -143,7 +144,21 @@ class Divider:
     pass
 
 
-Element = Header | Section | Context | Divider
+@dataclass(frozen=True)
+class Choices:
+    """The screening choices on the item just above (include, exclude, maybe), where the
+    channel has buttons; a safety alert's item can also be confirmed or dismissed as a signal."""
+
+    uid: str
+    safety: bool = False
+
+
+Element = Header | Section | Context | Divider | Choices
+
+
+def choices(item: Mapping[str, Any], fmt: Format, *, safety: bool = False) -> list[Element]:
+    """The item's `Choices` when `fmt` shows buttons; nothing otherwise."""
+    return [Choices(uid_of(item), safety)] if fmt.buttons else []
 
 
 @dataclass
@@ -197,7 +212,7 @@ def plain_text(message: Message) -> str:
             out.append("\n".join(e.fitted(PLAIN, plain)))
         elif isinstance(e, Context):
             out.extend(plain(line) for line in e.lines)
-        else:
+        elif isinstance(e, Divider):
             out.append("-" * 40)
     return "\n".join(out)
 
@@ -453,7 +468,7 @@ def _alert_draft(notification: Notification, items: list[Mapping[str, Any]], fmt
     label = "Safety signal" if safety else "Integrity notice"
     emoji = "rotating_light" if safety else "warning"
     first = clip(str(items[0].get("title") or ""), 150) if items else ""
-    units: list[list[Element]] = [[item_section(i, changed=True)] for i in items]
+    units: list[list[Element]] = [[item_section(i, changed=True), *choices(i, fmt, safety=safety)] for i in items]
     if not units:
         units = [[section([("The item is no longer in the store.",)])]]
     return Draft(
@@ -473,8 +488,8 @@ def _items_draft(notification: Notification, items: list[Mapping[str, Any]], fmt
     new = [i for i in items if id(i) not in changed_ids]
     counts = join([(f"{len(new)} new",) if new else (), (f"{len(changed)} changed",) if changed else ()], ", ")
     words = plain(counts) or "no items"
-    units: list[list[Element]] = [[item_section(i)] for i in new]
-    units += [[item_section(i, changed=True)] for i in changed]
+    units: list[list[Element]] = [[item_section(i), *choices(i, fmt)] for i in new]
+    units += [[item_section(i, changed=True), *choices(i, fmt)] for i in changed]
     return Draft(
         title=f"{words} — {_query(notification)}",
         fallback=(f"litwatch: {words} for {_query(notification)}",),
@@ -598,6 +613,20 @@ def _bullets(heading: Line, lines: list[Line], more: Line, fmt: Format) -> list[
     return sections
 
 
+def _listed(heading: Line, items: list[Mapping[str, Any]], lines: list[Line], more: Line,
+            fmt: Format) -> list[list[Element]]:
+    """A digest's list: packed bullets, or where the channel has buttons one unit per item
+    (its line and its choices; the heading rides on the first, "+N more" on the last)."""
+    if not fmt.buttons:
+        return [_bullets(heading, lines, more, fmt)]
+    units: list[list[Element]] = [[section([line]), *choices(item, fmt)]
+                                  for item, line in zip(items, lines, strict=True)]
+    units[0].insert(0, section([heading]))
+    if more:
+        units[-1].append(section([more]))
+    return units
+
+
 def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fmt: Format) -> Draft:
     summary: Summary = notification.summary
     period = summary.period or "weekly"
@@ -630,7 +659,7 @@ def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fm
             Strong(f"Safety and integrity ({len(flagged)})"),
         )
         lines = [digest_line(i, changed=uid_of(i) in changed) for i in shown]
-        units.append(_bullets(heading, lines, (f"+{extra} more",) if extra else (), fmt))
+        units.extend(_listed(heading, shown, lines, (f"+{extra} more",) if extra else (), fmt))
     for kind in KIND_LABEL:
         rest = _newest_first(i for i in items if kind_of(i) == kind and not is_flagged(i))
         if not rest:
@@ -644,7 +673,7 @@ def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fm
                           else f"{plural} ({len(rest)})"),)
         more: Line = (f"+{len(rest) - top} more",) if len(rest) > top else ()
         lines = [digest_line(i, changed=uid_of(i) in changed) for i in rest[:top]]
-        units.append(_bullets(heading, lines, more, fmt))
+        units.extend(_listed(heading, rest[:top], lines, more, fmt))
     tail: list[Element] = []
     if not items:
         units.append([section([(f"Nothing new since {since or 'the last digest'}.",)])])

@@ -43,7 +43,8 @@ def every_text(message: dict[str, Any]) -> str:
     for block in message["blocks"]:
         if isinstance(block.get("text"), dict):
             texts.append(block["text"]["text"])
-        texts += [e["text"] for e in block.get("elements", ()) if "text" in e]
+        texts += [e["text"] if isinstance(e["text"], str) else e["text"]["text"]
+                  for e in block.get("elements", ()) if "text" in e]
     return "\n".join(texts)
 
 
@@ -112,7 +113,7 @@ def test_changed_trial_shows_its_field_level_diff() -> None:
                   changes=["status: RECRUITING → TERMINATED", "why stopped: (none) → safety"])  # fmt: skip
     message = r.render(note(summary={"new": 1, "changed": 1}), [labelled(1), changed])[0]
     assert message["blocks"][0]["text"]["text"] == "1 new, 1 changed — exo-alopecia"
-    text = message["blocks"][3]["text"]["text"]
+    text = [b for b in message["blocks"] if b["type"] == "section"][1]["text"]["text"]
     assert "ClinicalTrials.gov · terminated" in text
     assert "*Changed*:\n• status: RECRUITING → TERMINATED\n• why stopped: (none) → safety" in text
 
@@ -197,20 +198,26 @@ def test_digest_counts_kinds_puts_safety_first_and_says_how_to_get_the_rest() ->
         == "since 2026-03-03 · clinical studies 32, case reports 3 · 1 safety · 1 integrity"
     )
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
-    assert sections[0].startswith(":rotating_light: *Safety and integrity (2)*")
+    headings = [n for n, text in enumerate(sections) if not text.startswith(("• ", "+"))]
+    assert sections[headings[0]].startswith(":rotating_light: *Safety and integrity (2)*")
     # The kind's total (32) is the flagged items listed above (2) plus this section's 30.
-    assert sections[1].startswith("*Clinical studies (30 more; 2 flagged, above)*")
-    assert sections[1].count("• ") == 5
-    assert "+25 more" in sections[1] and sections[2].startswith("*Case reports (3)*")
+    assert sections[headings[1]] == "*Clinical studies (30 more; 2 flagged, above)*"
+    clinical = sections[headings[1] + 1:headings[2]]
+    assert sum(text.startswith("• ") for text in clinical) == 5 and clinical[-1] == "+25 more"
+    assert sections[headings[2]] == "*Case reports (3)*"
+    # Every listed item carries its buttons, right under its line.
+    assert sum(b["type"] == "actions" for b in blocks) == 2 + 5 + 3
     assert "25 more not listed — run `litwatch export --since 2026-03-03 --format ris`" in every_text(messages[0])
 
 
-def test_digest_of_1000_items_is_one_valid_message() -> None:
-    """A thousand items still make a single digest message within every limit."""
+def test_digest_of_1000_items_is_a_few_valid_messages_with_buttons_on_each_listed_item() -> None:
+    """A thousand items make a few digest parts within every limit, each listed item with its buttons."""
     items = [labelled(n, safety=n % 40 == 0, kind=("clinical", "case_report", "other")[n % 3]) for n in range(1000)]
     messages = r.render(note("digest", summary={"period": "daily", "top": 20}), items)
     assert_valid(messages)
-    assert len(messages) == 1 and len(every_text(messages[0])) <= r.MESSAGE_TEXT
+    assert len(messages) <= 4 and all(len(every_text(m)) <= r.MESSAGE_TEXT for m in messages)
+    buttons = [b for m in messages for b in m["blocks"] if b["type"] == "actions"]
+    assert len(buttons) == 20 + 3 * 20  # the 20 flagged shown, then the top 20 of each kind
 
 
 def test_empty_digest_says_nothing_is_new() -> None:
@@ -272,3 +279,38 @@ def test_possible_safety_and_corrected_items_say_so_in_the_per_run_alert() -> No
     corrected = pubmed_item(5)
     corrected.classification = Classification("clinical", corrected=True)
     assert "`corrected`" in r.render(note(), [doc(corrected)])[0]["blocks"][2]["text"]["text"]
+
+
+def _actions(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in message["blocks"] if b["type"] == "actions"]
+
+
+def test_each_alert_item_carries_include_exclude_maybe_buttons_naming_it() -> None:
+    """A per-run alert puts Include / Exclude / Maybe (value: the uid) right under each item, within 50 blocks."""
+    items = [labelled(n) for n in range(45)]
+    messages = r.render(note(summary={"new": 45}), items)
+    assert_valid(messages)
+    assert all(len(m["blocks"]) <= r.MAX_BLOCKS for m in messages)
+    actions = [a for m in messages for a in _actions(m)]
+    assert [a["block_id"] for a in actions] == [f"screen:pmid:{30000000 + n}" for n in range(45)]
+    first = actions[0]["elements"]
+    assert [(e["action_id"], e["value"]) for e in first] == [
+        ("screen:include", "pmid:30000000"), ("screen:exclude", "pmid:30000000"), ("screen:maybe", "pmid:30000000")]
+    blocks = messages[0]["blocks"]
+    assert blocks[blocks.index(actions[0]) - 1]["type"] == "section"  # the item's text is just above
+
+
+def test_a_safety_alert_also_offers_confirm_and_not_a_safety_signal() -> None:
+    """A safety alert's item has the three screening buttons and Confirm / Not a safety signal."""
+    messages = r.render(note("safety"), [labelled(7, safety=True)])
+    assert_valid(messages)
+    (actions,) = _actions(messages[0])
+    assert [e["action_id"] for e in actions["elements"]] == [
+        "screen:include", "screen:exclude", "screen:maybe", "safety:confirm", "safety:dismiss"]
+    assert [e["text"]["text"] for e in actions["elements"]][3:] == ["Confirm", "Not a safety signal"]
+
+
+def test_console_text_has_no_buttons() -> None:
+    """The console and e-mail show the same items without any buttons."""
+    text = render_text(note(summary={"new": 1}), [labelled(1)])
+    assert "Include" not in text and "Exosome" in text
