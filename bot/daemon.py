@@ -35,8 +35,10 @@ from bot.notify import Notification
 from bot.outbox import FlushReport, flush, held_notice
 from bot.pipeline import RunReport, run_query
 from bot.scheduler import DIGEST_JOB, QUERY_JOB_PREFIX, Scheduler
+from bot.slack.actions import Update
 from bot.slack.commands import Services
-from bot.slack.listener import CommandDispatcher, SignedCommandServer, SocketModeListener
+from bot.slack.deliver import make_client
+from bot.slack.listener import CommandDispatcher, SignedCommandServer, SocketModeListener, updater
 from bot.slack.reach import reach_for
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,7 @@ class Daemon:
         slack_api_url: str = "",
         post: Callable[[str, dict[str, Any]], None] | None = None,
         cannot_post: Callable[[str], str | None] | None = None,
+        update: Update | None = None,
     ):
         ctx = runner.ctx
         self.settings = settings = ctx.settings
@@ -174,7 +177,7 @@ class Daemon:
         )
         host = urlsplit(slack_api_url).netloc  # compared with a response_url's netloc
         extra: dict[str, Any] = {"post": post} if post else {}
-        self.dispatcher = CommandDispatcher(services, allowed_hosts=(host,) if host else (), **extra)
+        self.dispatcher = CommandDispatcher(services, allowed_hosts=(host,) if host else (), update=update, **extra)
         self.listener = listen(self.dispatcher) if listen else None
         self.abandoned: list[str] = []  # work still running when stop() gave up on it
 
@@ -299,4 +302,5 @@ def build_daemon(env: Environment, ctx: RunContext, *, http_port: int | None = N
             return SocketModeListener(token, dispatcher, api_url=api_url)
 
     runner = Runner(ctx, on_report=lambda r: say(r.summary()))
-    return Daemon(runner, listen=listen, slack_api_url=env.slack_api_url, cannot_post=reach_for(env))
+    update = updater(make_client(env)) if env.slack_bot_token else None  # buttons update their message
+    return Daemon(runner, listen=listen, slack_api_url=env.slack_api_url, cannot_post=reach_for(env), update=update)

@@ -116,3 +116,26 @@ class Example:
     def as_doc(self) -> dict[str, Any]:
         """The example as the ranker reads a stored record."""
         return {"uid": f"example:{self.key}", "title": self.title, "abstract": self.abstract}
+
+
+@dataclass(frozen=True)
+class SafetyFeedback:
+    """A reviewer's word on a safety alert: the signal is real (`signal`) or it is not. Kept as
+    a label for the classifier's next `make model`; the latest per record counts."""
+
+    uid: str
+    signal: bool
+    by: Reviewer
+    at: datetime
+    where: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uid": self.uid, "signal": self.signal, "by": {"id": self.by.id, "name": self.by.name},
+                "at": self.at.isoformat(timespec="seconds"), "where": self.where}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SafetyFeedback:
+        by = data.get("by") or {}
+        return cls(uid=str(data["uid"]), signal=bool(data["signal"]),
+                   by=Reviewer(str(by.get("id", "")), str(by.get("name", ""))),
+                   at=datetime.fromisoformat(str(data["at"])), where=str(data.get("where") or ""))

@@ -33,7 +33,7 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Table
 
-from bot.decisions import Decision, Example, current
+from bot.decisions import Decision, Example, SafetyFeedback, current
 from bot.diff import describe_changes, fingerprint
 from bot.errors import CommitsFrozen, StoreError, StoreLocked, UnknownRecord
 from bot.models import Item
@@ -404,6 +404,7 @@ class Store:
         self._meta = self._table("meta")
         self._decisions = self._table("decisions")
         self._examples = self._table("examples")
+        self._safety_feedback = self._table("safety_feedback")
         self._current: dict[str, Decision] | None = None  # built on first use, kept on writes
         self._index: dict[str, tuple[int, str]] = {}  # uid -> (doc_id, fingerprint)
         self._doi: dict[str, str] = {}  # doi -> uid, for cross-source merges
@@ -961,6 +962,28 @@ class Store:
         with self.lock:
             rows = sorted(self._raw("examples").items(), key=lambda kv: int(kv[0]))
             return {doc["key"]: Example.from_dict(doc) for _, doc in rows}
+
+    def record_safety_feedback(self, feedback: SafetyFeedback) -> bool:
+        """Append a reviewer's word on a safety alert (a label for the next `make model`);
+        False when it repeats that person's latest word on the record (a double click).
+
+        The record must be stored (UnknownRecord otherwise, nothing written)."""
+        with self.lock:
+            self._writable()
+            if feedback.uid not in self._index:
+                raise UnknownRecord(f"no stored record {feedback.uid}; nothing was recorded")
+            latest = self.safety_feedback().get(feedback.uid)
+            if latest is not None and (latest.signal, latest.by.id) == (feedback.signal, feedback.by.id):
+                return False
+            self._safety_feedback.insert(feedback.to_dict())
+            self._flush()
+            return True
+
+    def safety_feedback(self) -> dict[str, SafetyFeedback]:
+        """The latest word on each record's safety alert, by uid (table `safety_feedback`)."""
+        with self.lock:
+            rows = sorted(self._raw("safety_feedback").items(), key=lambda kv: int(kv[0]))
+            return {doc["uid"]: SafetyFeedback.from_dict(doc) for _, doc in rows}
 
     def _current_map(self) -> dict[str, Decision]:
         if self._current is None:

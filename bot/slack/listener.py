@@ -45,6 +45,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.errors import LitwatchError
 from bot.inflight import InFlight
 from bot.retry import RetryPolicy, TransientError, call_with_retries
+from bot.slack.actions import Update, parse_click, screen
 from bot.slack.commands import Caller, Services, ack_payload, handle, parse, refusal, reply
 from bot.sources.http import could_not_connect
 
@@ -86,9 +87,11 @@ class CommandDispatcher:
         post: Post = post_to_response_url,
         allowed_hosts: tuple[str, ...] = (),
         workers: int = 4,
+        update: Update | None = None,
     ):
         self.services = services
         self.post = post
+        self.update = update  # chat.update for a clicked message (None: clicks are recorded, not shown)
         # response_url must be https on Slack's hooks host (commercial or GovSlack), or the
         # host the operator configured (SLACK_API_URL's, for proxies and tests): a forged
         # payload cannot make us POST anywhere else.
@@ -128,6 +131,33 @@ class CommandDispatcher:
 
         return ack, work
 
+    def acknowledge_action(self, payload: Mapping[str, Any]) -> Callable[[], None] | None:
+        """A button click (`block_actions`): the ack is always empty; the work to run after it
+        (None: nothing can be done, not even a reply, as without a Slack response_url)."""
+        url = str(payload.get("response_url", ""))
+        if self._closed.is_set() or not self._url_allowed(url):
+            if not self._closed.is_set():
+                log.warning("ignoring a click whose response_url is not Slack's: %r", url[:100])
+            return None
+        click = parse_click(payload)
+        settings = self.services.settings.screening
+
+        def work() -> None:
+            if isinstance(click, str):
+                log.warning("refused a click: %s", click)
+                self.post(url, {"response_type": "ephemeral", "replace_original": False,
+                                "text": f"Sorry: {click}; nothing was recorded."})
+                return
+            try:
+                screen(click, store=self.services.store, reviewers=settings.reviewers,
+                       reasons=settings.exclusion_reasons, update=self.update or _no_update, post=self.post)
+            except Exception as exc:  # a bug, or Slack refusing the update: the clicker still hears
+                log.exception("click on %s failed", click.uid)
+                self.post(url, {"response_type": "ephemeral", "replace_original": False,
+                                "text": f"Sorry, that failed inside litwatch ({type(exc).__name__})."})
+
+        return work
+
     def start(self, work: Callable[[], None]) -> None:
         """Run `work` on a worker thread (after the ack went out)."""
         with ExitStack() as stack:
@@ -157,6 +187,19 @@ class CommandDispatcher:
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` s for the commands in progress; True if none is left."""
         return self.work.wait(timeout)
+
+
+def _no_update(channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    log.info("click on %s/%s recorded; no bot token to update the message", channel, ts)
+
+
+def updater(client: WebClient) -> Update:
+    """chat.update through `client` (its timeout and retries)."""
+
+    def update(channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        client.chat_update(channel=channel, ts=ts, text=text or "litwatch", blocks=blocks)
+
+    return update
 
 
 # ---------------------------------------------------------------- Socket Mode
@@ -269,6 +312,12 @@ class SocketModeListener:
         log.warning("slash commands unavailable: cannot reach Slack (%s); retrying in %.0f s", exc, delay)
 
     def _on_request(self, client: BaseSocketModeClient, request: SocketModeRequest) -> None:
+        if request.type == "interactive":  # a button click: empty ack at once, work after
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+            clicked = self.dispatcher.acknowledge_action(request.payload)
+            if clicked is not None:
+                self.dispatcher.start(clicked)
+            return
         if request.type != "slash_commands":
             # Nothing else is subscribed; ack so Slack does not redeliver it.
             client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
@@ -400,11 +449,13 @@ class SignedCommandServer:
         host: str = "0.0.0.0",
         port: int = 3000,
         path: str = "/slack/commands",
+        actions_path: str = "/slack/actions",
     ):
         self.dispatcher = dispatcher
         self.verifier = SignatureVerifier(signing_secret)
         self.replays = ReplayGuard()
         self.path = path
+        self.actions_path = actions_path
         try:
             self.httpd = _QuietHTTPServer((host, port), self._handler_class())
         except (OSError, OverflowError) as exc:
@@ -416,6 +467,10 @@ class SignedCommandServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.actions_path}"
 
     @property
     def port(self) -> int:
@@ -454,7 +509,8 @@ class SignedCommandServer:
                     self._send(404, b"not found", "text/plain")
 
             def do_POST(self) -> None:
-                if urlsplit(self.path).path != server.path:
+                path = urlsplit(self.path).path
+                if path not in (server.path, server.actions_path):
                     self._send(404, b"not found", "text/plain")
                     return
                 length = body_length(self.headers.get("Content-Length"))
@@ -472,11 +528,27 @@ class SignedCommandServer:
                     return
                 form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
                 payload = {k: v[0] for k, v in form.items()}
+                if path == server.actions_path:
+                    self._click(payload)
+                    return
                 ack, work = server.dispatcher.acknowledge(payload)
                 if ack is None:
                     self._send(200, b"", "text/plain")
                 else:
                     self._send(200, json.dumps(ack).encode(), "application/json")
+                if work is not None:
+                    server.dispatcher.start(work)
+
+            def _click(self, form: Mapping[str, str]) -> None:
+                try:
+                    payload = json.loads(form.get("payload", ""))
+                except ValueError:
+                    payload = None
+                if not isinstance(payload, dict):  # signed, so Slack's, but not a payload
+                    self._send(400, b"the form field payload is not a JSON object", "text/plain")
+                    return
+                self._send(200, b"", "text/plain")  # the ack: before any work
+                work = server.dispatcher.acknowledge_action(payload)
                 if work is not None:
                     server.dispatcher.start(work)
 

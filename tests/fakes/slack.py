@@ -1,7 +1,7 @@
 """A fake Slack Web API on FakeServer that checks every message as Slack would and records it.
 
 The real `slack_sdk.WebClient` talks to it over HTTP (`base_url=fake.api_url`). It implements
-chat.postMessage, conversations.open, conversations.info, the three steps of files upload v2
+chat.postMessage, chat.update, conversations.open, conversations.info, the three steps of files upload v2
 and auth.test; any other method (apps.connections.open for Socket Mode, ...) is plugged in
 with `route()`;
 replies POSTed to a slash command's `response_url()` are checked and kept in `responses`.
@@ -218,6 +218,7 @@ class FakeSlack(FakeServer):
         self._routes: dict[str, ApiHandler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
+            "chat.update": self._update_message,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
             "files.getUploadURLExternal": self._get_upload_url,
@@ -423,6 +424,21 @@ class FakeSlack(FakeServer):
             "ts": posted.ts,
         }
         return {"ok": True, "channel": channel, "ts": posted.ts, "message": message}
+
+    def _update_message(self, call: ApiCall) -> dict[str, Any]:
+        """chat.update: the posted message `ts` in `channel` gets the new text and blocks."""
+        params = call.params
+        problems = slack_problems(params)
+        if problems:
+            return self._refuse(call.method, problems)
+        channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
+        posted = next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+        if posted is None:
+            return self._refuse(call.method, ["message_not_found"])
+        blocks = params.get("blocks") or []
+        posted.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        posted.text = str(params.get("text") or "")
+        return {"ok": True, "channel": channel, "ts": ts, "text": posted.text}
 
     def _conversations_open(self, call: ApiCall) -> dict[str, Any]:
         users = str(call.params.get("users") or "")

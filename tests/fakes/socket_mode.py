@@ -134,6 +134,13 @@ class FakeSocketMode:
         self.send(envelope)
         return envelope_id
 
+    def interactive(self, payload: dict[str, Any], *, envelope_id: str | None = None) -> str:
+        """Send an `interactive` envelope (a button click's block_actions payload); return its id."""
+        envelope_id = envelope_id or str(uuid.uuid4())
+        self.send({"envelope_id": envelope_id, "type": "interactive", "accepts_response_payload": False,
+                   "retry_attempt": 0, "retry_reason": "", "payload": payload})
+        return envelope_id
+
     def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> Ack | None:
         with self._lock:
             self._lock.wait_for(lambda: envelope_id in self.acks, timeout)
