@@ -26,6 +26,13 @@ def test_slash_command_and_socket_mode() -> None:
     assert re.search(r"^\s+socket_mode_enabled: true$", text, flags=re.MULTILINE)
 
 
+def test_interactivity_is_on_for_the_screening_buttons() -> None:
+    """The manifest enables interactivity (no request URL: Socket Mode delivers the clicks)."""
+    settings = manifest_text().split("\nsettings:\n", 1)[1]
+    assert re.search(r"^  interactivity:\n(    #.*\n)*    is_enabled: true$", settings, flags=re.MULTILINE)
+    assert "request_url:" not in settings.replace("# request_url:", "")
+
+
 def test_procfile_runs_one_worker() -> None:
     """The Procfile deploys the daemon as a single worker process."""
     assert (ROOT / "Procfile").read_text(encoding="utf-8").strip() == "worker: litwatch run"
