@@ -31,6 +31,8 @@ class ConsoleChannel:
                 on_part(index + 1, parts[index].uids)
         if notification.kind == "digest" and items:
             print(f"(by Slack or e-mail, the {len(items)} items also arrive as a RIS file)", file=self.stream)
+            for picture in notification.summary.pictures:
+                print(f"picture: {picture}", file=self.stream)
         self.stream.flush()
 
 

@@ -7,6 +7,7 @@ after the notification is stored: a crash between the two repeats a digest, neve
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from bot.notify import Notification, Summary
 from bot.outbox import Channels, FlushReport, flush
 from bot.screening import awaiting
 from bot.store import DigestMark, Store
+
+log = logging.getLogger(__name__)
 
 PERIODS = {"weekly": timedelta(days=7), "daily": timedelta(days=1)}
 # A digest scheduled at the same hour each week is due even if the last one ran a bit late.
@@ -48,6 +51,7 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
     # next digest, never in none.
     mark = store.sequence()
     left = awaiting(store)
+    drawn: dict[str, tuple[str, ...]] = {}  # since -> its pictures (subscribers of one period share them)
     notes = []
     for sub in store.subscriptions():
         if period is not None and sub.get("period") != period:
@@ -65,9 +69,31 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
         notes.append(Notification(
             kind="digest", route=str(sub["target"]), uids=tuple(d["uid"] for d in docs),
             summary=Summary(period=sub_period, since=since, until=until, until_seq=mark,
-                            top=settings.digest.top, count=len(docs), awaiting=left),
+                            top=settings.digest.top, count=len(docs), awaiting=left,
+                            pictures=_pictures(store, settings, since, moment, drawn) if docs else ()),
         ))  # fmt: skip
     return notes
+
+
+def _pictures(store: Store, settings: Settings, since: str, moment: datetime,
+              drawn: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The digest's trend chart and PRISMA diagram as PNG files beside the store (in
+    `figures/`); none for a store without a directory, or when drawing fails (said in a line)."""
+    if store.path is None:
+        return ()
+    if since not in drawn:
+        from bot.figures import digest_pictures
+
+        stem = f"digest-{moment.date().isoformat()}-from-{since[:10]}"
+        try:
+            drawn[since] = digest_pictures(
+                store.items(), store.current_decisions(), since=since, today=moment.date(),
+                query_sources={q.name: q.source for q in settings.queries},
+                directory=store.path.parent / "figures", stem=stem)  # fmt: skip
+        except (OSError, ValueError) as exc:
+            log.warning("digest pictures not drawn (%s); the digest goes without them", exc)
+            drawn[since] = ()
+    return drawn[since]
 
 
 def queue_digests(store: Store, settings: Settings, *, period: str | None = None,

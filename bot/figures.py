@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from matplotlib import rc_context
@@ -180,3 +181,19 @@ def trend_chart(docs: Iterable[Mapping[str, Any]], *, today: date, weeks: int = 
     ax.legend(fontsize=8, frameon=False, loc="upper left", ncols=4)
     fig.tight_layout()
     return _render(fig, "png")
+
+
+def digest_pictures(docs: Iterable[Mapping[str, Any]], decisions: Mapping[str, Any], *, since: str,
+                    today: date, query_sources: Mapping[str, str], directory: Path, stem: str) -> tuple[str, ...]:
+    """Draw a digest's two PNGs into `directory`: the trend chart (new records per week by
+    kind, safety flags marked) and the PRISMA flow of the period from `since`; their paths."""
+    from bot.prisma import count
+
+    docs = list(docs)
+    directory.mkdir(parents=True, exist_ok=True)
+    trend = directory / f"{stem}-trend.png"
+    flow = directory / f"{stem}-prisma.png"
+    trend.write_bytes(trend_chart(docs, today=today, title=f"New records per week, to {today.isoformat()}"))
+    prisma = count(docs, decisions, since=since[:10], query_sources=query_sources)
+    flow.write_bytes(flow_diagram(prisma, "png", title=f"PRISMA 2020 flow, update from {since[:10]}"))
+    return (str(trend), str(flow))

@@ -35,6 +35,7 @@ class Summary:
     until_seq: int = 0  # digest: the store's commit number it reaches (its window is by number)
     top: int = 5  # digest: items shown per kind
     awaiting: int = 0  # digest: stored records without a screening decision when it was queued
+    pictures: tuple[str, ...] = ()  # digest: PNG files drawn when it was queued (trend, PRISMA)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ class Pending:
         for key in ("kinds",):
             if key in known:
                 known[key] = tuple((str(k), int(v)) for k, v in dict(known[key]).items())
-        if "changed_uids" in known:
-            known["changed_uids"] = tuple(known["changed_uids"])
+        for key in ("changed_uids", "pictures"):
+            if key in known:
+                known[key] = tuple(str(v) for v in known[key])
         note = Notification(
             kind=doc.get("kind", "items"), route=str(doc.get("route") or CONSOLE), query=doc.get("query"),
             uids=tuple(doc.get("uids") or ()), summary=Summary(**known), created=str(doc.get("created") or ""),

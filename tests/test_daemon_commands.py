@@ -227,7 +227,7 @@ def test_subscribe_then_the_scheduled_digest_reaches_the_subscriber(
     assert len(digests) >= 1
     text = "\n".join(m.all_text() for m in digests)
     assert "Safety of exosomes" in text and "Baseline record" not in text
-    assert len(files) == 1 and files[0].filename.endswith(".ris")
+    assert [f.filename.rsplit(".", 1)[1] for f in files] == ["ris", "png", "png"]  # the RIS, trend chart, PRISMA
     assert b"Safety of exosomes" in files[0].content
     assert rig.store.pending() == []
 

@@ -146,7 +146,8 @@ def test_digest_command_posts_to_slack(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert "no digest due" in capsys.readouterr().out
     assert main(["digest", "--period", "weekly"]) == 0
     assert "digest for slack:#team: 1 items since 2026-03-02T09:00:00+00:00" in capsys.readouterr().out
-    assert len(fake_slack.messages_in("#team")) == 1 and len(fake_slack.files) == 1
+    assert len(fake_slack.messages_in("#team")) == 1
+    assert [f.filename.rsplit(".", 1)[1] for f in fake_slack.files] == ["ris", "png", "png"]  # + trend, PRISMA
 
 
 def test_an_item_stamped_at_the_digest_moment_is_in_exactly_one_digest(settings: Settings) -> None:
@@ -186,7 +187,8 @@ def test_digest_without_a_token_on_a_slack_store_is_a_preview(monkeypatch: pytes
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     assert main(["digest"]) == 0
-    assert len(fake_slack.messages_in("#team")) == 1 and len(fake_slack.files) == 1
+    assert len(fake_slack.messages_in("#team")) == 1
+    assert [f.filename.rsplit(".", 1)[1] for f in fake_slack.files] == ["ris", "png", "png"]  # + trend, PRISMA
 
 
 def test_pending_digest_stays_pending_when_flushed_to_the_console_of_a_slack_store(settings: Settings,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from slack_sdk import WebClient
@@ -270,6 +271,12 @@ class SlackChannel:
             title=f"litwatch digest {day}: {len(items)} records (RIS)",
             initial_comment="All items of this digest as RIS, for Covidence, Rayyan or Zotero.",
         )
+        for picture in notification.summary.pictures:  # the trend chart and the PRISMA diagram
+            path = Path(picture)
+            if not path.is_file():  # drawn by a process whose data directory is gone: skip it
+                continue
+            self.client.files_upload_v2(channel=channel, file=str(path), filename=path.name,
+                                        title=path.stem.replace("-", " "))
 
 
 def error_code(exc: Exception) -> str:
