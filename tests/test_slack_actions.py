@@ -307,3 +307,22 @@ def test_the_status_line_keeps_a_full_section_within_slacks_limit() -> None:
     written = out[0]["text"]["text"]
     assert len(written) <= 3000 and written.startswith("first line\nx") and written.endswith("…\n✓ Included by alice")
     assert with_status(blocks, "pmid:1", "✓ Included by alice", "✓ ") is None  # no buttons for that record
+
+
+@pytest.mark.parametrize("token", ["xoxb-fake-bot-token", ""])
+def test_the_daemon_updates_clicked_messages_only_with_a_bot_token(tmp_path: Path, token: str) -> None:
+    """`litwatch run` wires chat.update for clicks when SLACK_BOT_TOKEN is set, and none without it."""
+    from bot.config import Environment
+    from bot.daemon import build_daemon
+    from tests.daemon_kit import ScriptedSource, context
+
+    path = tmp_path / "litwatch.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    env = Environment(slack_bot_token=token, slack_api_url="http://127.0.0.1:9/api/")
+    with Store.open(tmp_path / "data") as store:
+        ctx = context(load_settings(path), store, {"pubmed": ScriptedSource(), "clinicaltrials": ScriptedSource()})
+        daemon = build_daemon(env, ctx)
+        try:
+            assert (daemon.dispatcher.update is not None) == bool(token)
+        finally:
+            daemon.dispatcher.close()
