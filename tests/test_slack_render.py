@@ -314,3 +314,13 @@ def test_console_text_has_no_buttons() -> None:
     """The console and e-mail show the same items without any buttons."""
     text = render_text(note(summary={"new": 1}), [labelled(1)])
     assert "Include" not in text and "Exosome" in text
+
+
+@pytest.mark.parametrize("safety", [False, True])
+def test_buttons_are_exactly_what_slack_sdks_block_objects_write(safety: bool) -> None:
+    """The rendered actions block equals slack_sdk's ActionsBlock for the item, long uids included."""
+    from bot.render import Choices
+
+    for uid in ("pmid:30000001", "feed:" + "x" * 300):
+        message = r.to_slack(r.Message(("t",), (Choices(uid, safety),)))
+        assert message["blocks"] == [r.choice_block(Choices(uid, safety)).to_dict()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -68,13 +69,26 @@ def choice_block(choices: Choices) -> ActionsBlock:
 
 def to_slack(message: Message, fmt: Format = SLACK) -> dict[str, Any]:
     """One message as chat.postMessage arguments: `{"text", "blocks"}`."""
-    blocks = [_block(e, fmt).to_dict() for e in message.elements]
+    blocks = [_choice_dict(e) if isinstance(e, Choices) else _block(e, fmt).to_dict() for e in message.elements]
     return {"text": clip(mrkdwn(message.fallback), FALLBACK_TEXT), "blocks": blocks}
 
 
 def render(notification: Notification, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The Slack messages (`{"text", "blocks"}`) for one notification, in posting order."""
     return [to_slack(m) for m in messages(notification, items, SLACK)]
+
+
+@lru_cache(maxsize=2)
+def _choice_template(safety: bool) -> dict[str, Any]:
+    return choice_block(Choices("", safety)).to_dict()
+
+
+def _choice_dict(choices: Choices) -> dict[str, Any]:
+    """`choice_block(choices).to_dict()`, from a template slack_sdk built and checked once:
+    building five validated button objects per item would halve the rendering rate."""
+    template = _choice_template(choices.safety)
+    elements = [{**e, "text": dict(e["text"]), "value": choices.uid} for e in template["elements"]]
+    return {**template, "block_id": actions_block_id(choices.uid), "elements": elements}
 
 
 def _block(element: Element, fmt: Format) -> Block:
