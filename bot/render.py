@@ -682,8 +682,8 @@ def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fm
         tail = [Divider(), Context(((f"{hidden} more not listed — run ", Code(export), " to get them all."),))]
     if summary.awaiting:
         noun = "record awaits" if summary.awaiting == 1 else "records await"
-        tail.append(Context(((f"{summary.awaiting} {noun} screening: ", Code("litwatch screen"),
-                              " lists them, best first."),)))
+        tail.append(Context(((f"{summary.awaiting} {noun} screening: ", Code("/litwatch screen"), " or ",
+                              Code("litwatch screen"), " lists them, best first."),)))
     return Draft(
         title=f"{label} digest — {count_words}",
         fallback=(f"litwatch {label.lower()} digest: {count_words}",),

@@ -272,4 +272,4 @@ def test_the_digest_says_how_many_records_await_screening(settings: Settings) ->
                                      MONDAY + timedelta(days=2), "cli")])
     out = io.StringIO()
     run_digests(store, settings, channels(console=out), moment=MONDAY + timedelta(days=7))
-    assert "2 records await screening: litwatch screen lists them, best first." in out.getvalue()
+    assert "2 records await screening: /litwatch screen or litwatch screen lists them, best first." in out.getvalue()

@@ -326,3 +326,28 @@ def test_the_daemon_updates_clicked_messages_only_with_a_bot_token(tmp_path: Pat
             assert (daemon.dispatcher.update is not None) == bool(token)
         finally:
             daemon.dispatcher.close()
+
+
+def test_slash_screen_lists_the_queue_with_buttons_and_an_ephemeral_click_is_confirmed(tmp_path: Path) -> None:
+    """Issue 11: `/litwatch screen N` lists the next N records with their buttons, ephemerally; a click
+    there is recorded and confirmed through response_url, since chat.update cannot reach that message."""
+    from bot.slack.commands import Caller, handle, parse
+
+    with rig(tmp_path) as r:
+        services = Services(settings=load_settings(tmp_path / "litwatch.toml"), store=r.store,
+                            classify=label, sources={})  # fmt: skip
+        listed = handle(parse("screen 2"), Caller("U0ALICE01", "C0ALERTS1"), services)
+        assert listed["response_type"] == "ephemeral" and listed["text"].startswith("*2* records await screening")
+        buttons = [b["block_id"] for b in listed["blocks"] if b["type"] == "actions"]
+        assert sorted(buttons) == [f"screen:{UID}", f"screen:{OTHER}"]
+        payload = block_actions(r.slack, r.alert, "screen:include")
+        payload["container"] = {"type": "message", "message_ts": "1700000099.000001",
+                                "channel_id": "C0ALERTS1", "is_ephemeral": True}
+        del payload["message"]  # Slack sends no message body for an ephemeral one
+        r.send(payload)
+        assert wait_until(lambda: len(r.slack.responses) >= 1) and r.dispatcher.wait(10)
+        assert r.store.current_decisions()[UID].decision == "include"
+        assert r.slack.responses[-1].payload["text"] == f"Recorded: Included by alice ({UID})."
+        assert r.updates() == []
+        bad = handle(parse("screen 30"), Caller("U0ALICE01", "C0ALERTS1"), services)
+        assert "`screen` takes how many records to list, 1 to 20" in bad["text"]

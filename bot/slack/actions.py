@@ -54,6 +54,7 @@ class Click:
     blocks: tuple[Mapping[str, Any], ...]
     response_url: str
     reason: str | None = None
+    ephemeral: bool = False  # a reply only the clicker sees (`/litwatch screen`): no chat.update
 
     @property
     def where(self) -> str:
@@ -98,6 +99,7 @@ def parse_click(payload: Mapping[str, Any]) -> Click | str:
         message_ts=str(container.get("message_ts") or message.get("ts") or ""),
         text=str(message.get("text") or ""), blocks=tuple(b for b in blocks if isinstance(b, Mapping)),
         response_url=str(payload.get("response_url") or ""), reason=reason,
+        ephemeral=bool(container.get("is_ephemeral")),
     )  # fmt: skip
 
 
@@ -131,10 +133,19 @@ def screen(click: Click, *, store: Any, reviewers: Sequence[str], reasons: Seque
         return
     blocks = with_status(click.blocks, click.uid, status,
                          SAFETY_MARK if click.action in SAFETY_WORDS else SCREEN_MARK)
-    if click.channel and click.message_ts and blocks is not None:
+    if click.ephemeral or blocks is None:  # chat.update cannot reach an ephemeral message
+        if blocks is not None:
+            post(click.response_url, {"replace_original": True, "text": click.text or "litwatch", "blocks": blocks})
+        else:
+            post(click.response_url, ephemeral(f"Recorded: {_plain(status)} ({click.uid})."))
+    elif click.channel and click.message_ts:
         update(click.channel, click.message_ts, click.text, blocks)
     if click.action == "exclude" and reasons:
         post(click.response_url, reason_prompt(click.uid, reasons))
+
+
+def _plain(status: str) -> str:
+    return status.removeprefix(SCREEN_MARK).removeprefix(SAFETY_MARK)
 
 
 def _record(click: Click, store: Any, reasons: Sequence[str], at: datetime) -> str:

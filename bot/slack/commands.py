@@ -23,13 +23,14 @@ from bot.mail.address import mail_address
 from bot.markup import Code, Emoji, Line, Strong, clip
 from bot.models import Classification, Item, is_flagged
 from bot.notify import address_of
-from bot.render import Context, Element, Message, digest_line, item_section, section
-from bot.slack.blocks import to_slack
+from bot.render import Context, Element, Message, choices, digest_line, item_section, section
+from bot.slack.blocks import SLACK, to_slack
 
 SEARCH_LIMIT = 10
 MAX_TERMS = 500  # characters; PubMed rejects very long GET terms and nobody types more
-VERBS = ("search", "subscribe", "unsubscribe", "flagged", "queries", "status", "run", "help")
+VERBS = ("search", "subscribe", "unsubscribe", "screen", "flagged", "queries", "status", "run", "help")
 FLAGGED_SHOWN = 10
+SCREEN_DEFAULT, SCREEN_MAX = 5, 20  # 20 items with their buttons stay within Slack's 50 blocks
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
 HELP = """\
@@ -39,6 +40,7 @@ HELP = """\
 `/litwatch subscribe [weekly|daily] [mailto:you@example.org]` send this channel (or you, in a DM, \
 or an e-mail address) the digest
 `/litwatch unsubscribe [mailto:you@example.org]` stop the digest here (or to that address)
+`/litwatch screen [N]` the next N records to screen, best first, with their buttons
 `/litwatch flagged [query]` stored records with a safety or integrity flag, newest first
 `/litwatch queries` saved queries: schedule, last success, last error, next run
 `/litwatch status` health: failures, pending alerts, store size
@@ -61,6 +63,7 @@ class Command:
     period: str = "weekly"
     query: str = ""
     target: str = ""  # subscribe / unsubscribe: a mailto: route instead of this conversation
+    limit: int = 0  # screen: how many records to list
     problem: str = ""
 
 
@@ -83,6 +86,10 @@ def parse(text: str, *, this_year: int | None = None) -> Command:
         if len(args) != 1 or not SLUG.match(args[0]):
             return _bad("`run` takes the name of one saved query (see `/litwatch queries`)")
         return Command("run", query=args[0])
+    if verb == "screen":
+        if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= SCREEN_MAX)):
+            return _bad(f"`screen` takes how many records to list, 1 to {SCREEN_MAX}")
+        return Command("screen", limit=int(args[0]) if args else SCREEN_DEFAULT)
     if verb == "flagged":
         if len(args) > 1 or (args and not SLUG.match(args[0])):
             return _bad("`flagged` takes at most the name of one saved query (see `/litwatch queries`)")
@@ -312,6 +319,25 @@ def _unsubscribe(command: Command, caller: Caller, services: Services) -> dict[s
     return reply(f"There was no digest subscription {where}.{pending}")
 
 
+def _screen(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
+    """The next records to screen, best first, each with its Include / Exclude / Maybe buttons."""
+    from bot.screening import awaiting, queue
+
+    store = services.store
+    listed = queue(store, limit=command.limit)
+    if not listed:
+        return reply("Nothing awaits screening.")
+    basis = ("ranked by a model of the team's decisions" if listed[0].basis == "model"
+             else "ranked by the classifier and recency until there is an include and an exclude")
+    head: Line = (Strong(str(awaiting(store))), f" records await screening; the next {len(listed)}, {basis}")
+    elements: list[Element] = [section([head])]
+    for queued in listed:
+        doc = store.get(queued.uid)
+        if doc is not None:
+            elements += [item_section(doc), *choices(doc, SLACK)]
+    return reply(Message(head, tuple(elements)))
+
+
 def _flagged(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
     """The stored records with a safety or integrity flag (all queries, or one), newest first."""
     query = command.query or None
@@ -408,6 +434,7 @@ _HANDLERS: dict[str, Callable[[Command, Caller, Services], dict[str, Any]]] = {
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,
     "flagged": _flagged,
+    "screen": _screen,
     "queries": _queries,
     "status": _status,
     "run": _run,
