@@ -237,7 +237,7 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
                 undeliverable += 1
                 aside = "SET ASIDE, " if note.set_aside else ""
                 print(f"  {note.kind} -> {note.route}: {note.last_error} "
-                      f"({aside}{note.attempts} attempt{'' if note.attempts == 1 else 's'})")
+                      f"({aside}{_plural(note.attempts, 'attempt')})")
                 print(f"      {_where_from(note.route, settings, subscribed)}")
     # A notification that keeps failing is as much a reason to look as a failing query.
     return EXIT_FAILED if failing or undeliverable else EXIT_OK
@@ -285,10 +285,16 @@ def _port(value: str) -> int:
     return int(value)
 
 
-def _limit(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 100:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to 100")
-    return int(value)
+def _number_up_to(high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `high`."""
+    def parse(value: str) -> int:
+        if not value.isdigit() or not 1 <= int(value) <= high:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to {high}")
+        return int(value)
+    return parse
+
+
+_limit = _number_up_to(100)
 
 
 # ---------------------------------------------------------------- digests and subscriptions (issue 6)
@@ -619,10 +625,7 @@ def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_OK
 
 
-def _count(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number from 1 to 1000")
-    return int(value)
+_count = _number_up_to(1000)
 
 
 def _add_screening_commands(sub: Any) -> None:

@@ -539,7 +539,7 @@ def _baseline_flagged_draft(notification: Notification, items: list[Mapping[str,
     """A baseline's flagged records, listed once (newest first) instead of one alert each."""
     query = _query(notification)
     total = notification.summary.count or len(items)
-    shown = _newest_first(items)[:BASELINE_FLAGGED_SHOWN]
+    shown = newest_first(items)[:BASELINE_FLAGGED_SHOWN]
     noun = "record" if total == 1 else "records"
     heading: Line = (
         Emoji("rotating_light"), " ",
@@ -589,7 +589,8 @@ def _warning_draft(notification: Notification, items: list[Mapping[str, Any]], f
     )
 
 
-def _newest_first(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def newest_first(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Items by publication date, then arrival, newest first."""
     return sorted(
         items,
         key=lambda i: (str(i.get("published") or ""), str(i.get("first_seen") or "")),
@@ -636,7 +637,7 @@ def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fm
     changed = {uid_of(i) for i in items if _changed_since(i, summary.since)}
     noun = "item" if len(items) == 1 else "items"
     count_words = f"{len(items)} new {'or changed ' if changed else ''}{noun}"
-    flagged = _newest_first(i for i in items if is_flagged(i))
+    flagged = newest_first(i for i in items if is_flagged(i))
     safety = sum(1 for i in flagged if classification(i).get("safety"))
     counts = join(
         [
@@ -661,7 +662,7 @@ def _digest_draft(notification: Notification, items: list[Mapping[str, Any]], fm
         lines = [digest_line(i, changed=uid_of(i) in changed) for i in shown]
         units.extend(_listed(heading, shown, lines, (f"+{extra} more",) if extra else (), fmt))
     for kind in KIND_LABEL:
-        rest = _newest_first(i for i in items if kind_of(i) == kind and not is_flagged(i))
+        rest = newest_first(i for i in items if kind_of(i) == kind and not is_flagged(i))
         if not rest:
             continue
         hidden += max(0, len(rest) - top)

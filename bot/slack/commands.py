@@ -23,7 +23,7 @@ from bot.mail.address import mail_address
 from bot.markup import Code, Emoji, Line, Strong, clip
 from bot.models import Classification, Item, is_flagged
 from bot.notify import address_of
-from bot.render import Context, Element, Message, choices, digest_line, item_section, section
+from bot.render import Context, Element, Message, choices, digest_line, item_section, newest_first, section
 from bot.slack.blocks import SLACK, to_slack
 
 SEARCH_LIMIT = 10
@@ -338,14 +338,17 @@ def _screen(command: Command, caller: Caller, services: Services) -> dict[str, A
     return reply(Message(head, tuple(elements)))
 
 
+def _no_such_query(settings: Settings, name: str) -> dict[str, Any]:
+    names = ", ".join(q.name for q in settings.queries) or "none"
+    return lines_reply([("There is no saved query ", Code(name), ". Saved: ", names)])
+
+
 def _flagged(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
     """The stored records with a safety or integrity flag (all queries, or one), newest first."""
     query = command.query or None
     if query and services.settings.query(query) is None and not services.store.items(query=query):
-        names = ", ".join(q.name for q in services.settings.queries) or "none"
-        return lines_reply([("There is no saved query ", Code(query), ". Saved: ", names)])
-    docs = [d for d in services.store.items(query=query) if is_flagged(d)]
-    docs.sort(key=lambda d: (str(d.get("published") or ""), str(d.get("first_seen") or "")), reverse=True)
+        return _no_such_query(services.settings, query)
+    docs = newest_first(d for d in services.store.items(query=query) if is_flagged(d))
     where = f" for {query}" if query else ""
     if not docs:
         return reply(f"No stored record{where} carries a safety or integrity flag.")
@@ -417,8 +420,7 @@ def _status(command: Command, caller: Caller, services: Services) -> dict[str, A
 def _run(command: Command, caller: Caller, services: Services) -> dict[str, Any]:
     query = services.settings.query(command.query)
     if query is None:
-        names = ", ".join(q.name for q in services.settings.queries) or "none"
-        return lines_reply([("There is no saved query ", Code(command.query), ". Saved: ", names)])
+        return _no_such_query(services.settings, command.query)
     if services.run_query is None:
         return reply("Running queries from Slack is not enabled in this process.")
     report = services.run_query(query)
