@@ -26,7 +26,6 @@ from bot.models import Classification, Item, is_flagged
 from bot.notify import address_of, scheme_of
 from bot.outbox import Channels, FlushReport, drop_route, flush, held_notice
 from bot.pipeline import RunReport, run_query
-from bot.scheduler import next_fire_time
 from bot.screening import awaiting, with_screening
 from bot.sources import build_sources
 from bot.store import STORE_FILE, QueryState, Store, store_file
@@ -245,6 +244,8 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
 
 def _query_status(query: SavedQuery, state: QueryState, timezone: str) -> str:
     """One query's line: source, schedule, last success, next run, how far it has covered."""
+    from bot.scheduler import next_fire_time  # APScheduler: only `status` needs it, not every command
+
     head = f"{query.name} ({registry.label(query.source)})"
     if not query.enabled:
         return f"{head}: disabled · last success {_local_time(state.last_success, timezone)}"
