@@ -129,20 +129,28 @@ _CLAUSE_BREAK = re.compile(
     r"[;:]|,(?=\s)|\b(?:but|however|although|though|whereas|while|except|yet|despite|"
     r"in contrast|nevertheless|nonetheless)\b")
 
-_CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present")
+_CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present", "we are report",
+                  "this report", "this communication", "this letter", "this paper", "this article",
+                  "here are", "here is", "below are", "below is")
 _CASE_TEXT = _led(
     "acehoprtw",
-    r"\b(?:we|here,? we|authors|this (?:report|paper|article))\s+(?:\w+\s+)?"
-    r"(?:report|describe|present|discuss|document|highlight)\s+(?:herein\s+)?(?:the\s+)?"
+    r"\b(?:we|here,? we|authors|this (?:report|paper|article|communication|letter))\s+(?:\w+\s+)?"
+    r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?)\s+"
+    r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:[a-z]+\s+of\s+)?)?"
     r"(?:an?|one|two|three|first|unique|unusual|rare|novel|interesting|single|\d)\b[^.]{0,60}?"
-    r"\b(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
-    r"gentleman|lady|siblings|brothers|sisters|twins)s?\b"
+    r"\b(?:(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
+    r"gentleman|lady|siblings|brothers|sisters|twins)s?|children|women|men)\b"
     r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
     r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
     r"|\b(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
     r"aged\s+\d"
-    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b")
+    r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b"
+    r"|\b(?:an?|one|this) (?:unusual |rare |unique |atypical |interesting )?case (?:is|was) "
+    r"(?:presented|described|reported)\b"
+    r"|\b(?:reported|described|presented) (?:here(?:in)?|below) (?:are|is) (?:an?|one|two|three)\b"
+    r"|\b(?:one|two|three) such cases? (?:is|are) (?:reported|described|presented)\b"
+    r"|\bthis case (?:illustrates|indicates|demonstrates|shows|suggests|highlights|emphasi[sz]es)\b")
 # One patient described in the text, as untagged case reports do: "A patient with rheumatoid
 # arthritis developed…", "A young woman developed…", "… was detected in an infant whose…",
 # "This is the first report of … in a patient", "The patient whose case is reviewed…".
@@ -153,7 +161,8 @@ _ONE_PATIENT = re.compile(
     r"was referred|was treated|received|had)\b"
     r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
-    r"|\bthe patient(?:'s)? (?:whose case|described|presented|developed|was|had)\b"
+    r"|\bthe patient(?:'s)? (?:whose case|described|presented|developed|was|had|recovered|"
+    r"fully recovered|died|improved|responded)\b"
     r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")
 # The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
 _CASE_TITLE = re.compile(
@@ -710,6 +719,9 @@ class Classifier:
             software = _find(_SOFTWARE, text)
             if software:
                 return "other", [f"{software} (software or data resource)"]
+            if not design and _most_counted(text) <= 3 and not _GROUP_COUNT.search(text.low):
+                # "in two patients", and nothing else counted: cases, not a study
+                return "case_report", [f"{sample} (one to three patients)"]
             return "clinical", [f"{sample} (people studied)"]
         mesh_design = sorted(m.descriptor for m in item.mesh
                              if m.descriptor in CLINICAL_DESIGN_MESH)
@@ -1014,6 +1026,31 @@ def _series_size(text: _Text) -> int:
     for m in _SERIES_COUNT.finditer(text.low):
         word = (m.group(1) or m.group(2) or "").replace(",", "")
         best = max(best, int(word) if word.isdigit() else _WORD_NUMBERS.get(word, 0))
+    return best
+
+
+# Four or more of what a study counts besides people: "2,000 procedures", "11 admissions".
+_GROUP_COUNT = re.compile(
+    r"\b(?:[4-9]|\d{2,}|\d{1,3}(?:,\d{3})+)\s+(?:[\w-]+\s+)?(?:procedures|admissions|cases|"
+    r"operations|visits|records|biopsies|eyes|episodes|injections|sessions|samples|specimens|"
+    r"encounters|prescriptions|reports)\b|%")
+
+
+def _most_counted(text: _Text) -> int:
+    """The largest count of people the text gives ("4 patients", "twelve women")."""
+    best = 0
+    low = text.low
+    for m in _SAMPLE.finditer(low):
+        if m.start() and low[m.start() - 1] in "-.,":  # "forty-one", "4.2 million", "1,200"
+            return 4
+        head = m.group().split()[0].lstrip("(")
+        if head == "n":  # "(n = 31) participants"
+            head = m.group().split("=")[1].split(")")[0].strip()
+        head = head.replace(",", "")
+        number = int(head) if head.isdigit() else _WORD_NUMBERS.get(head, 0)
+        if not number and head in ("a", "dozens"):
+            number = _WORD_NUMBERS.get(" ".join(m.group().split()[:2]), 0)
+        best = max(best, number or 4)  # a count it cannot read counts as a study's
     return best
 
 

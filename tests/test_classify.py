@@ -627,6 +627,33 @@ def test_one_patient_described_without_tags_is_a_case_report(abstract: str) -> N
     assert classify(pubmed("Cholestasis and other surprises", abstract)).kind == "case_report"
 
 
+@pytest.mark.parametrize("abstract", [
+    "We report on a patient in whom a giant thrombus formed during the second course.",
+    "A case is presented in which catatonia responded to combined treatment.",
+    "This communication describes the profile of two children with acute neurotoxicity.",
+    "Reported herein are two patients with a rare gene deletion and a severe reaction.",
+    "Lithium toxicity develops rarely in the newborn; one such case is reported here.",
+    "Serum triglycerides rose in two patients and fell when the drug was stopped.",
+    "After the overdose the serum level was tenfold higher. The patient fully recovered.",
+])
+def test_more_untagged_case_phrasings_are_case_reports(abstract: str) -> None:
+    """Phrasings of untagged case reports beyond 'we report a case', and one to three counted
+    patients with no study design."""
+    assert classify(pubmed("Thrombus and other surprises", abstract)).kind == "case_report"
+
+
+@pytest.mark.parametrize("abstract", [
+    "Forty-one patients were treated. Two patients developed nodules.",
+    "We analysed 4.2 million adult admissions. Two patients died of haemorrhage.",
+    "Major bleeding occurred after 11 procedures. Two patients died of haemorrhage.",
+    "Bleeding occurred in 4% of biopsies; two patients died.",
+])
+def test_few_counted_patients_beside_a_larger_count_is_no_case_report(abstract: str) -> None:
+    """'Two patients died' inside a study that counts more (people, procedures, a percentage)
+    is an outcome of that study, not a case description."""
+    assert classify(pubmed("Outcomes of a procedure", abstract)).kind != "case_report"
+
+
 def test_in_this_paper_we_analysed_patients_is_clinical_not_a_review() -> None:
     """Issue 10: 'In this paper we analysed 10 British patients' is a study, not a review."""
     c = classify(pubmed("Neuropathy in British patients", "In this paper we analysed 10 British patients with neuropathy."))
