@@ -191,13 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     both = tune + own
     assigned = train.folds(both)
     got: dict[str, tuple[bool, bool]] = {}
+    oof: dict[str, float] = {}  # each record's out-of-fold safety score
     for fold in range(train.FOLDS):
         model = train.fit([r for r, f in zip(both, assigned, strict=True) if f != fold], drop)
         model.thresholds = th
         learned = Classifier(model=model)
         for r, f in zip(both, assigned, strict=True):
             if f == fold:
-                got[r.id] = (learned.classify(item_of(r)).safety, rules.classify(item_of(r)).safety)
+                c = learned.classify(item_of(r))
+                got[r.id] = (c.safety, rules.classify(item_of(r)).safety)
+                oof[r.id] = c.safety_score
     harms = [r for r in own if r.id.startswith("lw-t")]
     general = [r for r in own if not r.id.startswith("lw-t")]
     for name, subset in ((f"ADE documents ({len(tune)})", tune), (f"own labelled records ({len(own)})", own),
@@ -220,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_model = train.fit(both, drop)
     tune_model.thresholds = th
     on_tune = Classifier(model=tune_model)
+    held = {r.id: on_tune.classify(item_of(r)).safety_score for r in aside}
+    operating_points(th.safety, tune, own, general, oof, aside, held, holdout)
     m_aside = safety_scores(aside, on_tune.classify)
     u_aside = safety_scores(aside, rules.classify)
     print(f"\n== safety, held-out ADE records ({len(aside)}; trained without them)")
@@ -342,6 +347,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     for text, ok in targets:
         print(f"  [{'met' if ok else 'MISSED'}] {text}")
     return 0
+
+
+def operating_points(shipped: float, tune: Sequence[train.Record], own: Sequence[train.Record],
+                     general: Sequence[train.Record], oof: dict[str, float],
+                     aside: Sequence[train.Record], held: dict[str, float],
+                     holdout: Sequence[train.Record]) -> None:
+    """What other safety thresholds would give: out-of-fold on the training records, and on
+    the held-out ADE and hand-labelled records (the shipped threshold is chosen by the rule in
+    model/train.py, never from this table)."""
+    full = Classifier()  # the shipped model: it never saw the hand-labelled held-out records
+    hand = {r.id: full.classify(item_of(r)).safety_score for r in holdout}
+
+    def at(t: float, records: Sequence[train.Record], scores: dict[str, float]) -> str:
+        s = score([r.safety for r in records], [scores[r.id] >= t for r in records], True)
+        return f"P {s.precision:.2f} R {s.recall:.2f}"
+
+    negatives = [r for r in general if not r.safety]
+    print("\n== safety operating points (set `[classify] safety_threshold` to trade recall for "
+          "fewer alerts)")
+    print(f"  {'threshold':>10}  {'ADE, out of fold':>16}  {'own, out of fold':>16}  "
+          f"{'general negatives flagged':>25}  {'held-out ADE':>14}  {'held-out own':>14}")
+    for t in sorted({shipped, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7}):
+        flagged = sum(oof[r.id] >= t for r in negatives)
+        mark = "  (shipped)" if t == shipped else ""
+        print(f"  {t:>10.3f}  {at(t, tune, oof):>16}  {at(t, own, oof):>16}  "
+              f"{f'{flagged}/{len(negatives)}':>25}  {at(t, aside, held):>14}  "
+              f"{at(t, holdout, hand):>14}{mark}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ millisecond.
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ REGISTRY_SCORE = 0.95  # a trial stopped for safety, or posted results counting 
 MESH_CASE_SCORE = 0.90  # a case report indexed with an adverse-effect qualifier or descriptor
 TEXT_RULE_SCORE = 0.80  # harm matched by the round-1 sentence rules (negation and hedges checked)
 BACKGROUND_WEIGHT = 0.5  # a background or aim sentence states context, not this record's harm
+REASON_WIDTH = 160  # a reason fits one line of a Slack message
+# The record model reads whole abstracts (it was trained on them); a title with a sentence or
+# two is left to the sentence model.
+RECORD_MODEL_SENTENCES = 3
 
 # --- text evidence (patterns run on lower-cased text) ---------------------------------------
 
@@ -596,7 +601,7 @@ class Classifier:
             safety = score >= self.safety_threshold
             possible = not safety and score >= self.review_threshold
             label = "safety" if safety else "possible safety signal"
-            safety_reasons = [f"{label} {score:.2f} — {scored[0][1]}"] if scored and \
+            safety_reasons = [_fit(f"{label} {score:.2f} — ", scored[0][1])] if scored and \
                 (safety or possible) else []
             if item.trial is not None:  # every registry reason, as the registry states it
                 safety_reasons = [f"safety {score:.2f}"] * safety + _registry_safety(item)[1]
@@ -614,10 +619,11 @@ class Classifier:
         """The record's safety score and its evidence, strongest first. Structured fields
         score fixed amounts (a trial stopped for safety or posting adverse events: 0.95; MeSH
         adverse-effect indexing of a case report: 0.90; a harm matched by the sentence rules:
-        0.80); the learned model scores each sentence and the record its strongest one,
-        a background or aim sentence at half weight, and so every abstract sentence of a
-        `secondary` record (a review, editorial, notice: kind other on evidence). The record
-        takes the strongest."""
+        0.80); the learned model scores each sentence, a background or aim sentence at half
+        weight, and so every abstract sentence of a `secondary` record (a review, editorial,
+        notice: kind other on evidence), and the record's text together; the text scores the
+        geometric mean of its strongest sentence (or rule) and the record model. The record
+        takes the strongest of text and indexing."""
         if item.trial is not None:  # a registry record: its fields, not its plans in prose
             harmed, reasons = _registry_safety(item)
             return (REGISTRY_SCORE, [(REGISTRY_SCORE, r) for r in reasons]) if harmed else (0.0, [])
@@ -627,11 +633,13 @@ class Classifier:
             return 0.0, []
         assert self.model is not None
         scored = []
+        ids: list[int] = []  # every scored sentence's features, for the record model
         boilerplate = any(t in text.low for t in _BOILERPLATE_TRIGGERS)
         for index, (start, end) in enumerate(zip(text.starts, text.ends, strict=True)):
             if boilerplate and _BOILERPLATE.search(text.low, start, end):
                 continue  # funding, registration, copyright: no finding of this record
-            score = self.model.sentence_score(text.text[start:end])
+            score, sentence_ids = self.model.scored(text.text[start:end])
+            ids += sentence_ids
             is_title = index == 0 and bool(text.title)
             # A review, editorial or notice counts harm that is its subject (its title, as the
             # labelling guide has it); its abstract speaks at half weight, like a background.
@@ -639,20 +647,31 @@ class Classifier:
                 score *= BACKGROUND_WEIGHT
             scored.append((score, index))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
-        evidence = [(score, f"{text.where(i)}: '{text.quote(i)}'")
-                    for score, i in scored[:2] if score >= self.review_threshold]
+        sentences = [(score, f"{text.where(i)}: '{text.quote(i)}'")
+                     for score, i in scored[:2] if score >= self.review_threshold]
+        strongest = scored[0][0] if scored else 0.0
         mesh = _mesh_safety(item)
-        if mesh and kind == "case_report":
-            evidence += [(MESH_CASE_SCORE, m) for m in mesh[:2]]
+        indexed = [(MESH_CASE_SCORE, m) for m in mesh[:2]] if mesh and kind == "case_report" else []
         # The round-1 sentence rules: few harms match them, but what does is stated as having
         # happened, past their negation and hedge checks ("…; however, 5 of 30 patients
         # reported side effects").
         # They cannot raise a score already above theirs, so they run only below it.
-        if max([scored[0][0] if scored else 0.0] + [e[0] for e in evidence]) < TEXT_RULE_SCORE:
+        rules: list[tuple[float, str]] = []
+        if max([strongest] + [e[0] for e in indexed]) < TEXT_RULE_SCORE:
             hits, _ = self._text_safety(text, primary=kind != "other")
-            evidence += [(TEXT_RULE_SCORE, f"{hit} (sentence rules)") for hit in hits[:1]]
-        evidence.sort(key=lambda pair: -pair[0])
-        best = max([scored[0][0] if scored else 0.0] + [e[0] for e in evidence])
+            rules = [(TEXT_RULE_SCORE, f"{hit} (sentence rules)") for hit in hits[:1]]
+        said = max([strongest] + [e[0] for e in rules])
+        # What the text of an abstract says is the geometric mean of its strongest sentence and
+        # the record model's reading of all of it: one harm-worded sentence in an abstract about
+        # something else counts for less, harm told across several sentences for more. Indexing
+        # (MeSH) is no text and keeps its score.
+        whole = self.model.record_score(ids) if len(scored) >= RECORD_MODEL_SENTENCES else None
+        if whole is not None:
+            said = math.sqrt(said * whole)
+        evidence = sorted(sentences + indexed + rules, key=lambda pair: -pair[0])
+        if whole is not None and evidence:
+            evidence.append((whole, "title and abstract together"))
+        best = max([said] + [e[0] for e in indexed])
         return best, evidence
 
     # --- kind ------------------------------------------------------------------------------
@@ -1202,6 +1221,16 @@ def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """Config terms as one whole-word pattern on lower-cased text."""
     alternation = _terms_alternation(terms)
     return re.compile(rf"\b(?:{alternation})\b") if alternation else None
+
+
+def _fit(head: str, why: str, width: int = REASON_WIDTH) -> str:
+    """`head + why` in at most `width` characters, the quote in `why` ('…') shortened if need be."""
+    text = head + why
+    over = len(text) - width
+    first, last = text.find("'"), text.rfind("'")
+    if over <= 0 or last - first - 1 <= over + 1:
+        return text
+    return text[:last - over - 1] + "…" + text[last:]
 
 
 def _clip(text: str, start: int = 0, end: int | None = None, width: int = 110) -> str:

@@ -1,10 +1,13 @@
-"""The learned harm-sentence model: its features, its file, and sentence scores in [0, 1].
+"""The learned harm model: its features, its file, and sentence and record scores in [0, 1].
 
 A sentence scores high when it reports harm that happened to people from an intervention,
-product, procedure or exposure. The model is a logistic regression over words and word
-pairs, trained by `model/train.py` (`make model`) and shipped as two files in `bot/data/`:
-`safety_model.npz` (vocabulary and weights, loaded without pickle) and `safety_model.json`
-(format version, SHA-256 of the .npz, thresholds chosen out of fold, what it was trained on).
+product, procedure or exposure. The model is two logistic regressions over the same words and
+word pairs, trained by `model/train.py` (`make model`): one scores each sentence, the other the
+record's sentences taken together (what a whole abstract says: a cohort counting a disease's
+outcomes reads differently from one counting a procedure's complications). They ship as two
+files in `bot/data/`: `safety_model.npz` (vocabulary and weights, loaded without pickle) and
+`safety_model.json` (format version, SHA-256 of the .npz, thresholds chosen out of fold, what
+it was trained on).
 A missing, corrupt or mismatched file raises `ModelError` naming it: the bot never runs
 with "no safety" by accident.
 
@@ -27,13 +30,14 @@ import hashlib
 import io
 import json
 import math
+import operator
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +45,7 @@ import numpy as np
 from bot.errors import LitwatchError
 
 FORMAT = "litwatch-safety-model"
-VERSION = 1
+VERSION = 2  # 2: a record model beside the sentence model
 MODEL_NAME = "safety_model"
 
 # Words first: they are most tokens, and the scanner tries the alternatives in order; a word
@@ -61,14 +65,20 @@ _HEDGE = frozenset({"may", "might", "could", "potential", "potentially", "possib
                     "theoretical", "theoretically", "whether", "if", "should", "would", "will"})
 _CUES = _NEGATION | _HEDGE
 _COUNTS = frozenset({"<num>", "<pct>"})
+# A sentence naming harm only under a negation scores this share of the model's probability:
+# the features read negation word by word; this reads it for the sentence.
+NEGATED_WEIGHT = 0.5
+_HARM_CLASSES = frozenset({"<harm>", "<disorder>"})
+_DENIED = frozenset({"!<harm>", "!<disorder>"})
 _COUNTED = frozenset({"of", "the", "all", "any"})  # "none of the 20 patients": still negated
 _AUXILIARY = frozenset({"was", "were", "is", "are", "been", "be", "has", "have", "had", "did",
                         "does", "do", "could", "can"})
 _SCOPE = 12  # words a negation or hedge reaches forward
 _WORD_CACHE = 200_000  # tokens whose weights a model keeps at hand
 # A token as the model reads it: (word or "<rare>", harm class, mark ("", "!", "?", or "|"
-# for a clause mark), the weights of the features it yields on its own).
-_Word = tuple[str, str, str, tuple[float, ...]]
+# for a clause mark), the vocabulary indices of the features it yields on its own, -1 for a
+# feature outside the vocabulary).
+_Word = tuple[str, str, str, tuple[int, ...]]
 
 
 class ModelError(LitwatchError):
@@ -143,13 +153,32 @@ def features(sentence: str, known: frozenset[str] | None = None) -> list[str]:
             prev = None
             continue
         if prev is not None and not (prev == w == "<rare>"):
-            append(f"{prev} {w}")
+            if not _named_only(prev, w):
+                append(f"{prev} {w}")
             if prev_class:
                 append(f"{prev_class} {w}")
             if c:
                 append(f"{prev} {c}")
         prev, prev_class = w, c
     return out
+
+
+# Function words that beside an unknown word only say that something was named ("<rare> for",
+# "with <rare>", "of <rare>"): with product names among the unknown words such a pair stands
+# for "a drug was named", as `<rare>` alone would, so it is no feature. Words that relate a
+# product to what followed ("after <rare>", "<rare> induced", "following") stay.
+_BARE = frozenset({
+    "for", "of", "and", "with", "in", "the", "to", "a", "an", "on", "or", "as", "by", "at",
+    "from", "is", "was", "were", "are", "be", "been", "this", "that", "these", "its", "their",
+    "his", "her",
+})  # fmt: skip
+
+
+def _named_only(prev: str, w: str) -> bool:
+    """A pair of an unknown word and a bare function word."""
+    if prev == "<rare>":
+        return w in _BARE
+    return w == "<rare>" and prev in _BARE
 
 
 # Harm in general medicine, not any topic's: complications, injuries, reactions. Words the
@@ -194,27 +223,38 @@ class Thresholds:
 
 
 class SafetyModel:
-    """Vocabulary, weights and thresholds of one model file; scores sentences."""
+    """Vocabulary, weights and thresholds of one model file; scores sentences and records."""
 
     def __init__(self, vocabulary: Sequence[str], known: Iterable[str], weights: np.ndarray,
-                 bias: float, thresholds: Thresholds, meta: dict[str, object]):
+                 bias: float, thresholds: Thresholds, meta: dict[str, object],
+                 doc_weights: np.ndarray | None = None, doc_bias: float = 0.0):
         self.index = {f: i for i, f in enumerate(vocabulary)}
         self.known = frozenset(known)
         self.weights = weights.astype(np.float64)
-        # feature -> weight as plain floats: summing a few dozen is faster than numpy
-        self._weight = dict(zip(vocabulary, self.weights.tolist(), strict=True)).get
+        # Plain floats, indexed by feature: summing a few dozen is faster than numpy. The 0.0
+        # appended last is what index -1 (a feature outside the vocabulary) reads.
+        self._w = [*self.weights.tolist(), 0.0]
         self.bias = float(bias)
+        self.doc_weights = None if doc_weights is None else doc_weights.astype(np.float64)
+        self._dw = None if self.doc_weights is None else [*self.doc_weights.tolist(), 0.0]
+        self.doc_bias = float(doc_bias)
         self.thresholds = thresholds
         self.meta = meta
         self._words: dict[str, _Word] = {}
-        self._pairs: dict[tuple[str, str, str, str], tuple[float, ...]] = {}
+        self._pairs: dict[tuple[str, str], tuple[int, ...]] = {}  # by the two tokens
 
     def score(self, sentence: str) -> float:
-        """Probability that the sentence reports harm that happened, in [0, 1]."""
-        weights = self._feature_weights(sentence)
-        if not weights:
+        """Probability that the sentence reports harm that happened, in [0, 1]; a sentence
+        whose every harm word is negated ("none of the women developed anaphylaxis") at
+        NEGATED_WEIGHT of it."""
+        ids, denied = self._scan(sentence)
+        return self._score_ids(ids, denied)
+
+    def _score_ids(self, ids: Sequence[int], denied: bool) -> float:
+        if not ids:
             return _sigmoid(self.bias)
-        return _sigmoid(self.bias + sum(weights) / math.sqrt(len(weights)))
+        p = _sigmoid(self.bias + sum(map(self._w.__getitem__, ids)) / math.sqrt(len(ids)))
+        return p * NEGATED_WEIGHT if denied else p
 
     def reference_score(self, sentence: str) -> float:
         """`score` computed the plain way, from `features` (what training sees): the fast
@@ -222,50 +262,73 @@ class SafetyModel:
         feats = features(sentence, self.known)
         if not feats:
             return _sigmoid(self.bias)
-        total = sum(map(self._weight, feats, repeat(0.0)))
-        return _sigmoid(self.bias + total / math.sqrt(len(feats)))
+        total = sum(self._w[self.index[f]] if f in self.index else 0.0 for f in feats)
+        p = _sigmoid(self.bias + total / math.sqrt(len(feats)))
+        denied = any(f in _DENIED for f in feats) and not any(f in _HARM_CLASSES for f in feats)
+        return p * NEGATED_WEIGHT if denied else p
 
-    def _feature_weights(self, sentence: str) -> list[float]:
-        """The weight of each of `features(sentence, self.known)`, in the same order (0 for a
-        feature outside the vocabulary), without building the word features: what a token
-        contributes on its own is looked up once per model and token."""
-        out: list[float] = []
+    def record_score(self, ids: Iterable[int]) -> float | None:
+        """The record model's probability for the features of a record's sentences together
+        (as `feature_ids` gives them): counts over the vocabulary, scaled to unit length.
+        None for a model without a record part, or a record with no known feature."""
+        if self._dw is None:
+            return None
+        counts = Counter(ids)
+        counts.pop(-1, None)
+        if not counts:
+            return None
+        total = sum(map(operator.mul, map(self._dw.__getitem__, counts), counts.values()))
+        return _sigmoid(self.doc_bias + total / math.hypot(*counts.values()))
+
+    def feature_ids(self, sentence: str) -> list[int]:
+        """The vocabulary index of each of `features(sentence, self.known)`, in the same order
+        (-1 for a feature outside the vocabulary), without building the word features: what a
+        token, and a pair of neighbouring tokens, contributes is looked up once per model."""
+        return self._scan(sentence)[0]
+
+    def _scan(self, sentence: str) -> tuple[list[int], bool]:
+        """`feature_ids`, and whether the sentence names harm only under a negation."""
+        out: list[int] = []
+        plain = negated = False
         extend = out.extend
         cache, pairs = self._words, self._pairs
         prev: str | None = None
-        prev_class = ""
+        before: _Word = ("", "", "", ())
         for t in tokens(sentence):
             info = cache.get(t)
             if info is None:
                 info = cache[t] = self._word(t)
-            w, c, mark, alone = info
-            if mark == "|" or mark == "?":  # a clause mark, or a hedged word: no pair across it
+            if info[2]:  # negated (its own features only), hedged or a clause mark: no pair
+                extend(info[3])
+                if info[1] and info[2] == "!":
+                    negated = True
                 prev = None
                 continue
-            extend(alone)
-            if mark:
-                prev = None
-                continue
+            extend(info[3])
+            if info[1]:
+                plain = True
             if prev is not None:
-                # A class comes from the word itself: "<rare>" words differ by it.
-                key = (prev, prev_class, w, c)
-                pair = pairs.get(key)
+                pair = pairs.get((prev, t))
                 if pair is None:
-                    pair = pairs[key] = self._pair(*key)
+                    # A class comes from the word itself: "<rare>" words differ by it.
+                    pair = pairs[(prev, t)] = self._pair(before[0], before[1], info[0], info[1])
                 extend(pair)
-            prev, prev_class = w, c
-        return out
+            prev, before = t, info
+        return out, negated and not plain
 
-    def _pair(self, prev: str, prev_class: str, w: str, c: str) -> tuple[float, ...]:
-        """The weights of the pair features of two neighbouring words, as `features` builds them."""
+    def _id(self, feature: str) -> int:
+        return self.index.get(feature, -1)
+
+    def _pair(self, prev: str, prev_class: str, w: str, c: str) -> tuple[int, ...]:
+        """The indices of the pair features of two neighbouring words, as `features` builds them."""
         if len(self._pairs) >= _WORD_CACHE:
             self._pairs.clear()
         if prev == w == "<rare>":
             return ()
-        weight = self._weight
-        return (weight(f"{prev} {w}", 0.0),) + \
-            ((weight(f"{prev_class} {w}", 0.0),) if prev_class else ()) + \
-            ((weight(f"{prev} {c}", 0.0),) if c else ())
+        find = self._id
+        return ((find(f"{prev} {w}"),) if not _named_only(prev, w) else ()) + \
+            ((find(f"{prev_class} {w}"),) if prev_class else ()) + \
+            ((find(f"{prev} {c}"),) if c else ())
 
     def _word(self, token: str) -> _Word:
         """What one token of `tokens` is to this model, as `features` reads it."""
@@ -279,7 +342,7 @@ class SafetyModel:
         if len(self._words) >= _WORD_CACHE:  # bounded: new words keep arriving
             self._words.clear()
         alone = ([mark + w] if w != "<rare>" else []) + ([mark + c] if c else [])
-        return w, c, mark, tuple(self._weight(f, 0.0) for f in alone) if mark != "?" else ()
+        return w, c, mark, tuple(self._id(f) for f in alone) if mark != "?" else ()
 
     def without(self, terms: Iterable[str]) -> SafetyModel:
         """This model reading the words of `terms` as unknown: a topic's watched condition ("hair loss" in a
@@ -298,11 +361,16 @@ class SafetyModel:
     def sentence_score(self, sentence: str) -> float:
         """The sentence's score, or its strongest contrasted clause's: "Although well
         tolerated, three patients had folliculitis" is scored on its second half too."""
-        best = self.score(sentence)
+        return self.scored(sentence)[0]
+
+    def scored(self, sentence: str) -> tuple[float, list[int]]:
+        """`sentence_score` and the sentence's `feature_ids` (for `record_score`)."""
+        ids, denied = self._scan(sentence)
+        best = self._score_ids(ids, denied)
         parts = clauses(sentence)
         if len(parts) > 1:
             best = max(best, *(self.score(p) for p in parts))
-        return best
+        return best, ids
 
 
 # The look-ahead lets the scanner skip, in C, every position no cut can start at.
@@ -365,17 +433,19 @@ def load(npz: Path | None = None, meta: Path | None = None) -> SafetyModel:
             known = bytes(arrays["words"]).decode("utf-8").split("\n")
             weights = np.asarray(arrays["weights"], dtype=np.float32)
             bias = float(arrays["bias"][0])
+            doc_weights = np.asarray(arrays["doc_weights"], dtype=np.float32)
+            doc_bias = float(arrays["doc_bias"][0])
     except (ValueError, KeyError, OSError, UnicodeDecodeError, IndexError) as exc:
         raise ModelError(f"safety model file {npz} cannot be read ({exc}): {hint}") from None
-    if len(vocabulary) != len(weights):
+    if not len(vocabulary) == len(weights) == len(doc_weights):
         raise ModelError(f"safety model file {npz} has {len(vocabulary)} features but "
-                         f"{len(weights)} weights: {hint}")
+                         f"{len(weights)} sentence and {len(doc_weights)} record weights: {hint}")
     raw = info.get("thresholds") or {}
     try:
         thresholds = Thresholds(safety=float(raw["safety"]), review=float(raw["review"]))
     except (KeyError, TypeError, ValueError):
         raise ModelError(f"safety model metadata {meta} has no valid thresholds: {hint}") from None
-    return SafetyModel(vocabulary, known, weights, bias, thresholds, info)
+    return SafetyModel(vocabulary, known, weights, bias, thresholds, info, doc_weights, doc_bias)
 
 
 @lru_cache(maxsize=1)
@@ -386,12 +456,16 @@ def shipped() -> SafetyModel:
 
 def save(npz: Path, meta: Path, model: SafetyModel, info: dict[str, object]) -> None:
     """Write a model the way `load` reads it (used by `model/train.py`); deterministic bytes."""
+    if model.doc_weights is None:
+        raise ValueError("a model file needs the record model's weights (doc_weights)")
     vocabulary = sorted(model.index, key=model.index.__getitem__)
     arrays: dict[str, np.ndarray] = {
         "vocabulary": np.frombuffer("\n".join(vocabulary).encode("utf-8"), dtype=np.uint8),
         "words": np.frombuffer("\n".join(sorted(model.known)).encode("utf-8"), dtype=np.uint8),
         "weights": np.asarray(model.weights, dtype=np.float32),
         "bias": np.asarray([model.bias], dtype=np.float64),
+        "doc_weights": np.asarray(model.doc_weights, dtype=np.float32),
+        "doc_bias": np.asarray([model.doc_bias], dtype=np.float64),
     }
     buffer = io.BytesIO()
     # Written entry by entry with a fixed timestamp (np.savez stamps the current time), so the

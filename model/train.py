@@ -99,7 +99,7 @@ OWN_PRODUCTS = frozenset({
 })  # fmt: skip
 # Our labelled training files (model/labels/README.md): harms and look-alikes, and general
 # literature (reviews, basic science, methods, epidemiology, protocols, guidelines).
-OWN_FILES = ("harms-train.jsonl", "general-train.jsonl")
+OWN_FILES = ("harms-train.jsonl", "general-train.jsonl", "general-train-2.jsonl")
 
 
 def load_ade(data: Path = DATA) -> tuple[list[Record], frozenset[str]]:
@@ -176,9 +176,27 @@ def matrix(sentences: Sequence[str], index: dict[str, int], known: frozenset[str
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(sentences), len(index)))
 
 
+def record_matrix(records: Sequence[Record], index: dict[str, int],
+                  known: frozenset[str]) -> sparse.csr_matrix:
+    """Rows of each record's feature counts over all its sentences, scaled to unit length, as
+    `SafetyModel.record_score` computes them."""
+    rows, cols, vals = [], [], []
+    for row, r in enumerate(records):
+        counts: Counter[int] = Counter()
+        for sentence in r.sentences:
+            counts.update(i for i in map(index.get, features(sentence, known)) if i is not None)
+        norm = np.sqrt(sum(c * c for c in counts.values())) or 1.0
+        for i, c in sorted(counts.items()):
+            rows.append(row)
+            cols.append(i)
+            vals.append(c / norm)
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(records), len(index)))
+
+
 def fit(records: Sequence[Record], drop: frozenset[str], c: float = C,
         own_weight: float | None = None) -> SafetyModel:
-    """A model trained on `records` (thresholds left at 0.5 until `choose_thresholds`)."""
+    """A model trained on `records` (thresholds left at 0.5 until `choose_thresholds`): the
+    sentence model on every labelled sentence, the record model on every record's label."""
     known = known_words(records, drop)
     vocab = vocabulary(records, known)
     index = {f: i for i, f in enumerate(vocab)}
@@ -189,8 +207,13 @@ def fit(records: Sequence[Record], drop: frozenset[str], c: float = C,
     clf = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=1000,
                              random_state=0)
     clf.fit(matrix(sentences, index, known), y, sample_weight=weight)
+    whole = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=1000,
+                               random_state=0)
+    whole.fit(record_matrix(records, index, known), np.array([r.safety for r in records]),
+              sample_weight=np.array([own if r.origin == "own" else 1.0 for r in records]))
     return SafetyModel(vocab, known, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]),
-                       Thresholds(0.5, 0.5), {})
+                       Thresholds(0.5, 0.5), {}, whole.coef_[0].astype(np.float32),
+                       float(whole.intercept_[0]))
 
 
 def folds(records: Sequence[Record], k: int = FOLDS) -> list[int]:
@@ -224,13 +247,15 @@ def threshold_for(scores: Sequence[float], truth: Sequence[bool], recall: float)
 
 
 def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresholds:
-    """From out-of-fold record scores of every training record."""
+    """From out-of-fold record scores of every training record (the ADE records and ours
+    pooled)."""
     truth = [r.safety for r in records]
     safety = threshold_for(doc, truth, RECALL)
     review = min(threshold_for(doc, truth, REVIEW_RECALL), safety)
-    # Rounded down to 3 decimals: the threshold in the file is what the README and alerts show.
-    return Thresholds(safety=float(np.floor(safety * 1000) / 1000),
-                      review=float(np.floor(review * 1000) / 1000))
+    # Scores come rounded to 3 decimals (a 0.259 may be 0.2586), so a threshold is taken half
+    # a step below and then rounded down: what the file holds is what the README and alerts show.
+    return Thresholds(safety=float(np.floor((safety - 0.0005) * 1000) / 1000),
+                      review=float(np.floor((review - 0.0005) * 1000) / 1000))
 
 
 def training_records(data: Path = DATA, labels: Path = LABELS) -> tuple[list[Record], frozenset[str]]:

