@@ -50,7 +50,9 @@ class Channel(Protocol):
     `send` returns once every part from `start_part` on is confirmed (Slack answered ok, the
     SMTP server accepted the message, the text was printed), calling
     `on_part(parts_done, uids_in_that_part)` after each one, so a delivery cut off mid-way
-    resumes after the last confirmed part. Any failure is `DeliveryFailed(error, parts_done)`.
+    resumes after the last confirmed part. A part is whatever the channel posts and confirms
+    on its own: a message, or a file Slack shares after a digest's messages, so a kill repeats
+    at most the one post in flight. Any failure is `DeliveryFailed(error, parts_done)`.
     `format` holds the channel's size limits, by which a notification is split into parts;
     with `compact` the channel splits into smaller parts (`bot.render.compact`), for the one
     retry of a message it refused (only where no part of it went out, or progress is by item).

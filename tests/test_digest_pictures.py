@@ -4,19 +4,28 @@ queued, uploaded beside the RIS in Slack, written to files (and named) on the co
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.decisions import Decision, Reviewer
 from bot.digest import run_digests
+from bot.outbox import flush
 from bot.store import Store
 from tests.factories import channels, write_config
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import BOT_TOKEN, ApiCall, FakeSlack
 from tests.test_digest import MONDAY, labelled, stored
 from tests.test_slack_deliver import sink_for
 
 PNG = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def filled(tmp_path: Path) -> tuple[Store, Settings]:
@@ -56,3 +65,41 @@ def test_console_digest_writes_the_pictures_and_prints_their_paths(tmp_path: Pat
                                                "digest-2026-03-09-from-2026-03-02-prisma.png"]  # fmt: skip
     assert all(Path(p).parent == tmp_path / "data" / "figures" and Path(p).read_bytes().startswith(PNG)
                for p in printed)  # fmt: skip
+
+
+def test_a_kill_during_the_last_picture_shares_only_that_file_again(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    """Regression (faults bench, "at most 2 after any one kill"): `litwatch digest` SIGKILLed while
+    Slack takes its PRISMA diagram re-shares only that file on resume, not the RIS file and
+    trend chart Slack had already confirmed: a kill repeats at most the one post in flight."""
+    store, _ = filled(tmp_path)
+    store.close()
+    reached, release = threading.Event(), threading.Event()
+    complete, shared = fake_slack._routes["files.completeUploadExternal"], []
+
+    def slow_third_file(call: ApiCall) -> Any:
+        shared.append(call)
+        if len(shared) == 3:  # the RIS file and the trend chart are confirmed; the PRISMA diagram is in flight
+            reached.set()
+            release.wait(30)
+        return complete(call)
+
+    fake_slack.route("files.completeUploadExternal", slow_third_file)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITWATCH_CONFIG": str(tmp_path / "litwatch.toml"),
+           "LITWATCH_DATA": str(tmp_path / "data"), "LITWATCH_NOW": (MONDAY + timedelta(days=7)).isoformat(),
+           "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": fake_slack.api_url}  # fmt: skip
+    child = subprocess.Popen([sys.executable, "-m", "bot", "digest", "--period", "weekly"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert reached.wait(60), "the digest never reached its third file"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+        release.set()  # the post in flight at the kill goes through, as Slack's would
+    with Store.open(tmp_path / "data") as store:
+        report = flush(store, channels(sink_for(fake_slack)))
+        assert report.delivered == 1 and store.pending() == []
+    stem = "digest-2026-03-09-from-2026-03-02"
+    assert Counter(f.filename for f in fake_slack.files) == {
+        "litwatch-digest-2026-03-09.ris": 1, f"{stem}-trend.png": 1, f"{stem}-prisma.png": 2}
+    assert [m.text for m in fake_slack.messages_in("#team")][1:] == ["RIS file of the last digest follows."]

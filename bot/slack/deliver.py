@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,9 @@ class SlackChannel:
         target = notification.address
         fmt = smaller(self.format) if compact and start_part == 0 else self.format
         parts = messages(notification, items, fmt)
-        attach = notification.kind == "digest" and bool(items)
+        # A digest's files come after its messages, and each is a part of its own: Slack shares
+        # each file as a post, so each is journalled when confirmed and never shared twice.
+        files = self._files(notification, items) if notification.kind == "digest" and items else []
         done = start_part
         try:
             if start_part < len(parts):
@@ -215,9 +218,13 @@ class SlackChannel:
                     done = index + 1
                     if on_part:
                         on_part(done, parts[index].uids)
-            if attach and done == len(parts):
-                self._upload_ris(target, notification, items)
-                done += 1
+            if done - len(parts) < len(files):
+                channel = self._file_channel(target)
+                for number in range(done - len(parts), len(files)):
+                    files[number](channel)
+                    done = len(parts) + number + 1
+                    if on_part:
+                        on_part(done, ())
         except (SlackClientError, OSError, ValueError) as exc:
             code = error_code(exc)
             raise DeliveryFailed(describe(exc, self.client.base_url), done, refused=code in REFUSED,
@@ -255,28 +262,36 @@ class SlackChannel:
             if wait > 0:
                 self.sleep(wait)
 
-    def _upload_ris(self, target: str, notification: Notification, items: Items) -> None:
-        """Share the digest's items as a RIS file; upload v2 needs a conversation ID."""
+    def _file_channel(self, target: str) -> str:
+        """The conversation ID files are shared in: upload v2 refuses channel names."""
         channel = self._conversations.get(target) or self._destination(target)
         if not CONVERSATION_ID.match(channel):
             # Resuming in a new process after the digest itself went out: a short anchor
             # message tells us the channel's ID (names are refused by completeUploadExternal).
             anchor = {"text": "RIS file of the last digest follows.", "blocks": []}
             channel = self._post(target, channel, anchor) or channel
+        return channel
+
+    def _files(self, notification: Notification, items: Items) -> list[Callable[[str], None]]:
+        """The digest's files in the order they are shared: its items as a RIS file, then its
+        pictures (the trend chart and the PRISMA diagram); each shares itself in a channel."""
         day = (notification.summary.until or notification.created or now().isoformat())[:10]
-        self.client.files_upload_v2(
-            channel=channel,
-            content=to_ris(items),
-            filename=f"litwatch-digest-{day}.ris",
-            title=f"litwatch digest {day}: {len(items)} records (RIS)",
-            initial_comment="All items of this digest as RIS, for Covidence, Rayyan or Zotero.",
-        )
-        for picture in notification.summary.pictures:  # the trend chart and the PRISMA diagram
-            path = Path(picture)
-            if not path.is_file():  # drawn by a process whose data directory is gone: skip it
-                continue
-            self.client.files_upload_v2(channel=channel, file=str(path), filename=path.name,
-                                        title=path.stem.replace("-", " "))
+
+        def ris(channel: str) -> None:
+            self.client.files_upload_v2(
+                channel=channel,
+                content=to_ris(items),
+                filename=f"litwatch-digest-{day}.ris",
+                title=f"litwatch digest {day}: {len(items)} records (RIS)",
+                initial_comment="All items of this digest as RIS, for Covidence, Rayyan or Zotero.",
+            )
+
+        def picture(path: Path, channel: str) -> None:
+            if path.is_file():  # drawn by a process whose data directory is gone: skip it
+                self.client.files_upload_v2(channel=channel, file=str(path), filename=path.name,
+                                            title=path.stem.replace("-", " "))
+
+        return [ris, *(partial(picture, Path(p)) for p in notification.summary.pictures)]
 
 
 def error_code(exc: Exception) -> str:
