@@ -8,7 +8,8 @@ the daemon's threads can draw side by side.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,14 +187,25 @@ def trend_chart(docs: Iterable[Mapping[str, Any]], *, today: date, weeks: int = 
 def digest_pictures(docs: Iterable[Mapping[str, Any]], decisions: Mapping[str, Any], *, since: str,
                     today: date, query_sources: Mapping[str, str], directory: Path, stem: str) -> tuple[str, ...]:
     """Draw a digest's two PNGs into `directory`: the trend chart (new records per week by
-    kind, safety flags marked) and the PRISMA flow of the period from `since`; their paths."""
+    kind, safety flags marked) and the PRISMA flow of the period from `since`; their paths.
+
+    A digest keeps only the paths, and shares the files when it is delivered, which may be
+    after the next digest was drawn (a crash, an outage): so a name already taken (a second
+    digest the same day) is never drawn over; the next free `stem-2`, `stem-3`… is used.
+    """
     from bot.prisma import count
 
     docs = list(docs)
     directory.mkdir(parents=True, exist_ok=True)
-    trend = directory / f"{stem}-trend.png"
-    flow = directory / f"{stem}-prisma.png"
+    trend, flow = next(pair for pair in _names(directory, stem) if not any(p.exists() for p in pair))
     trend.write_bytes(trend_chart(docs, today=today, title=f"New records per week, to {today.isoformat()}"))
     prisma = count(docs, decisions, since=since[:10], query_sources=query_sources)
     flow.write_bytes(flow_diagram(prisma, "png", title=f"PRISMA 2020 flow, update from {since[:10]}"))
     return (str(trend), str(flow))
+
+
+def _names(directory: Path, stem: str) -> Iterator[tuple[Path, Path]]:
+    """The trend chart's and the PRISMA diagram's file names for `stem`, then `stem-2`, …"""
+    for number in itertools.count(1):
+        numbered = stem if number == 1 else f"{stem}-{number}"
+        yield directory / f"{numbered}-trend.png", directory / f"{numbered}-prisma.png"

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.decisions import Decision, Reviewer
-from bot.digest import run_digests
+from bot.digest import queue_digests, run_digests
 from bot.outbox import flush
 from bot.store import Store
 from tests.factories import channels, write_config
@@ -103,3 +103,23 @@ def test_a_kill_during_the_last_picture_shares_only_that_file_again(tmp_path: Pa
     assert Counter(f.filename for f in fake_slack.files) == {
         "litwatch-digest-2026-03-09.ris": 1, f"{stem}-trend.png": 1, f"{stem}-prisma.png": 2}
     assert [m.text for m in fake_slack.messages_in("#team")][1:] == ["RIS file of the last digest follows."]
+
+
+def test_a_second_digest_the_same_day_never_draws_over_the_pictures_of_one_still_pending(tmp_path: Path) -> None:
+    """Regression (faults bench, pictures "shared twice"): a digest keeps only its pictures' paths,
+    so a second digest of the same day and period start gets files of its own, and the first,
+    delivered later (after a crash or an outage), shares its own pictures, not the second's."""
+    store, settings = filled(tmp_path)
+    moment = MONDAY + timedelta(days=7)
+    with store:
+        queue_digests(store, settings, period="weekly", moment=moment)  # from here, digests start on 03-09
+        stored(store, [labelled(4, safety=True)], moment + timedelta(minutes=30))
+        first = queue_digests(store, settings, period="weekly", moment=moment + timedelta(hours=1))[0].summary.pictures
+        drawn = [Path(p).read_bytes() for p in first]
+        stored(store, [labelled(5), labelled(6, kind="case_report")], moment + timedelta(minutes=90))
+        second = queue_digests(store, settings, period="weekly", moment=moment + timedelta(hours=2))[0].summary.pictures
+    assert [Path(p).read_bytes() for p in first] == drawn, "the second digest drew over the first one's pictures"
+    assert [Path(p).name for p in first] == ["digest-2026-03-09-from-2026-03-09-trend.png",
+                                             "digest-2026-03-09-from-2026-03-09-prisma.png"]  # fmt: skip
+    assert [Path(p).name for p in second] == ["digest-2026-03-09-from-2026-03-09-2-trend.png",
+                                              "digest-2026-03-09-from-2026-03-09-2-prisma.png"]  # fmt: skip
