@@ -248,6 +248,8 @@ def main() -> None:
         not_in_digest = [tag for tag in published if not in_digests[tag]]
         caused = Counter(blamed for _, blamed in every)  # per child that lost a mark: its kill
         worst = max(caused.values(), default=0)
+        worst_of = [max(Counter(blamed for _, blamed in dups).values(), default=0)
+                    for dups in (alert_dups, ris_dups, picture_dups)]  # fmt: skip
         # What this benchmark used to print as "after any one kill": the most duplicates one
         # child posted, i.e. its re-posts of what one or more earlier kills left unmarked.
         worst_run = max(Counter(poster for poster, _ in every).values(), default=0)
@@ -266,7 +268,8 @@ def main() -> None:
           f"entries posted twice: {repeated_items}")
     print(f"entries in no digest: {len(not_in_digest)}; duplicate digests: {len(ris_dups)} "
           f"({len(ris_dups) / max(killed, 1):.2f} per kill); digest pictures shared twice: {len(picture_dups)}")
-    print(f"duplicates caused by one kill: at most {worst} (alerts, RIS files and pictures together); "
+    print(f"duplicates caused by one kill: at most {worst} (alerts {worst_of[0]}, RIS files {worst_of[1]}, "
+          f"pictures {worst_of[2]}, each alone); "
           f"most re-posted by any one run: {worst_run}; duplicates after no kill: {not_after_kill}")
 
 
