@@ -136,15 +136,18 @@ _CLAUSE_BREAK = re.compile(
 
 _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present", "we are report",
                   "this report", "this communication", "this letter", "this paper", "this article",
-                  "here are", "here is", "below are", "below is")
+                  "herein", "here are", "here is", "below are", "below is")
 _CASE_TEXT = _led(
-    "acehoprtw",
+    "acdehoprtw",
     r"\b(?:we|here,? we|authors|this (?:report|paper|article|communication|letter))\s+(?:\w+\s+)?"
     r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?)\s+"
-    r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:[a-z]+\s+of\s+)?)?"
-    r"(?:an?|one|two|three|first|unique|unusual|rare|novel|interesting|single|\d)\b[^.]{0,60}?"
-    r"\b(?:(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
-    r"gentleman|lady|siblings|brothers|sisters|twins)s?|children|women|men)\b"
+    r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:(?:case|cases|history|story)\s+of\s+)?)?"
+    # one person within three words of its determiner, or two or three people
+    r"(?:(?:an?|one|first|unique|unusual|rare|novel|interesting|single)\s+(?:[\w'-]+\s+){0,3}?"
+    r"(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
+    r"gentleman|lady)\b(?!-)"
+    r"|(?:two|three|[23])\s+(?:[\w'-]+\s+){0,3}?(?:cases|patients|men|women|boys|girls|children|"
+    r"infants|males|females|neonates|individuals|siblings|brothers|sisters|twins)\b)"
     r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
     r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
@@ -598,6 +601,7 @@ class Classifier:
             secondary = kind == "other" and (kind_reasons != [_NO_DESIGN]
                                              or not text.words & _TREATED_PEOPLE)
             score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman, secondary=secondary)
+            score = round(score, 3)  # what is shown is what is decided
             safety = score >= self.safety_threshold
             possible = not safety and score >= self.review_threshold
             label = "safety" if safety else "possible safety signal"
@@ -668,10 +672,13 @@ class Classifier:
         whole = self.model.record_score(ids) if len(scored) >= RECORD_MODEL_SENTENCES else None
         if whole is not None:
             said = math.sqrt(said * whole)
-        evidence = sorted(sentences + indexed + rules, key=lambda pair: -pair[0])
-        if whole is not None and evidence:
-            evidence.append((whole, "title and abstract together"))
         best = max([said] + [e[0] for e in indexed])
+        if scored and not sentences and best >= self.review_threshold:
+            # the record model lifted it: quote its strongest sentence all the same
+            sentences = [(scored[0][0], f"{text.where(scored[0][1])}: '{text.quote(scored[0][1])}'")]
+        evidence = sorted(sentences + indexed + rules, key=lambda pair: -pair[0])
+        if whole is not None:
+            evidence.append((whole, "title and abstract together"))
         return best, evidence
 
     # --- kind ------------------------------------------------------------------------------
@@ -1056,21 +1063,25 @@ _GROUP_COUNT = re.compile(
 
 
 def _most_counted(text: _Text) -> int:
-    """The largest count of people the text gives ("4 patients", "twelve women")."""
+    """The largest count of people the text gives ("4 patients", "twelve women", "3 of 120
+    patients": 120); a count it cannot read ("one hundred", "4.2 million") counts as four."""
     best = 0
     low = text.low
     for m in _SAMPLE.finditer(low):
         if m.start() and low[m.start() - 1] in "-.,":  # "forty-one", "4.2 million", "1,200"
             return 4
-        head = m.group().split()[0].lstrip("(")
-        if head == "n":  # "(n = 31) participants"
-            head = m.group().split("=")[1].split(")")[0].strip()
-        head = head.replace(",", "")
-        number = int(head) if head.isdigit() else _WORD_NUMBERS.get(head, 0)
-        if not number and head in ("a", "dozens"):
-            number = _WORD_NUMBERS.get(" ".join(m.group().split()[:2]), 0)
-        best = max(best, number or 4)  # a count it cannot read counts as a study's
+        words = m.group().replace("(", " ").replace("=", " ").replace(")", " ").split()
+        if _LARGE_NUMBER.intersection(words):
+            return 4
+        counted = _WORD_NUMBERS.get(" ".join(words[:2]), 0)  # "a dozen", "dozens of"
+        for w in words:
+            w = w.replace(",", "")
+            counted = max(counted, int(w) if w.isdigit() else _WORD_NUMBERS.get(w, 0))
+        best = max(best, counted or 4)
     return best
+
+
+_LARGE_NUMBER = frozenset({"hundred", "hundreds", "thousand", "thousands", "million", "millions"})
 
 
 def _mostly_professionals(text: _Text) -> bool:

@@ -69,6 +69,15 @@ _COUNTS = frozenset({"<num>", "<pct>"})
 # the features read negation word by word; this reads it for the sentence.
 NEGATED_WEIGHT = 0.5
 _HARM_CLASSES = frozenset({"<harm>", "<disorder>"})
+# Only a negation that reaches forward denies the harm it names ("no", "none of", "without");
+# "not" reaches back over its clause and also says "was not reversible", "has not been
+# reported before", "are not unusual", which deny nothing that happened.
+_DENYING = re.compile(r"\b(?:no|none|without|neither|nor|never|absence|absent|free|lack|lacked|"
+                      r"denied|nil|zero)\b", re.IGNORECASE)
+
+
+def _denies(sentence: str) -> bool:
+    return _DENYING.search(sentence) is not None
 _DENIED = frozenset({"!<harm>", "!<disorder>"})
 _COUNTED = frozenset({"of", "the", "all", "any"})  # "none of the 20 patients": still negated
 _AUXILIARY = frozenset({"was", "were", "is", "are", "been", "be", "has", "have", "had", "did",
@@ -248,7 +257,7 @@ class SafetyModel:
         whose every harm word is negated ("none of the women developed anaphylaxis") at
         NEGATED_WEIGHT of it."""
         ids, denied = self._scan(sentence)
-        return self._score_ids(ids, denied)
+        return self._score_ids(ids, denied and _denies(sentence))
 
     def _score_ids(self, ids: Sequence[int], denied: bool) -> float:
         if not ids:
@@ -265,7 +274,7 @@ class SafetyModel:
         total = sum(self._w[self.index[f]] if f in self.index else 0.0 for f in feats)
         p = _sigmoid(self.bias + total / math.sqrt(len(feats)))
         denied = any(f in _DENIED for f in feats) and not any(f in _HARM_CLASSES for f in feats)
-        return p * NEGATED_WEIGHT if denied else p
+        return p * NEGATED_WEIGHT if denied and _denies(sentence) else p
 
     def record_score(self, ids: Iterable[int]) -> float | None:
         """The record model's probability for the features of a record's sentences together
@@ -366,7 +375,7 @@ class SafetyModel:
     def scored(self, sentence: str) -> tuple[float, list[int]]:
         """`sentence_score` and the sentence's `feature_ids` (for `record_score`)."""
         ids, denied = self._scan(sentence)
-        best = self._score_ids(ids, denied)
+        best = self._score_ids(ids, denied and _denies(sentence))
         parts = clauses(sentence)
         if len(parts) > 1:
             best = max(best, *(self.score(p) for p in parts))

@@ -252,10 +252,9 @@ def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresh
     truth = [r.safety for r in records]
     safety = threshold_for(doc, truth, RECALL)
     review = min(threshold_for(doc, truth, REVIEW_RECALL), safety)
-    # Scores come rounded to 3 decimals (a 0.259 may be 0.2586), so a threshold is taken half
-    # a step below and then rounded down: what the file holds is what the README and alerts show.
-    return Thresholds(safety=float(np.floor((safety - 0.0005) * 1000) / 1000),
-                      review=float(np.floor((review - 0.0005) * 1000) / 1000))
+    # The classifier decides on the score rounded to 3 decimals (what alerts show), so the
+    # threshold is that rounded score itself.
+    return Thresholds(safety=round(safety, 3), review=round(review, 3))
 
 
 def training_records(data: Path = DATA, labels: Path = LABELS) -> tuple[list[Record], frozenset[str]]:

@@ -633,7 +633,10 @@ def test_one_patient_described_without_tags_is_a_case_report(abstract: str) -> N
 @pytest.mark.parametrize("abstract", [
     "We report on a patient in whom a giant thrombus formed during the second course.",
     "A case is presented in which catatonia responded to combined treatment.",
-    "This communication describes the profile of two children with acute neurotoxicity.",
+    "This communication describes two children with acute neurotoxicity.",
+    "Described herein is a patient with a rare gene deletion and a severe reaction.",
+    "Reported herein are two unusual presentations of a rare syndrome.",
+    "Described below is one unusual presentation of the syndrome.",
     "Reported herein are two patients with a rare gene deletion and a severe reaction.",
     "Lithium toxicity develops rarely in the newborn; one such case is reported here.",
     "Serum triglycerides rose in two patients and fell when the drug was stopped.",
@@ -650,11 +653,34 @@ def test_more_untagged_case_phrasings_are_case_reports(abstract: str) -> None:
     "We analysed 4.2 million adult admissions. Two patients died of haemorrhage.",
     "Major bleeding occurred after 11 procedures. Two patients died of haemorrhage.",
     "Bleeding occurred in 4% of biopsies; two patients died.",
+    "One hundred patients with psoriasis received the cream for twelve weeks.",
+    "Hepatotoxicity occurred in 3 of 120 patients treated with the drug.",
+    "Rash occurred in two of the 40 patients who received the cream.",
+    "Three thousand children were vaccinated in the campaign.",
 ])
 def test_few_counted_patients_beside_a_larger_count_is_no_case_report(abstract: str) -> None:
     """'Two patients died' inside a study that counts more (people, procedures, a percentage)
     is an outcome of that study, not a case description."""
     assert classify(pubmed("Outcomes of a procedure", abstract)).kind != "case_report"
+
+
+@pytest.mark.parametrize(("abstract", "types"), [
+    ("We report the results of a randomised controlled trial in 120 women with osteoporosis.",
+     ("Journal Article",)),
+    ("This article describes a new approach to the care of patients with chronic wounds.",
+     ("Journal Article", "Review")),
+    ("We present a narrative overview of biologic therapy in women with psoriasis.",
+     ("Journal Article", "Review")),
+    ("This letter highlights a concern about the treatment of elderly men with prostate cancer.",
+     ("Letter",)),
+    ("Methods: We report the findings of a prospective multicentre study in 212 women.", ()),
+])
+def test_reviews_letters_and_trials_that_report_or_describe_are_no_case_reports(
+        abstract: str, types: tuple[str, ...]) -> None:
+    """'We report the results of a trial in 120 women', 'this article describes a new approach
+    to the care of patients': a verb of reporting with people somewhere after it is no case."""
+    item = pubmed("Treatment and care", abstract, publication_types=types)
+    assert classify(item).kind != "case_report"
 
 
 def test_in_this_paper_we_analysed_patients_is_clinical_not_a_review() -> None:
