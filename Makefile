@@ -23,9 +23,11 @@ $(MODEL_STAMP): $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,model]'
 	touch $(MODEL_STAMP)
 
-# Rebuild bot/data/safety_model.{npz,json} from ../shared/data and model/labels (deterministic).
+# Rebuild bot/data/safety_model.{npz,json} from ../shared/data and model/labels (deterministic),
+# with the team's safety feedback in model/labels/team-*.jsonl and FEEDBACK="FILE ..." if given.
+FEEDBACK ?=
 model: $(MODEL_STAMP)
-	$(BIN)/python model/train.py
+	$(BIN)/python model/train.py $(foreach f,$(FEEDBACK),--feedback $(f))
 
 run: $(STAMP)
 	$(BIN)/litwatch run

@@ -859,6 +859,13 @@ def _classifier(settings: ClassifySettings) -> Classifier:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+def sentences(item: Item) -> tuple[str, ...]:
+    """The item's title (first, when it has one) and abstract sentences, split as the
+    classifier splits and scores them."""
+    text = _split(item)
+    return tuple(text.text[s:e] for s, e in zip(text.starts, text.ends, strict=True))
+
+
 def _split(item: Item) -> _Text:
     title = _WS.sub(" ", item.title).strip()
     abstract = item.abstract.strip()

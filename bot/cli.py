@@ -626,6 +626,32 @@ def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_OK
 
 
+def _cmd_labels_export(args: argparse.Namespace, env: Environment) -> int:
+    from bot.team_labels import team_labels
+
+    with Store.open(env.data_dir, readonly=True) as store:  # reads beside a running daemon
+        feedback = store.safety_feedback()
+        exported = team_labels({d["uid"]: d for d in store.docs(feedback)}, feedback)
+    for uid, why in exported.skipped:
+        print(f"{uid}: left out: {why}", file=sys.stderr)
+    text = exported.jsonl()
+    confirmed = sum(label.safety for label in exported.labels)
+    summary = (f"{len(exported.labels)} team label(s) ({confirmed} confirmed, "
+               f"{len(exported.labels) - confirmed} not a safety signal) from {len(feedback)} record(s) "
+               "with safety feedback")
+    if args.output and args.output != "-":
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
+        print(f"wrote {summary} to {args.output}; `make model` trains on model/labels/team-*.jsonl",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
 _count = _number_up_to(1000)
 
 
@@ -654,6 +680,13 @@ def _add_screening_commands(sub: Any) -> None:
     p.add_argument("--format", choices=("json", "png", "svg"), default="json")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=_cmd_prisma)
+
+    p = sub.add_parser("labels", help="the team's safety feedback as training labels for `make model`")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write Confirm / Not a safety signal as model/labels JSONL")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write here (e.g. model/labels/team-feedback.jsonl) instead of stdout")
+    export.set_defaults(func=_cmd_labels_export)
 
 
 # ---------------------------------------------------------------- daemon: run and serve

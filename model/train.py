@@ -2,9 +2,15 @@
 
 Data: the ADE corpus document view (`../shared/data/ade-corpus-v2/documents.jsonl`, read in
 place, never copied) and the project's own labelled records (`model/labels/harms-train.jsonl`,
-`model/labels/general-train.jsonl`; `harms-holdout.jsonl` is never read here). Every sentence
-is an example: the corpus's positive sentences and our sentences marked 1 are harms, the rest
-are not.
+`model/labels/general-train.jsonl`; `harms-holdout.jsonl` is never read here), and the team's
+word on safety alerts (`model/labels/team-*.jsonl`, written by `litwatch labels export`, and
+any `--feedback FILE`). Every labelled sentence is an example: the corpus's positive sentences
+and our sentences marked 1 are harms, those marked 0 are not; a team record's sentences its
+reviewers did not judge (`null`: a confirmed alert's sentences other than the quoted
+evidence) are its text but no sentence example. The record model learns every record's
+`safety` label (the team's word, for team records) from all its text. Team records weigh as
+our own (OWN_WEIGHT). Team records that the ADE corpus or the evaluation set
+(bench/eval) also hold are left out, so no figure bench/classify.py reports is trained on.
 
 Product names are dropped: every word of the drug names the corpus annotators marked (bar a
 few generic words such as "oral" or "vaccine") leaves the vocabulary, so the model must learn
@@ -17,12 +23,13 @@ pooled), the review threshold the highest that keeps it >= 0.99. One ADE record 
 hash of its PMID) takes no part in choosing anything: bench/classify.py scores it with a
 model trained without it. The shipped model is then fitted on every record.
 
-    .venv/bin/python model/train.py [--data ../shared/data] [--out bot/data]
+    .venv/bin/python model/train.py [--data ../shared/data] [--out bot/data] [--feedback FILE]...
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import sys
@@ -68,10 +75,10 @@ class Record:
     """One labelled record: its sentences (title first where known) and their labels."""
 
     id: str
-    origin: str  # "ade" or "own"
+    origin: str  # "ade", "own" or "team"
     group: str
     sentences: tuple[str, ...]
-    labels: tuple[int, ...]
+    labels: tuple[int | None, ...]  # None: not judged (team records), no training example
     safety: bool
     title: str = ""
     abstract: str = ""
@@ -81,6 +88,11 @@ class Record:
     def item(self) -> Item:
         """The record as the bot sees it (the ADE corpus keeps no title or publication types)."""
         return Item(source="pubmed", id=self.id, title=self.title, abstract=self.abstract)
+
+    @property
+    def examples(self) -> list[tuple[str, int]]:
+        """The labelled sentences."""
+        return [(s, lab) for s, lab in zip(self.sentences, self.labels, strict=True) if lab is not None]
 
     @property
     def holdout(self) -> bool:
@@ -100,6 +112,8 @@ OWN_PRODUCTS = frozenset({
 # Our labelled training files (model/labels/README.md): harms and look-alikes, and general
 # literature (reviews, basic science, methods, epidemiology, protocols, guidelines).
 OWN_FILES = ("harms-train.jsonl", "general-train.jsonl", "general-train-2.jsonl")
+TEAM_GLOB = "team-*.jsonl"  # `litwatch labels export -o model/labels/team-….jsonl`
+EVAL = ROOT / "bench" / "eval"
 
 
 def load_ade(data: Path = DATA) -> tuple[list[Record], frozenset[str]]:
@@ -124,21 +138,41 @@ def load_ade(data: Path = DATA) -> tuple[list[Record], frozenset[str]]:
     return records, frozenset(drugs - GENERIC)
 
 
-def load_own(path: Path) -> list[Record]:
+def load_own(path: Path, origin: str = "own") -> list[Record]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SystemExit(f"cannot read labels file {path}: {exc.strerror}") from None
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        rec = json.loads(line)
-        title, title_harm = rec["title"]
-        sentences = [title] + [s for s, _ in rec["abstract"]]
-        labels = [int(title_harm)] + [int(h) for _, h in rec["abstract"]]
-        records.append(Record(
-            id=rec["id"], origin="own", group=rec["group"], sentences=tuple(sentences),
-            labels=tuple(labels), safety=bool(rec["safety"]), title=title,
-            abstract=" ".join(s for s, _ in rec["abstract"]), kind=rec["kind"],
-        ))  # fmt: skip
+        try:
+            rec = json.loads(line)
+            title, title_harm = rec["title"]
+            sentences = [title] + [s for s, _ in rec["abstract"]]
+            labels = [_harm(title_harm)] + [_harm(h) for _, h in rec["abstract"]]
+            record = Record(
+                id=str(rec["id"]), origin=origin, group=str(rec["group"]), sentences=tuple(sentences),
+                labels=tuple(labels), safety=bool(rec["safety"]), title=title,
+                abstract=" ".join(s for s, _ in rec["abstract"]), kind=str(rec["kind"]),
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{path}:{number}: not a labelled record ({exc}); see model/labels/README.md "
+                             "for the format") from None
+        if origin != "team" and None in labels:
+            raise SystemExit(f"{path}:{number}: a null sentence label is for team records only; "
+                             "label every sentence 0 or 1")
+        records.append(record)
     return records
+
+
+def _harm(value: object) -> int | None:
+    if value is None:
+        return None
+    if value in (0, 1):  # True and False too
+        return int(value)  # type: ignore[call-overload]
+    raise ValueError(f"sentence label {value!r} is not 0, 1 or null")
 
 
 def known_words(records: Iterable[Record], drop: frozenset[str]) -> frozenset[str]:
@@ -200,17 +234,18 @@ def fit(records: Sequence[Record], drop: frozenset[str], c: float = C,
     known = known_words(records, drop)
     vocab = vocabulary(records, known)
     index = {f: i for i, f in enumerate(vocab)}
-    sentences = [s for r in records for s in r.sentences]
-    y = np.array([lab for r in records for lab in r.labels])
+    sentences = [s for r in records for s, _ in r.examples]
+    y = np.array([lab for r in records for _, lab in r.examples])
     own = OWN_WEIGHT if own_weight is None else own_weight
-    weight = np.array([own if r.origin == "own" else 1.0 for r in records for _ in r.labels])
+    # Team records weigh as our own: few, and about what the corpus lacks (the team's topic).
+    weight = np.array([own if r.origin != "ade" else 1.0 for r in records for _ in r.examples])
     clf = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=1000,
                              random_state=0)
     clf.fit(matrix(sentences, index, known), y, sample_weight=weight)
     whole = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=1000,
                                random_state=0)
     whole.fit(record_matrix(records, index, known), np.array([r.safety for r in records]),
-              sample_weight=np.array([own if r.origin == "own" else 1.0 for r in records]))
+              sample_weight=np.array([own if r.origin != "ade" else 1.0 for r in records]))
     return SafetyModel(vocab, known, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]),
                        Thresholds(0.5, 0.5), {}, whole.coef_[0].astype(np.float32),
                        float(whole.intercept_[0]))
@@ -257,9 +292,71 @@ def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresh
     return Thresholds(safety=round(safety, 3), review=round(review, 3))
 
 
-def training_records(data: Path = DATA, labels: Path = LABELS) -> tuple[list[Record], frozenset[str]]:
-    ade, drop = load_ade(data)
-    return ade + own_training(labels), drop
+def team_files(labels: Path = LABELS, extra: Sequence[Path] = ()) -> list[Path]:
+    """model/labels/team-*.jsonl in name order, then each `--feedback FILE` (once each)."""
+    files = sorted(labels.glob(TEAM_GLOB)) + [Path(p) for p in extra]
+    seen, out = set(), []
+    for path in files:
+        key = path.resolve()
+        if key.name == "harms-holdout.jsonl" or key.name in OWN_FILES:
+            raise SystemExit(f"{path} is not a team labels file (`litwatch labels export` writes those); "
+                             "the held-out and training files are never passed as feedback")
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+@dataclass(frozen=True)
+class TeamLabels:
+    """The team records to train on, and how many were left out and why."""
+
+    records: list[Record]
+    files: list[Path]
+    replaced: int = 0  # a later file held the same record: its label counts
+    in_corpus: int = 0  # the ADE corpus holds the record (its held-out fifth must stay unseen)
+    in_eval: int = 0  # bench/eval holds it: the evaluation set is never trained on
+
+    def summary(self) -> str:
+        confirmed = sum(r.safety for r in self.records)
+        judged = sum(len(r.examples) for r in self.records)
+        left = [f"{n} {why}" for n, why in ((self.replaced, "replaced by a later file"),
+                                            (self.in_corpus, "in the ADE corpus"),
+                                            (self.in_eval, "in the evaluation set bench/eval"))
+                if n]  # fmt: skip
+        return (f"team labels: {len(self.records)} record(s) from {len(self.files)} file(s) "
+                f"({confirmed} confirmed, {len(self.records) - confirmed} not a safety signal; "
+                f"{judged} sentence(s) judged)" + (f"; left out: {', '.join(left)}" if left else ""))
+
+
+def load_team(files: Sequence[Path], ade_ids: Iterable[str], eval_ids: Iterable[str]) -> TeamLabels:
+    """Team records by uid (a later file's label replaces an earlier one's), minus those the
+    ADE corpus or the evaluation set hold."""
+    by_id: dict[str, Record] = {}
+    replaced = 0
+    for path in files:
+        for record in load_own(path, origin="team"):
+            if record.id.startswith("lw-"):
+                raise SystemExit(f"{path}: {record.id} is one of the project's own records, not a team "
+                                 "label; team files come from `litwatch labels export`")
+            replaced += record.id in by_id
+            by_id.pop(record.id, None)
+            by_id[record.id] = record
+    corpus, evaluated = {f"pmid:{i}" for i in ade_ids}, set(eval_ids)
+    bare = {uid: uid.split(":", 1)[-1] for uid in by_id}
+    in_corpus = [uid for uid in by_id if uid in corpus]
+    in_eval = [uid for uid in by_id if uid not in corpus and bare[uid] in evaluated]
+    kept = [r for uid, r in by_id.items() if uid not in corpus and bare[uid] not in evaluated]
+    return TeamLabels(kept, list(files), replaced, len(in_corpus), len(in_eval))
+
+
+def eval_ids(folder: Path = EVAL) -> set[str]:
+    """The record ids of the evaluation set (its `id` column only: its labels are not read)."""
+    ids = set()
+    for path in sorted(folder.glob("labels-*.csv")):
+        with path.open(encoding="utf-8", newline="") as f:
+            ids.update(row["id"].strip() for row in csv.DictReader(f) if row.get("id"))
+    return ids
 
 
 def own_training(labels: Path = LABELS) -> list[Record]:
@@ -271,8 +368,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding ade-corpus-v2/")
     parser.add_argument("--out", type=Path, default=ROOT / "bot" / "data")
+    parser.add_argument("--labels", type=Path, default=LABELS, help="folder of our own and team-*.jsonl labels")
+    parser.add_argument("--feedback", type=Path, action="append", default=[], metavar="FILE",
+                        help="a team labels file (`litwatch labels export`) beside model/labels/team-*.jsonl")
     args = parser.parse_args(argv)
-    records, drop = training_records(args.data)
+    ade, drop = load_ade(args.data)
+    team = load_team(team_files(args.labels, args.feedback), (r.id for r in ade), eval_ids())
+    print(team.summary())
+    records = ade + own_training(args.labels) + team.records
     tune = [r for r in records if not r.holdout]  # the held-out ADE records choose nothing
     thresholds = choose_thresholds(tune, out_of_fold(tune, drop))
     model = fit(records, drop)
@@ -280,14 +383,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = {
         "trained_on": {
             "ade_corpus_records": counts["ade"], "own_records": counts["own"],
-            "sentences": sum(len(r.sentences) for r in records),
+            "sentences": sum(len(r.examples) for r in records),
             "own_labels": [f"model/labels/{name}" for name in OWN_FILES],
+            **({"team_records": counts["team"], "team_labels": [p.name for p in team.files]}
+               if team.records else {}),
         },
         "features": len(model.index), "product_words_dropped": len(drop),
         "c": C, "min_records": MIN_RECORDS,
         "thresholds": {"safety": thresholds.safety, "review": thresholds.review},
         "threshold_rule": f"out-of-fold ({FOLDS} folds grouped by record) recall >= {RECALL} "
-                          f"(review: >= {REVIEW_RECALL}) on the ADE and own training records pooled",
+                          f"(review: >= {REVIEW_RECALL}) on the ADE and own training records"
+                          + (" and the team's" if team.records else "") + " pooled",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     npz, meta = args.out / f"{MODEL_NAME}.npz", args.out / f"{MODEL_NAME}.json"

@@ -95,7 +95,7 @@ def test_export_since_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 def _command_lines() -> list[list[str]]:
     """Every command as typed, nested ones (`outbox drop`) included, with its required arguments."""
-    required = {"search": ["x"], "subscribe": ["#r"], "unsubscribe": ["#r"]}
+    required = {"search": ["x"], "subscribe": ["#r"], "unsubscribe": ["#r"], "labels": ["export"]}
 
     def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:
         lines = []
