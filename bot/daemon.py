@@ -34,6 +34,7 @@ from bot.inflight import InFlight
 from bot.notify import Notification
 from bot.outbox import FlushReport, flush, held_notice
 from bot.pipeline import RunReport, run_query
+from bot.ranker import FeatureCache
 from bot.scheduler import DIGEST_JOB, QUERY_JOB_PREFIX, Scheduler
 from bot.slack.actions import Update
 from bot.slack.commands import Services
@@ -174,6 +175,7 @@ class Daemon:
             run_query=runner.run,
             next_run=self.scheduler.next_run,
             cannot_post=cannot_post,
+            features=FeatureCache(),
         )
         host = urlsplit(slack_api_url).netloc  # compared with a response_url's netloc
         extra: dict[str, Any] = {"post": post} if post else {}

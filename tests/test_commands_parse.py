@@ -163,3 +163,23 @@ def test_subscribing_an_address_from_slack_stores_a_mailto_route(tmp_path: Path)
     assert "no more digests to alice@example.org" in handle(
         parse("unsubscribe mailto:alice@example.org"), caller, services)["text"]
     assert [s["target"] for s in store.subscriptions()] == ["slack:C0TEAM001"]
+
+
+def test_slack_screen_keeps_its_features_between_commands(tmp_path: Path) -> None:
+    """/litwatch screen with the daemon's feature cache: a decision retrains, no abstract is re-read."""
+    from datetime import UTC, datetime
+
+    from bot.decisions import Decision, Reviewer
+    from bot.ranker import FeatureCache
+
+    settings = load_settings(write_config(tmp_path))
+    store = Store.memory()
+    store.commit("pm", store.diff([pubmed_item(n, title=f"Record {n}") for n in range(1, 6)], "pm"))
+    services = Services(settings, store, {}, lambda item: Classification(), features=FeatureCache())
+    at, by = datetime(2026, 11, 30, tzinfo=UTC), Reviewer("U1", "alice")
+    store.record_decisions([Decision("pmid:30000001", "include", by, at), Decision("pmid:30000002", "exclude", by, at)])
+    first = handle(parse("screen 2"), Caller("U1", "C1"), services)
+    store.record_decisions([Decision("pmid:30000003", "exclude", by, at)])
+    second = handle(parse("screen 2"), Caller("U1", "C1"), services)
+    assert first["text"].startswith("*3* records await") and second["text"].startswith("*2* records await")
+    assert services.features.builds == 1

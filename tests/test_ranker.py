@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from bot.ranker import FeatureCache, Features, prior, rank, retrain, tokens
 
@@ -104,8 +105,24 @@ def test_a_feature_cache_ranks_the_same_and_rebuilds_only_on_change() -> None:
     assert rank(docs, labels, cache) == rank(docs, labels)
     rank(docs, {**labels, "pmid:1": 1}, cache)
     assert cache.builds == 1
-    docs[5] = {**docs[5], "fingerprint": "changed"}
+    docs[5] = {**docs[5], "abstract": docs[5]["abstract"] + " Changed."}
     rank(docs, labels, cache)
+    assert cache.builds == 2
+
+
+@pytest.mark.parametrize("change", [
+    {"keywords": ["new keyword"]}, {"mesh": [{"descriptor": "Alopecia"}]},
+    {"publication_types": ["Review"]}, {"classification": {"kind": "other", "possible_safety": True}},
+    {"trial": {"conditions": ["alopecia"]}}, {"source": "feeds"},
+])  # fmt: skip
+def test_the_feature_cache_rebuilds_when_any_field_the_features_read_changes(change: dict) -> None:
+    """Not only text: keywords, MeSH, types, trial fields, labels and source are in the key too."""
+    docs, _ = invented_set()
+    cache = FeatureCache()
+    cache.get(docs)
+    cache.get([{**docs[0], "fingerprint": "other", "first_seen": "2020"}, *docs[1:]])
+    assert cache.builds == 1  # fields the features do not read
+    cache.get([{**docs[0], **change}, *docs[1:]])
     assert cache.builds == 2
 
 

@@ -187,6 +187,9 @@ class Services:
     next_run: Callable[[str], datetime | None] = field(default=lambda name: None)
     # Why the bot cannot post to a digest target (None: it can), asked of Slack; None: no check.
     cannot_post: Callable[[str], str | None] | None = None
+    # The screening queue's features (bot.ranker.FeatureCache), kept for the process: a
+    # `/litwatch screen` after a decision retrains without re-reading every abstract.
+    features: Any = None
 
 
 # ---------------------------------------------------------------- replies
@@ -324,7 +327,7 @@ def _screen(command: Command, caller: Caller, services: Services) -> dict[str, A
     from bot.screening import awaiting, queue
 
     store = services.store
-    listed = queue(store, limit=command.limit)
+    listed = queue(store, limit=command.limit, features=services.features)
     if not listed:
         return reply("Nothing awaits screening.")
     basis = ("ranked by a model of the team's decisions" if listed[0].basis == "model"
