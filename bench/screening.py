@@ -11,12 +11,23 @@ records left unread when 95% of the includes are found, minus 0.05), and recall 
 records: building the TF-IDF features too (what one `litwatch screen` does), on features
 already built, and through rank() with the feature cache a long-running daemon keeps.
 
-Sets, built from data read in place (never copied into the repository):
+Sets, built from data read in place (never copied into the repository). The ranker's
+settings (STRUCTURED_WEIGHT, L2) were chosen on the first three, so their figures are
+in-sample:
 - ADE corpus (../shared/data/ade-corpus-v2): MEDLINE case reports; include = a drug-related
   adverse effect of the kidney (the annotators' relations name renal failure, nephritis, ...).
 - ADE corpus, include = a drug-related adverse effect of an antipsychotic.
 - The hand-labelled PubMed / ClinicalTrials.gov set (bench/eval/labels-*.csv, records read
   from ../shared/fixtures): include = kind clinical.
+Never used to choose any setting: their inclusion rules (LIVER, SKIN, ANTIBIOTIC below) were
+written and committed before the bench first ran on them, and nothing was changed after:
+- ADE corpus, include = a drug-related adverse effect of the liver (the effect names
+  hepatitis, hepatotoxicity, jaundice, cholestasis, liver failure, raised transaminases...);
+- ADE corpus, include = a drug-related adverse effect of the skin (rash, dermatitis,
+  urticaria, pruritus, Stevens-Johnson syndrome, toxic epidermal necrolysis, alopecia...);
+- ADE corpus, include = an adverse effect of an antibacterial drug (penicillins,
+  cephalosporins, carbapenems, quinolones, tetracyclines, macrolides, aminoglycosides,
+  sulphonamides, antituberculous drugs...; antitumour "antibiotics" such as bleomycin are not).
 
     .venv/bin/python bench/screening.py [--seeds 5]
 """
@@ -54,6 +65,21 @@ _ANTIPSYCHOTIC_WORDS = (
     "lurasidone sertindole neuroleptic neuroleptics antipsychotic antipsychotics"
 )
 ANTIPSYCHOTICS = frozenset(_ANTIPSYCHOTIC_WORDS.split())
+# The never-tuned sets' rules: on the annotated effect (LIVER, SKIN) or drug (ANTIBIOTIC) of
+# any relation of the record. Written before the first run on them; not to be edited.
+LIVER = re.compile(r"hepat|liver|jaundice|icter|cholesta|transaminase|aminotransferase|hyperbilirubin", re.I)
+SKIN = re.compile(
+    r"rash|dermat|urticar|prurit|\bitch|erythem|exanthem|stevens|epidermal|skin|cutaneous|pustul|"
+    r"psoria|eczem|alopecia|hair loss|photosensitiv|bullous|pemphig|acne|lichen|angioedema|"
+    r"hyperpigment|hypopigment|blister|eruption|exfoliat|mucocutaneous", re.I)
+ANTIBIOTIC = re.compile(
+    r"cillin|\bcef|\bceph|penem\b|floxacin|cycline\b|mycin\b|micin\b|amikacin|sulfamethoxazole|"
+    r"sulphamethoxazole|trimethoprim|trimoxazole|teicoplanin|linezolid|metronidazole|tinidazole|"
+    r"nitrofurantoin|chloramphenicol|rifamp|rifabutin|isoniazid|ethambutol|pyrazinamide|dapsone|"
+    r"clofazimine|colistin|polymyxin|aztreonam|fosfomycin|fusidic|nalidixic|antibiotic|antibacterial|"
+    r"antitubercul|sulfadiazine|sulfonamide|ethionamide|cycloserine|clavulan|tazobactam|sulbactam", re.I)
+NOT_ANTIBACTERIAL = re.compile(
+    r"bleomycin|mitomycin|actinomycin|daunomycin|plicamycin|mithramycin|rapamycin|ascomycin|streptozo", re.I)
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,7 @@ class LabelledSet:
     name: str
     docs: list[dict[str, Any]]
     labels: np.ndarray  # 1 include, 0 exclude
+    tuned_on: bool = True  # the ranker's settings were chosen on it: its figures are in-sample
 
 
 def ade_docs() -> list[dict[str, Any]]:
@@ -85,8 +112,24 @@ def _label(c: Any) -> dict[str, Any]:
     return {"kind": c.kind, "safety": c.safety, "integrity": c.integrity, "reasons": list(c.reasons)}
 
 
-def ade_set(name: str, docs: list[dict[str, Any]], rule: Callable[[Sequence[Any]], bool]) -> LabelledSet:
-    return LabelledSet(name, docs, np.array([int(rule(d["relations"])) for d in docs]))
+def ade_set(name: str, docs: list[dict[str, Any]], rule: Callable[[Sequence[Any]], bool], *,
+            tuned_on: bool = True) -> LabelledSet:  # fmt: skip
+    return LabelledSet(name, docs, np.array([int(rule(d["relations"])) for d in docs]), tuned_on)
+
+
+def never_tuned_sets(docs: list[dict[str, Any]]) -> list[LabelledSet]:
+    """The ADE sets no setting was chosen on (rules written before their first run)."""
+    def antibacterial(drug: str) -> bool:
+        return bool(ANTIBIOTIC.search(drug)) and not NOT_ANTIBACTERIAL.search(drug)
+
+    return [
+        ade_set("ADE corpus, include = drug-related liver harm", docs,
+                lambda rel: any(LIVER.search(effect) for _, effect, _ in rel), tuned_on=False),
+        ade_set("ADE corpus, include = drug-related skin harm", docs,
+                lambda rel: any(SKIN.search(effect) for _, effect, _ in rel), tuned_on=False),
+        ade_set("ADE corpus, include = harm of an antibacterial drug", docs,
+                lambda rel: any(antibacterial(drug) for _, _, drug in rel), tuned_on=False),
+    ]
 
 
 def eval_set() -> LabelledSet | None:
@@ -201,6 +244,44 @@ def timing(docs: list[dict[str, Any]], labels: np.ndarray) -> None:
         print(f"  {size:>6} records, {len(decided)} decisions: features + retrain + rank "
               f"{np.median(full):.3f} s; retrain + rank on built features {np.median(warm):.3f} s; "
               f"rank() with the daemon's feature cache {np.median(cached):.3f} s")
+        if size == 10_000:
+            print(f"         a whole `litwatch screen --next 10` process on that store file (start, "
+                  f"imports, reading the store, ranking): {whole_command(store, decisions):.3f} s")
+
+
+def whole_command(docs: Sequence[Mapping[str, Any]], decisions: Mapping[str, int]) -> float:
+    """Median of 3 wall-clock runs of `litwatch screen` in a new process on a store of `docs`."""
+    import subprocess
+    import tempfile
+    from datetime import UTC, datetime
+
+    from bot.decisions import Decision, Reviewer
+    from bot.models import Classification, Item
+    from bot.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        items = []
+        for d in docs:
+            item = Item(source="pubmed", id=d["uid"].split(":", 1)[1], title=d["title"], abstract=d["abstract"])
+            label = d["classification"]
+            item.classification = Classification(label["kind"], safety=label["safety"])
+            items.append(item)
+        at, by = datetime(2026, 11, 2, tzinfo=UTC), Reviewer("cli", "bench")
+        with Store.open(tmp) as store:
+            store.commit("pm", store.diff(items, "pm"), now=at)
+            store.record_decisions([Decision(uid, "include" if y else "exclude", by, at)
+                                    for uid, y in decisions.items()])
+        config = Path(tmp) / "litwatch.toml"
+        config.write_text('[slack]\nchannel = "C1"\n\n[[queries]]\nname = "pm"\nsource = "pubmed"\n'
+                          'term = "x"\n', encoding="utf-8")
+        env = {**os.environ, "LITWATCH_DATA": tmp, "LITWATCH_CONFIG": str(config)}
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "bot", "screen", "--next", "10", "--json"], env=env,
+                           check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+            times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def main() -> int:
@@ -222,7 +303,16 @@ def main() -> int:
         sets.append(labelled)
     else:
         print("labelled PubMed set: fixtures not found (set LITWATCH_FIXTURES): skipped")
-    for data in sets:
+    tuned = [d for d in sets if d.tuned_on]
+    print("\n== Sets the ranker's settings were chosen on (STRUCTURED_WEIGHT, L2): in-sample figures")
+    print("   " + ("; ".join(d.name for d in tuned) or "none found"))
+    for data in tuned:
+        report(data, args.seeds)
+    fresh = never_tuned_sets(docs) if docs else []
+    print("\n== Sets never used to choose any setting (rules written before their first run): out of sample")
+    if not fresh:
+        print("   skipped: they need the ADE corpus")
+    for data in fresh:
         report(data, args.seeds)
     if sets:
         timing(docs or sets[-1].docs, sets[0].labels)
