@@ -157,8 +157,12 @@ Element = Header | Section | Context | Divider | Choices
 
 
 def choices(item: Mapping[str, Any], fmt: Format, *, safety: bool = False) -> list[Element]:
-    """The item's `Choices` when `fmt` shows buttons; nothing otherwise."""
-    return [Choices(uid_of(item), safety)] if fmt.buttons else []
+    """The item's `Choices` when `fmt` shows buttons; nothing otherwise. A safety-flagged item
+    gets Confirm / Not a safety signal wherever it is listed (alert, per-run alert, digest,
+    the baseline's flagged list, the screening queue); `safety` adds them to any item."""
+    if not fmt.buttons:
+        return []
+    return [Choices(uid_of(item), safety or bool(classification(item).get("safety")))]
 
 
 @dataclass
@@ -554,7 +558,7 @@ def _baseline_flagged_draft(notification: Notification, items: list[Mapping[str,
         title=f"Baseline — {total} flagged {noun} — {query}",
         fallback=(f"litwatch: {total} flagged {noun} in the baseline of {query}",),
         head=[_context(notification)],
-        units=[_bullets(heading, [digest_line(i) for i in shown], more, fmt)],
+        units=_listed(heading, shown, [digest_line(i) for i in shown], more, fmt),
     )
 
 
@@ -618,7 +622,7 @@ def _listed(heading: Line, items: list[Mapping[str, Any]], lines: list[Line], mo
             fmt: Format) -> list[list[Element]]:
     """A digest's list: packed bullets, or where the channel has buttons one unit per item
     (its line and its choices; the heading rides on the first, "+N more" on the last)."""
-    if not fmt.buttons:
+    if not fmt.buttons or not items:
         return [_bullets(heading, lines, more, fmt)]
     units: list[list[Element]] = [[section([line]), *choices(item, fmt)]
                                   for item, line in zip(items, lines, strict=True)]

@@ -183,3 +183,18 @@ def test_slack_screen_keeps_its_features_between_commands(tmp_path: Path) -> Non
     second = handle(parse("screen 2"), Caller("U1", "C1"), services)
     assert first["text"].startswith("*3* records await") and second["text"].startswith("*2* records await")
     assert services.features.builds == 1
+
+
+def test_slack_screen_offers_confirm_on_a_safety_flagged_record(tmp_path: Path) -> None:
+    """In /litwatch screen's list a flagged record carries Confirm / Not a safety signal, the others do not."""
+    settings = load_settings(write_config(tmp_path))
+    store = Store.memory()
+    flagged, plain = pubmed_item(1), pubmed_item(2)
+    flagged.classification = Classification("case_report", safety=True)
+    plain.classification = Classification("clinical")
+    store.commit("pm", store.diff([flagged, plain], "pm"))
+    payload = handle(parse("screen"), Caller("U1", "C1"), Services(settings, store, {}, lambda item: Classification()))
+    buttons = {b["block_id"]: [e["action_id"] for e in b["elements"]] for b in payload["blocks"]
+               if b["type"] == "actions"}
+    assert buttons["screen:pmid:30000001"][3:] == ["safety:confirm", "safety:dismiss"]
+    assert len(buttons["screen:pmid:30000002"]) == 3

@@ -351,3 +351,28 @@ def test_slash_screen_lists_the_queue_with_buttons_and_an_ephemeral_click_is_con
         assert r.updates() == []
         bad = handle(parse("screen 30"), Caller("U0ALICE01", "C0ALERTS1"), services)
         assert "`screen` takes how many records to list, 1 to 20" in bad["text"]
+
+
+@pytest.mark.parametrize("transport", ["socket", "http"])
+def test_confirm_on_a_flagged_record_in_a_digest_is_a_label_too(tmp_path: Path, transport: str) -> None:
+    """A digest lists a safety-flagged record with Confirm / Not a safety signal; a click stores the label in place."""
+    from bot.models import Classification
+
+    flagged = pubmed_item(3, title="Scalp necrosis after exosome injections")
+    flagged.classification = Classification("case_report", safety=True)
+    with rig(tmp_path, transport) as r:
+        r.store.commit("pm", r.store.diff([flagged], "pm"))
+        uid = flagged.uid
+        note = Notification(kind="digest", route="slack:C0ALERTS1", summary=Summary(period="weekly", top=5),
+                            created="2026-11-09T09:00:00+00:00")
+        for message in render(note, r.store.docs([uid, OTHER])):
+            r.slack.client().chat_postMessage(channel="C0ALERTS1", **message)
+        digest = r.slack.messages[-1]
+        buttons = {b["block_id"]: [e["action_id"] for e in b["elements"]]
+                   for b in digest.blocks if b["type"] == "actions"}
+        assert buttons[f"screen:{uid}"][3:] == ["safety:confirm", "safety:dismiss"]
+        assert buttons[f"screen:{OTHER}"] == ["screen:include", "screen:exclude", "screen:maybe"]
+        r.send(block_actions(r.slack, digest, "safety:confirm", uid, label_text="Confirm"))
+        assert r.wait_updates(1)
+        assert r.store.safety_feedback()[uid].signal is True
+        assert item_text(digest.blocks, uid).endswith("\n⚑ Safety signal confirmed by alice")

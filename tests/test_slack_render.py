@@ -324,3 +324,24 @@ def test_buttons_are_exactly_what_slack_sdks_block_objects_write(safety: bool) -
     for uid in ("pmid:30000001", "feed:" + "x" * 300):
         message = r.to_slack(r.Message(("t",), (Choices(uid, safety),)))
         assert message["blocks"] == [r.choice_block(Choices(uid, safety)).to_dict()]
+
+
+def _buttons_by_uid(messages: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {a["elements"][0]["value"]: [e["action_id"] for e in a["elements"]]
+            for m in messages for a in _actions(m)}
+
+
+SCREEN = ["screen:include", "screen:exclude", "screen:maybe"]
+WITH_SAFETY = [*SCREEN, "safety:confirm", "safety:dismiss"]
+
+
+@pytest.mark.parametrize("kind,summary", [
+    ("items", {"new": 2}), ("digest", {"period": "weekly", "top": 5}), ("integrity", {}),
+    ("baseline_flagged", {"count": 2}),
+])  # fmt: skip
+def test_a_safety_flagged_item_offers_confirm_wherever_it_is_listed(kind: str, summary: dict[str, Any]) -> None:
+    """Per-run alert, digest, integrity notice, baseline list: the flagged item has all five buttons, the other three."""
+    flagged, plain = labelled(1, safety=True, integrity=kind == "baseline_flagged"), labelled(2, integrity=True)
+    messages = r.render(note(kind, summary=summary), [flagged, plain])
+    assert_valid(messages)
+    assert _buttons_by_uid(messages) == {"pmid:30000001": WITH_SAFETY, "pmid:30000002": SCREEN}
