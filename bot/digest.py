@@ -8,7 +8,7 @@ after the notification is stored: a crash between the two repeats a digest, neve
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,9 +41,9 @@ def _baseline_only(doc: dict[str, Any]) -> bool:
 
 
 def build_digests(store: Store, settings: Settings, *, period: str | None = None,
-                  moment: datetime | None = None) -> list[Notification]:  # fmt: skip
+                  moment: datetime | None = None, pictures: bool = True) -> list[Notification]:  # fmt: skip
     """One digest notification per subscriber: every subscriber of `period`, or (None) every
-    subscriber whose period has passed."""
+    subscriber whose period has passed; `pictures=False` draws (and writes) no picture."""
     moment = moment or now()
     until = moment.isoformat(timespec="seconds")
     # The window is a range of commit numbers, taken before the items are read: an item
@@ -70,7 +70,8 @@ def build_digests(store: Store, settings: Settings, *, period: str | None = None
             kind="digest", route=str(sub["target"]), uids=tuple(d["uid"] for d in docs),
             summary=Summary(period=sub_period, since=since, until=until, until_seq=mark,
                             top=settings.digest.top, count=len(docs), awaiting=left,
-                            pictures=_pictures(store, settings, since, moment, drawn) if docs else ()),
+                            pictures=_pictures(store, settings, since, moment, drawn)
+                            if docs and pictures else ()),
         ))  # fmt: skip
     return notes
 
@@ -125,16 +126,23 @@ def queue_or_preview(store: Store, settings: Settings, channels: Channels, *, pe
     delivered through that channel before, is shown on the console instead (a preview).
 
     A preview queues nothing and moves no subscriber's `last_digest`: the digest stays due,
-    and its channel gets it from the next run that has it.
+    and its channel gets it from the next run that has it. Nor does it draw the pictures: a
+    preview leaves no file behind; the digest draws them when it is queued.
     """
     destinations = store.destinations()
+    moment = moment or now()
     queued: list[Notification] = []
     previewed: list[Notification] = []
-    for note in build_digests(store, settings, period=period, moment=moment):
+    drawn: dict[str, tuple[str, ...]] = {}
+    for note in build_digests(store, settings, period=period, moment=moment, pictures=False):
         channel, hold = channels.pick(note.route, destinations)
         if hold:
             channel.send(note, store.docs(note.uids), 0)
             previewed.append(note)
+        elif note.uids:
+            since = note.summary.since
+            queued.append(replace(note, summary=replace(
+                note.summary, pictures=_pictures(store, settings, since, moment, drawn))))
         else:
             queued.append(note)
     return DigestRun(_queue(store, queued), previewed)

@@ -123,3 +123,19 @@ def test_a_second_digest_the_same_day_never_draws_over_the_pictures_of_one_still
                                              "digest-2026-03-09-from-2026-03-09-prisma.png"]  # fmt: skip
     assert [Path(p).name for p in second] == ["digest-2026-03-09-from-2026-03-09-2-trend.png",
                                               "digest-2026-03-09-from-2026-03-09-2-prisma.png"]  # fmt: skip
+
+
+def test_a_digest_preview_leaves_no_picture_behind(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    """A preview (a Slack store's digest printed here without a token) writes no PNG; queued later, it draws them."""
+    store, settings = filled(tmp_path)
+    figures = tmp_path / "data" / "figures"
+    out = io.StringIO()
+    with store:
+        store.remember_destination("slack")
+        run, _ = run_digests(store, settings, channels(console=out), moment=MONDAY + timedelta(days=7))
+        assert len(run.previewed) == 1 and "== Weekly digest" in out.getvalue()
+        assert "picture: " not in out.getvalue() and not figures.exists()
+        run, report = run_digests(store, settings, channels(sink_for(fake_slack)), moment=MONDAY + timedelta(days=7))
+    assert len(run.queued) == 1 and report.delivered == 1
+    assert sorted(p.name for p in figures.iterdir()) == ["digest-2026-03-09-from-2026-03-02-prisma.png",
+                                                         "digest-2026-03-09-from-2026-03-02-trend.png"]  # fmt: skip
