@@ -174,3 +174,18 @@ def test_a_bad_team_line_names_file_and_line(train: ModuleType, tmp_path: Path) 
                     '"title": ["T", 2], "abstract": []}\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"team-bad.jsonl:1: not a labelled record"):
         train.load_team([path], [], set())
+
+
+def test_the_shipped_classifiers_evidence_names_its_sentence() -> None:
+    """Contract with bot.classify: the evidence the real classifier quotes marks that sentence 1."""
+    from bot.classify import Classifier
+
+    item = pubmed_item(4, title="Scalp necrosis after injections", publication_types=("Case Reports",),
+                       abstract="A woman was treated for hair loss. Three days after the injections she "
+                                "developed extensive scalp necrosis requiring surgical debridement. "
+                                "She recovered over several months.")
+    item.classification = Classifier().classify(item)
+    assert any(e.startswith("abstract: '") for e in item.classification.evidence)
+    exported = team_labels({item.uid: item.to_dict()}, {item.uid: SafetyFeedback(item.uid, True, ALICE, AT)})
+    (label,) = exported.labels
+    assert [h for _, h in label.abstract] == [None, 1, None]
