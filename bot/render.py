@@ -157,12 +157,14 @@ Element = Header | Section | Context | Divider | Choices
 
 
 def choices(item: Mapping[str, Any], fmt: Format, *, safety: bool = False) -> list[Element]:
-    """The item's `Choices` when `fmt` shows buttons; nothing otherwise. A safety-flagged item
-    gets Confirm / Not a safety signal wherever it is listed (alert, per-run alert, digest,
-    the baseline's flagged list, the screening queue); `safety` adds them to any item."""
+    """The item's `Choices` when `fmt` shows buttons; nothing otherwise. A safety-flagged item,
+    or a possible safety signal, gets Confirm / Not a safety signal wherever it is listed
+    (alert, per-run alert, digest, the baseline's flagged list, the screening queue): the
+    team's word on either is a label for the next `make model`. `safety` adds them to any item."""
     if not fmt.buttons:
         return []
-    return [Choices(uid_of(item), safety or bool(classification(item).get("safety")))]
+    labels = classification(item)
+    return [Choices(uid_of(item), safety or bool(labels.get("safety") or labels.get("possible_safety")))]
 
 
 @dataclass

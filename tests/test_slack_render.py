@@ -345,3 +345,15 @@ def test_a_safety_flagged_item_offers_confirm_wherever_it_is_listed(kind: str, s
     messages = r.render(note(kind, summary=summary), [flagged, plain])
     assert_valid(messages)
     assert _buttons_by_uid(messages) == {"pmid:30000001": WITH_SAFETY, "pmid:30000002": SCREEN}
+
+
+def test_a_possible_safety_signal_offers_confirm_too() -> None:
+    """A record between the review and the safety threshold ("possible safety signal") can be
+    confirmed or dismissed as well: the team's word on it is a label for the model."""
+    from dataclasses import replace
+
+    possible = pubmed_item(3)
+    possible.classification = replace(Classification("clinical", False, False, ("x",)), possible_safety=True)
+    messages = r.render(note("items", summary={"new": 2}), [doc(possible), labelled(4)])
+    assert_valid(messages)
+    assert _buttons_by_uid(messages) == {"pmid:30000003": WITH_SAFETY, "pmid:30000004": SCREEN}
