@@ -258,8 +258,19 @@ _HEALTH_WORDS = frozenset({
     "vaccinated", "vaccination", "pregnancy", "pregnant", "surgery", "mortality", "morbidity",
     "injury", "pain", "obesity", "diabetes", "cardiovascular", "nutrition", "dietary", "biomarker",
     "biomarkers", "death", "deaths", "dementia", "impairment", "disorder", "disorders",
-    "skin", "dermatitis",
+    "skin", "dermatitis", "admission", "admissions", "admitted", "readmitted", "readmission",
+    "surgical", "clinic", "clinics", "emergency", "intensive", "sepsis", "stroke", "cardiac",
+    "renal", "kidney", "liver", "lung", "fracture", "fractures", "pregnancies", "births",
+    "delivery", "dental", "dentists", "prescribing", "prescriptions", "insomnia", "migraine",
+    "epilepsy", "asthma", "hypertension", "bleeding", "haemorrhage", "hemorrhage", "infections",
+    "vaccines", "implant", "implants", "prosthesis", "catheter", "transplant", "transplantation",
 })  # fmt: skip
+# Medical word endings: procedures, inflammations, disorders, bleeding, blood findings.
+_MEDICAL_SUFFIXES = (
+    "ectomy", "ectomies", "otomy", "ostomy", "plasty", "scopy", "scopies", "itis", "osis",
+    "emia", "aemia", "pathy", "algia", "penia", "plegia", "rrhage", "rrhoea", "rrhea", "uria",
+    "iasis", "opia", "trophy", "ectasia",
+)  # fmt: skip
 _PERSON_WORDS = frozenset({
     "patient", "patients", "participants", "participant", "subjects", "volunteers", "women",
     "men", "children", "adults", "infants", "people", "individuals", "persons", "adolescents",
@@ -760,6 +771,8 @@ class Classifier:
     def _about_health(self, text: _Text) -> bool:
         if text.words & _HEALTH_WORDS:
             return True
+        if any(len(w) > 5 and w.endswith(_MEDICAL_SUFFIXES) for w in text.words):
+            return True  # "tonsillectomy", "colonoscopy", "haemorrhage", "myopia"
         return self._condition_terms is not None and \
             self._condition_terms.search(text.low) is not None
 

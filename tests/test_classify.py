@@ -683,6 +683,17 @@ def test_reviews_letters_and_trials_that_report_or_describe_are_no_case_reports(
     assert classify(item).kind != "case_report"
 
 
+@pytest.mark.parametrize(("title", "abstract"), [
+    ("Outcomes of day-case tonsillectomy in children",
+     "We reviewed 1,020 children discharged on the day of surgery. Eleven were readmitted."),
+    ("Myopia in schoolchildren", "We measured refraction in 12,580 children aged 6 to 15 years."),
+])
+def test_counted_people_in_a_record_about_a_procedure_or_disorder_is_clinical(title: str, abstract: str) -> None:
+    """A medical word ending ('-ectomy', '-opia', '-itis') says the counted people are a health
+    study, as the short list of health words does."""
+    assert classify(pubmed(title, abstract)).kind == "clinical"
+
+
 def test_in_this_paper_we_analysed_patients_is_clinical_not_a_review() -> None:
     """Issue 10: 'In this paper we analysed 10 British patients' is a study, not a review."""
     c = classify(pubmed("Neuropathy in British patients", "In this paper we analysed 10 British patients with neuropathy."))
