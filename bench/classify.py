@@ -206,8 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n== safety, development: out of fold ({train.FOLDS} folds grouped by record) on the training "
           "records, at the shipped thresholds (the threshold and the model's design were chosen on these "
           "scores; the held-out sets below are the figures of record)")
-    # ADE and our records are trained together, as `make model` does; scored per origin.
-    both = tune + own
+    # ADE, our and the team's records (model/labels/team-*.jsonl) are trained together, as
+    # `make model` does; scored per origin (the team's records are trained on, not scored).
+    team = train.load_team(train.team_files(), (r.id for r in ade), train.eval_ids(),
+                           (t for r in ade for t in r.sentences))
+    if team.records:
+        print(f"  {team.summary()}")
+    both = tune + own + team.records
     assigned = train.folds(both)
     got: dict[str, tuple[bool, bool]] = {}
     oof: dict[str, float] = {}  # each record's out-of-fold safety score

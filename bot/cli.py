@@ -144,9 +144,13 @@ def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
         docs = [d for d in docs if is_flagged(d)]
     text = render(docs, args.format)
     if args.output and args.output != "-":
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
+        target = Path(args.output)
+        partial = target.with_name(f".{target.name}.partial")
+        try:  # a killed export leaves no half-written labels file behind
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, target)
         except OSError as exc:
+            partial.unlink(missing_ok=True)
             raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"wrote {len(docs)} records to {args.output}", file=sys.stderr)
     else:
@@ -634,15 +638,27 @@ def _cmd_labels_export(args: argparse.Namespace, env: Environment) -> int:
         exported = team_labels({d["uid"]: d for d in store.docs(feedback)}, feedback)
     for uid, why in exported.skipped:
         print(f"{uid}: left out: {why}", file=sys.stderr)
+    # "Not a safety signal" teaches "no harm is reported here"; on a record the model flagged,
+    # a reviewer may have meant "harm, but off our topic" (that is an Exclude).
+    flagged = [label.uid for label in exported.labels if not label.safety and label.flagged]
+    if flagged:
+        print(f"{len(flagged)} record(s) called 'not a safety signal' were flagged as safety signals "
+              f"({', '.join(flagged[:5])}{', …' if len(flagged) > 5 else ''}): check they report no harm "
+              "to people, not merely a harm off the review's topic, before `make model` learns them",
+              file=sys.stderr)
     text = exported.jsonl()
     confirmed = sum(label.safety for label in exported.labels)
     summary = (f"{len(exported.labels)} team label(s) ({confirmed} confirmed, "
                f"{len(exported.labels) - confirmed} not a safety signal) from {len(feedback)} record(s) "
                "with safety feedback")
     if args.output and args.output != "-":
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
+        target = Path(args.output)
+        partial = target.with_name(f".{target.name}.partial")
+        try:  # a killed export leaves no half-written labels file behind
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, target)
         except OSError as exc:
+            partial.unlink(missing_ok=True)
             raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
         print(f"wrote {summary} to {args.output}; `make model` trains on model/labels/team-*.jsonl",
               file=sys.stderr)

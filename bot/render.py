@@ -156,13 +156,16 @@ class Choices:
 Element = Header | Section | Context | Divider | Choices
 
 
+BUTTON_VALUE = 2000  # Slack's limit on a button's value
+
+
 def choices(item: Mapping[str, Any], fmt: Format, *, safety: bool = False) -> list[Element]:
     """The item's `Choices` when `fmt` shows buttons; nothing otherwise. A safety-flagged item,
     or a possible safety signal, gets Confirm / Not a safety signal wherever it is listed
     (alert, per-run alert, digest, the baseline's flagged list, the screening queue): the
     team's word on either is a label for the next `make model`. `safety` adds them to any item."""
-    if not fmt.buttons:
-        return []
+    if not fmt.buttons or len(uid_of(item)) > BUTTON_VALUE:
+        return []  # a button names its item in `value`: an id Slack cannot carry gets none
     labels = classification(item)
     return [Choices(uid_of(item), safety or bool(labels.get("safety") or labels.get("possible_safety")))]
 

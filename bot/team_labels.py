@@ -3,10 +3,14 @@
 Each Confirm / Not a safety signal click (the latest per record, `Store.safety_feedback`)
 becomes one record in the JSONL format of `model/labels/` (model/labels/README.md), which
 `model/train.py` reads from `model/labels/team-*.jsonl`. Sentences are split as the
-classifier splits them. "Not a safety signal": the record is no harm report, every sentence
-is labelled 0. Confirm: the record is one, and the sentences the alert quoted as its evidence
-are labelled 1; the team judged the record on those quotes, not its other sentences, so those
-are labelled `null` (not judged: kept as the record's text, never a training example).
+classifier splits them. "Not a safety signal": the record reports no harm to people from an
+intervention, every sentence is labelled 0 (a harm that is merely off the review's topic is an
+Exclude, not this). Confirm: the record is one, and the strongest sentence its alert quoted is
+labelled 1; the team judged the record on that quote, not on its other sentences (a second
+quote is often the study's design), so those are labelled `null` (not judged: kept as the
+record's text, never a training example). A record carries its DOI, URL and linked records so
+that `model/train.py` can keep out what the evaluation set or the ADE corpus hold; the reviewer
+is named by Slack user ID only.
 
 Pure: stored documents and feedback in, records out.
 """
@@ -24,8 +28,9 @@ from bot.decisions import SafetyFeedback
 from bot.models import Item
 
 # A quoted sentence in a classification's evidence: "abstract: '…words…' (0.91)", and the
-# sentence rules' "title: '…' (sentence rules)". MeSH and registry evidence quote no sentence.
-_QUOTE = re.compile(r"^(title|abstract): '(.*)'(?: \((?:\d+(?:\.\d+)?|sentence rules)\))?$", re.DOTALL)
+# sentence rules' "title: '…' (sentence rules) (0.80)". MeSH and registry evidence quote no
+# sentence.
+_QUOTE = re.compile(r"^(title|abstract): '(.*)'(?: \((?:\d+(?:\.\d+)?|sentence rules)\))*$", re.DOTALL)
 
 Harm = int | None  # 1 harm, 0 none, None not judged
 
@@ -41,11 +46,15 @@ class TeamLabel:
     abstract: tuple[tuple[str, Harm], ...]
     by: str
     at: str
+    doi: str = ""
+    url: str = ""
+    links: tuple[str, ...] = ()
+    flagged: bool = False  # the classifier had flagged it a safety signal (not exported)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.uid, "group": "team", "kind": self.kind, "safety": self.safety,
                 "title": list(self.title), "abstract": [list(pair) for pair in self.abstract],
-                "by": self.by, "at": self.at}
+                "by": self.by, "at": self.at, "doi": self.doi, "url": self.url, "links": list(self.links)}
 
     @property
     def judged(self) -> int:
@@ -84,24 +93,35 @@ def team_labels(docs: Mapping[str, Mapping[str, Any]], feedback: Mapping[str, Sa
         has_title = bool(item.title.strip())
         if word.signal:
             quoted = quoted_sentences(parts, has_title, item.classification.evidence if item.classification else ())
-            if not quoted:
+            strongest = set(quoted[:1])  # evidence comes strongest first
+            if not strongest:
                 skipped.append((uid, "confirmed, but its alert quoted no sentence (MeSH or other fields): "
                                      "nothing for the sentence model to learn"))
                 continue
-            harms: list[Harm] = [1 if i in quoted else None for i in range(len(parts))]
+            harms: list[Harm] = [1 if i in strongest else None for i in range(len(parts))]
         else:
             harms = [0] * len(parts)
         pairs = list(zip(parts, harms, strict=True))
         title = pairs.pop(0) if has_title else ("", None)
         kind = item.classification.kind if item.classification else "other"
         labels.append(TeamLabel(uid=uid, kind=kind, safety=word.signal, title=title, abstract=tuple(pairs),
-                                by=word.by.name or word.by.id, at=word.at.isoformat(timespec="seconds")))
+                                by=word.by.id or "unknown", at=word.at.isoformat(timespec="seconds"),
+                                doi=item.doi or "", url=item.url or "",
+                                links=tuple(sorted(_linked(item))),
+                                flagged=bool(item.classification and item.classification.safety)))
     return LabelExport(tuple(labels), tuple(skipped))
 
 
-def quoted_sentences(parts: Sequence[str], has_title: bool, evidence: Sequence[str]) -> set[int]:
-    """Indexes of the sentences (title first when `has_title`) that `evidence` quotes."""
-    found = set()
+def _linked(item: Item) -> list[str]:
+    """The uids of the records folded into this one (cross-source links) and the other URLs of
+    the same work."""
+    return [v for v in (*item.links, *item.alt_urls) if v]
+
+
+def quoted_sentences(parts: Sequence[str], has_title: bool, evidence: Sequence[str]) -> list[int]:
+    """Indexes of the sentences (title first when `has_title`) that `evidence` quotes, in the
+    order of the evidence (strongest first)."""
+    found: list[int] = []
     for line in evidence:
         m = _QUOTE.match(line)
         if m is None:
@@ -112,6 +132,7 @@ def quoted_sentences(parts: Sequence[str], has_title: bool, evidence: Sequence[s
         candidates = [0] if where == "title" and has_title else range(1 if has_title else 0, len(parts))
         for i in candidates:
             if quote in parts[i].lower():
-                found.add(i)
+                if i not in found:
+                    found.append(i)
                 break
     return found

@@ -32,6 +32,7 @@ import argparse
 import csv
 import hashlib
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -83,6 +84,7 @@ class Record:
     title: str = ""
     abstract: str = ""
     kind: str = ""
+    keys: frozenset[str] = frozenset()  # every identifier of the record, normalised (`record_key`)
 
     @property
     def item(self) -> Item:
@@ -152,10 +154,12 @@ def load_own(path: Path, origin: str = "own") -> list[Record]:
             title, title_harm = rec["title"]
             sentences = [title] + [s for s, _ in rec["abstract"]]
             labels = [_harm(title_harm)] + [_harm(h) for _, h in rec["abstract"]]
+            names = [rec["id"], rec.get("doi") or "", rec.get("url") or "", *(rec.get("links") or ())]
             record = Record(
                 id=str(rec["id"]), origin=origin, group=str(rec["group"]), sentences=tuple(sentences),
                 labels=tuple(labels), safety=bool(rec["safety"]), title=title,
                 abstract=" ".join(s for s, _ in rec["abstract"]), kind=str(rec["kind"]),
+                keys=frozenset(record_key(str(n)) for n in names if str(n).strip()),
             )  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
             raise SystemExit(f"{path}:{number}: not a labelled record ({exc}); see model/labels/README.md "
@@ -165,6 +169,33 @@ def load_own(path: Path, origin: str = "own") -> list[Record]:
                              "label every sentence 0 or 1")
         records.append(record)
     return records
+
+
+_PREFIXES = ("pmid:", "pubmed:", "feed:", "nct:", "clinicaltrials:", "doi:")
+_DOI_URL = re.compile(r"^(?:https?://)?(?:dx\.)?doi\.org/")
+
+
+def record_key(value: str) -> str:
+    """One identifier in one form, whatever way it was written: "PMID: 3393", "3393" and
+    "pmid:3393" are "pmid:3393"; a DOI, bare or as a doi.org link, is "doi:10.…" lower-cased;
+    "NCT01234567" is "nct:nct01234567"; anything else is lower-cased without spaces."""
+    v = re.sub(r"\s+", "", value).lower()
+    for prefix in _PREFIXES:
+        if v.startswith(prefix):
+            v = v[len(prefix):]
+            break
+    v = _DOI_URL.sub("", v)
+    if v.isdigit():
+        return f"pmid:{int(v)}"
+    if v.startswith("10.") and "/" in v:
+        return f"doi:{v}"
+    if re.fullmatch(r"nct\d{8}", v):
+        return f"nct:{v}"
+    return v
+
+
+def sentence_key(sentence: str) -> str:
+    return " ".join(sentence.lower().split())
 
 
 def _harm(value: object) -> int | None:
@@ -314,7 +345,7 @@ class TeamLabels:
     records: list[Record]
     files: list[Path]
     replaced: int = 0  # a later file held the same record: its label counts
-    in_corpus: int = 0  # the ADE corpus holds the record (its held-out fifth must stay unseen)
+    in_corpus: int = 0  # the ADE corpus holds the record, by id or by a sentence of its text
     in_eval: int = 0  # bench/eval holds it: the evaluation set is never trained on
 
     def summary(self) -> str:
@@ -329,9 +360,12 @@ class TeamLabels:
                 f"{judged} sentence(s) judged)" + (f"; left out: {', '.join(left)}" if left else ""))
 
 
-def load_team(files: Sequence[Path], ade_ids: Iterable[str], eval_ids: Iterable[str]) -> TeamLabels:
+def load_team(files: Sequence[Path], ade_ids: Iterable[str], eval_ids: Iterable[str],
+              ade_sentences: Iterable[str] = ()) -> TeamLabels:
     """Team records by uid (a later file's label replaces an earlier one's), minus those the
-    ADE corpus or the evaluation set hold."""
+    ADE corpus or the evaluation set hold: matched on every identifier a record carries (its
+    uid, DOI, URL and linked records), normalised, and, for the corpus, on its sentences (a
+    record of the corpus's held-out fifth must stay unseen, whatever id it came in under)."""
     by_id: dict[str, Record] = {}
     replaced = 0
     for path in files:
@@ -342,11 +376,16 @@ def load_team(files: Sequence[Path], ade_ids: Iterable[str], eval_ids: Iterable[
             replaced += record.id in by_id
             by_id.pop(record.id, None)
             by_id[record.id] = record
-    corpus, evaluated = {f"pmid:{i}" for i in ade_ids}, set(eval_ids)
-    bare = {uid: uid.split(":", 1)[-1] for uid in by_id}
-    in_corpus = [uid for uid in by_id if uid in corpus]
-    in_eval = [uid for uid in by_id if uid not in corpus and bare[uid] in evaluated]
-    kept = [r for uid, r in by_id.items() if uid not in corpus and bare[uid] not in evaluated]
+    corpus = {record_key(i) for i in ade_ids}
+    evaluated = {record_key(i) for i in eval_ids}
+    texts = {sentence_key(t) for t in ade_sentences if len(t) > 40}  # not "Case report."
+
+    def in_ade(r: Record) -> bool:
+        return bool(r.keys & corpus) or any(sentence_key(t) in texts for t in r.sentences if len(t) > 40)
+
+    in_corpus = [r for r in by_id.values() if in_ade(r)]
+    in_eval = [r for r in by_id.values() if not in_ade(r) and r.keys & evaluated]
+    kept = [r for r in by_id.values() if not in_ade(r) and not r.keys & evaluated]
     return TeamLabels(kept, list(files), replaced, len(in_corpus), len(in_eval))
 
 
@@ -355,7 +394,10 @@ def eval_ids(folder: Path = EVAL) -> set[str]:
     ids = set()
     for path in sorted(folder.glob("labels-*.csv")):
         with path.open(encoding="utf-8", newline="") as f:
-            ids.update(row["id"].strip() for row in csv.DictReader(f) if row.get("id"))
+            reader = csv.DictReader(f)
+            if "id" not in (reader.fieldnames or ()):
+                raise SystemExit(f"{path} has no `id` column: see bench/eval/GUIDE.md for its format")
+            ids.update(row["id"].strip() for row in reader if row.get("id"))
     return ids
 
 
@@ -373,7 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a team labels file (`litwatch labels export`) beside model/labels/team-*.jsonl")
     args = parser.parse_args(argv)
     ade, drop = load_ade(args.data)
-    team = load_team(team_files(args.labels, args.feedback), (r.id for r in ade), eval_ids())
+    team = load_team(team_files(args.labels, args.feedback), (r.id for r in ade), eval_ids(),
+                     (t for r in ade for t in r.sentences))
     print(team.summary())
     records = ade + own_training(args.labels) + team.records
     tune = [r for r in records if not r.holdout]  # the held-out ADE records choose nothing
@@ -385,7 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ade_corpus_records": counts["ade"], "own_records": counts["own"],
             "sentences": sum(len(r.examples) for r in records),
             "own_labels": [f"model/labels/{name}" for name in OWN_FILES],
-            **({"team_records": counts["team"], "team_labels": [p.name for p in team.files]}
+            **({"team_records": counts["team"],
+                "team_labels": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in team.files}}
                if team.records else {}),
         },
         "features": len(model.index), "product_words_dropped": len(drop),

@@ -227,7 +227,7 @@ def test_safety_confirm_and_dismiss_are_stored_as_labels(tmp_path: Path) -> None
         r.send(block_actions(r.slack, r.safety, "safety:dismiss", label_text="Not a safety signal"))
         assert r.wait_updates(2)
         assert r.store.safety_feedback()[UID].signal is False
-        assert item_text(r.safety.blocks, UID).endswith("\n⚑ Not a safety signal, says alice")
+        assert item_text(r.safety.blocks, UID).endswith("\n⚑ Not a safety signal (no harm to people reported), says alice")
         assert r.store.decision_history() == []  # a safety label is not a screening decision
 
 
@@ -239,6 +239,15 @@ def test_someone_not_among_the_reviewers_records_nothing(tmp_path: Path, transpo
         reply = r.slack.wait_responses(1)[0]
         assert reply.ephemeral and "only reviewers can screen" in reply.all_text()
         assert r.store.decision_history() == [] and r.updates() == []
+
+
+def test_someone_not_among_the_reviewers_cannot_judge_a_safety_signal(tmp_path: Path) -> None:
+    """The refusal for a Confirm click speaks of safety signals, not of screening; nothing is stored."""
+    with rig(tmp_path, config=REVIEWERS) as r:
+        r.send(block_actions(r.slack, r.safety, "safety:confirm", label_text="Confirm", user=BOB))
+        reply = r.slack.wait_responses(1)[0]
+        assert reply.ephemeral and "only reviewers can judge safety signals" in reply.all_text()
+        assert r.store.safety_feedback() == {} and r.updates() == []
 
 
 @pytest.mark.parametrize("transport", ["socket", "http"])

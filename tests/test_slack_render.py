@@ -357,3 +357,13 @@ def test_a_possible_safety_signal_offers_confirm_too() -> None:
     messages = r.render(note("items", summary={"new": 2}), [doc(possible), labelled(4)])
     assert_valid(messages)
     assert _buttons_by_uid(messages) == {"pmid:30000003": WITH_SAFETY, "pmid:30000004": SCREEN}
+
+
+def test_an_item_whose_id_slack_cannot_carry_in_a_button_gets_no_buttons() -> None:
+    """A button's value (the item's uid) is at most 2,000 characters: a longer feed id is listed
+    without buttons rather than making Slack refuse the whole message."""
+    long_one = labelled(5, safety=True)
+    long_one["uid"] = "feed:https://j.example/" + "x" * 2100
+    messages = r.render(note("items", summary={"new": 2}), [long_one, labelled(6)])
+    assert_valid(messages)
+    assert _buttons_by_uid(messages) == {"pmid:30000006": SCREEN}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import sys
@@ -65,11 +66,14 @@ def test_export_labels_confirmed_quotes_and_every_sentence_of_a_dismissed_alert(
     err = capsys.readouterr().err
     assert "nct:NCT01234567: left out: a registry record" in err
     assert "2 team label(s) (1 confirmed, 1 not a safety signal)" in err
+    assert "1 record(s) called 'not a safety signal' were flagged as safety signals (pmid:30000002)" in err
+    assert not list(tmp_path.glob(".*.partial"))
     confirmed, dismissed = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert confirmed["id"] == "pmid:30000001" and confirmed["safety"] is True
     assert confirmed["title"] == ["Scalp abscesses after exosome injections", None]
     assert confirmed["abstract"] == [["We describe a series.", None], [HARM, 1], ["Both recovered.", None]]
-    assert confirmed["kind"] == "case_report" and confirmed["by"] == "alice"
+    assert confirmed["kind"] == "case_report" and confirmed["by"] == "U0ALICE01"  # Slack ID, no name
+    assert confirmed["doi"] == "10.1000/test.1" and confirmed["links"] == []
     assert dismissed["safety"] is False
     assert {h for _, h in [dismissed["title"], *dismissed["abstract"]]} == {0}
 
@@ -90,9 +94,11 @@ def test_export_without_a_store_is_one_line(capsys: pytest.CaptureFixture[str]) 
 def test_a_clipped_quote_finds_its_sentence() -> None:
     """Long sentences are quoted clipped ("…middle…"): the quote still names its sentence."""
     parts = ["A title", "First sentence.", "A long sentence in which the patient developed necrosis at the site."]
-    assert quoted_sentences(parts, True, ["abstract: '…developed necrosis at the…' (0.88)"]) == {2}
-    assert quoted_sentences(parts, True, ["title: 'A title' (sentence rules)"]) == {0}
-    assert quoted_sentences(parts, True, ["Alopecia / chemically induced"]) == set()
+    assert quoted_sentences(parts, True, ["abstract: '…developed necrosis at the…' (0.88)"]) == [2]
+    assert quoted_sentences(parts, True, ["title: 'A title' (sentence rules) (0.80)"]) == [0]
+    assert quoted_sentences(parts, True, ["Alopecia / chemically induced"]) == []
+    both = ["abstract: 'First sentence.' (0.91)", "title: 'A title' (0.52)"]
+    assert quoted_sentences(parts, True, both) == [1, 0]  # strongest first, as the evidence
 
 
 def test_confirmed_without_a_quoted_sentence_is_left_out() -> None:
@@ -138,7 +144,9 @@ def test_train_uses_team_files_in_the_labels_folder(
             "4 sentence(s) judged)") in printed
     info = json.loads((out / "safety_model.json").read_text(encoding="utf-8"))
     trained = info["trained_on"]
-    assert trained["team_records"] == 2 and trained["team_labels"] == ["team-feedback.jsonl"]
+    assert trained["team_records"] == 2 and list(trained["team_labels"]) == ["team-feedback.jsonl"]
+    digest = hashlib.sha256((folder / "team-feedback.jsonl").read_bytes()).hexdigest()
+    assert trained["team_labels"]["team-feedback.jsonl"] == digest  # the model names the file's bytes
 
 
 def test_train_without_team_files_says_none_and_leaves_the_json_as_before(
@@ -188,4 +196,33 @@ def test_the_shipped_classifiers_evidence_names_its_sentence() -> None:
     assert any(e.startswith("abstract: '") for e in item.classification.evidence)
     exported = team_labels({item.uid: item.to_dict()}, {item.uid: SafetyFeedback(item.uid, True, ALICE, AT)})
     (label,) = exported.labels
-    assert [h for _, h in label.abstract] == [None, 1, None]
+    # The strongest quote (here the title, 0.93) is the one the team confirmed; the second
+    # quote and the other sentences stay unjudged.
+    assert label.title[1] == 1
+    assert [h for _, h in label.abstract] == [None, None, None]
+
+
+def test_team_records_are_matched_on_every_identifier_in_any_form(train: ModuleType, tmp_path: Path) -> None:
+    """'3393', 'PMID: 3393', a DOI link or a linked PubMed record: all name the same record, so
+    a corpus or evaluation record never enters training under another form of its id."""
+    path = tmp_path / "team-forms.jsonl"
+    base = {"group": "team", "kind": "other", "safety": False, "title": ["T", 0], "abstract": [["S.", 0]]}
+    rows = [{**base, "id": "3393"}, {**base, "id": "PMID: 3393"}, {**base, "id": "pmid : 3393"},
+            {**base, "id": "feed:https://j.example/a1", "links": ["pmid:222"]},
+            {**base, "id": "feed:https://j.example/a2", "doi": "10.1000/ABC"},
+            {**base, "id": "feed:https://j.example/a3", "url": "https://doi.org/10.1/keep"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    team = train.load_team([path], ade_ids=["3393"], eval_ids={"222", "doi:10.1000/abc"})
+    assert [r.id for r in team.records] == ["feed:https://j.example/a3"]
+    assert (team.in_corpus, team.in_eval) == (3, 2)
+
+
+def test_a_team_record_with_a_corpus_sentence_is_left_out_whatever_its_id(train: ModuleType, tmp_path: Path) -> None:
+    """A record of the ADE corpus exported under a feed uid still carries the corpus's text."""
+    sentence = "Fulminant hepatitis developed three weeks after the patient started the new drug."
+    path = tmp_path / "team-text.jsonl"
+    row = {"id": "feed:https://j.example/x", "group": "team", "kind": "case_report", "safety": True,
+           "title": ["Hepatitis", None], "abstract": [[sentence, 1]]}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    team = train.load_team([path], ade_ids=[], eval_ids=set(), ade_sentences=[sentence.upper()])
+    assert team.records == [] and team.in_corpus == 1

@@ -116,7 +116,8 @@ def screen(click: Click, *, store: Any, reviewers: Sequence[str], reasons: Seque
            update: Update, post: Post, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
     """Record what `click` decided, then show it: the message updated, or an ephemeral line."""
     if reviewers and click.reviewer.id not in reviewers:
-        post(click.response_url, ephemeral("Sorry: only reviewers can screen (they are listed under "
+        what = "judge safety signals" if click.action in SAFETY_WORDS else "screen"
+        post(click.response_url, ephemeral(f"Sorry: only reviewers can {what} (they are listed under "
                                            "[screening] reviewers in the config). Nothing was recorded."))
         return
     try:
@@ -155,7 +156,7 @@ def _record(click: Click, store: Any, reasons: Sequence[str], at: datetime) -> s
         signal = SAFETY_WORDS[click.action]
         store.record_safety_feedback(SafetyFeedback(click.uid, signal, click.reviewer, at, click.where))
         return f"{SAFETY_MARK}Safety signal confirmed by {name}" if signal else \
-            f"{SAFETY_MARK}Not a safety signal, says {name}"
+            f"{SAFETY_MARK}Not a safety signal (no harm to people reported), says {name}"
     verdict: Verdict = "exclude" if click.action == "reason" else click.action  # type: ignore[assignment]
     reason = click.reason
     if reason is not None and reason not in reasons:
