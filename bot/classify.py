@@ -136,11 +136,12 @@ _CLAUSE_BREAK = re.compile(
 
 _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present", "we are report",
                   "this report", "this communication", "this letter", "this paper", "this article",
-                  "herein", "here are", "here is", "below are", "below is")
+                  "herein", "here are", "here is", "below are", "below is", "our patient")
 _CASE_TEXT = _led(
     "acdehoprtw",
     r"\b(?:we|here,? we|authors|this (?:report|paper|article|communication|letter))\s+(?:\w+\s+)?"
-    r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?)\s+"
+    r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?|"
+    r"cent(?:er|re)s\s+on|focuses\s+on|concerns)\s+"
     r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:(?:case|cases|history|story)\s+of\s+)?)?"
     # one person within three words of its determiner, or two or three people
     r"(?:(?:an?|one|first|unique|unusual|rare|novel|interesting|single)\s+(?:[\w'-]+\s+){0,3}?"
@@ -156,6 +157,9 @@ _CASE_TEXT = _led(
     r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b"
     r"|\b(?:an?|one|this) (?:unusual |rare |unique |atypical |interesting )?case (?:is|was) "
     r"(?:presented|described|reported)\b"
+    r"|\bthe case of (?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|man|woman|boy|girl|child|infant|"
+    r"neonate|gentleman|lady)\b"
+    r"|\bour patient\b(?![s-]| (?:population|group|cohort|sample|base|series|numbers|care)\b)"
     r"|\b(?:reported|described|presented) (?:here(?:in)?|below) (?:are|is) (?:an?|one|two|three)\b"
     r"|\b(?:one|two|three) such cases? (?:is|are) (?:reported|described|presented)\b"
     r"|\bthis case (?:illustrates|indicates|demonstrates|shows|suggests|highlights|emphasi[sz]es)\b")
@@ -167,6 +171,8 @@ _ONE_PATIENT = re.compile(
     r"gentleman|lady)\b(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
     r"was referred|was treated|received|had)\b"
+    r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
+    r"developed|presented|had|was|underwent|took)\b"
     r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
     r"|\bthe patient(?:'s)? (?:whose case|described|presented|developed|was|had|recovered|"

@@ -637,6 +637,10 @@ def test_one_patient_described_without_tags_is_a_case_report(abstract: str) -> N
     "Described herein is a patient with a rare gene deletion and a severe reaction.",
     "Reported herein are two unusual presentations of a rare syndrome.",
     "Described below is one unusual presentation of the syndrome.",
+    "Our patient, diagnosed with ovarian carcinoma, had a catheter placed for chemotherapy.",
+    "This report centers on a patient who developed a disrupted catheter after an injection.",
+    "Myoclonic twitching in the legs of a patient who received intrathecal morphine is described.",
+    "The case of a young woman suffering from several autoimmune disorders is discussed.",
     "Reported herein are two patients with a rare gene deletion and a severe reaction.",
     "Lithium toxicity develops rarely in the newborn; one such case is reported here.",
     "Serum triglycerides rose in two patients and fell when the drug was stopped.",
@@ -674,6 +678,8 @@ def test_few_counted_patients_beside_a_larger_count_is_no_case_report(abstract: 
     ("This letter highlights a concern about the treatment of elderly men with prostate cancer.",
      ("Letter",)),
     ("Methods: We report the findings of a prospective multicentre study in 212 women.", ()),
+    ("Our patient population was older than in earlier trials of the drug.", ("Journal Article",)),
+    ("This review focuses on a new approach to the care of patients with wounds.", ("Review",)),
 ])
 def test_reviews_letters_and_trials_that_report_or_describe_are_no_case_reports(
         abstract: str, types: tuple[str, ...]) -> None:
