@@ -144,14 +144,7 @@ def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
         docs = [d for d in docs if is_flagged(d)]
     text = render(docs, args.format)
     if args.output and args.output != "-":
-        target = Path(args.output)
-        partial = target.with_name(f".{target.name}.partial")
-        try:  # a killed export leaves no half-written labels file behind
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, target)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
+        _write_output(args.output, text.encode())
         print(f"wrote {len(docs)} records to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -616,10 +609,7 @@ def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
 
         data = flow_diagram(counts, args.format)
     if args.output and args.output != "-":
-        try:
-            Path(args.output).write_bytes(data)
-        except OSError as exc:
-            raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
+        _write_output(args.output, data)
         print(f"wrote the PRISMA {args.format.upper()} to {args.output}", file=sys.stderr)
     elif args.format == "json":
         sys.stdout.write(data.decode())
@@ -628,6 +618,19 @@ def _cmd_prisma(args: argparse.Namespace, env: Environment) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     return EXIT_OK
+
+
+def _write_output(path: str, data: bytes) -> None:
+    """Write a command's `-o FILE` whole or not at all: a killed or failing write leaves the
+    previous file (or none), never half of it; an error is one line naming the file."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise LitwatchError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _cmd_labels_export(args: argparse.Namespace, env: Environment) -> int:
@@ -652,14 +655,7 @@ def _cmd_labels_export(args: argparse.Namespace, env: Environment) -> int:
                f"{len(exported.labels) - confirmed} not a safety signal) from {len(feedback)} record(s) "
                "with safety feedback")
     if args.output and args.output != "-":
-        target = Path(args.output)
-        partial = target.with_name(f".{target.name}.partial")
-        try:  # a killed export leaves no half-written labels file behind
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, target)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise LitwatchError(f"cannot write {args.output}: {exc.strerror}") from None
+        _write_output(args.output, text.encode())
         print(f"wrote {summary} to {args.output}; `make model` trains on model/labels/team-*.jsonl",
               file=sys.stderr)
     else:
