@@ -208,8 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           "scores; the held-out sets below are the figures of record)")
     # ADE, our and the team's records (model/labels/team-*.jsonl) are trained together, as
     # `make model` does; scored per origin (the team's records are trained on, not scored).
-    team = train.load_team(train.team_files(), (r.id for r in ade), train.eval_ids(),
-                           (t for r in ade for t in r.sentences))
+    team = train.team_for(ade)
     if team.records:
         print(f"  {team.summary()}")
     both = tune + own + team.records
@@ -404,13 +403,15 @@ class Audited:
     b: bool
 
 
-def load_audit(folder: Path = train.LABELS) -> tuple[list[Audited], dict[str, float]]:
-    """The audited corpus negatives and each stratum's sampling weight (population / sample)."""
+def load_audit(folder: Path = train.LABELS) -> tuple[list[Audited], dict[str, int], dict[str, float]]:
+    """The audited corpus negatives, each stratum's population, and its sampling weight
+    (population / sample)."""
     with (folder / "ade-audit.csv").open(encoding="utf-8", newline="") as fh:
         rows = [Audited(r["pmid"], r["stratum"], r["safety_a"] == r["safety_b"] == "true",
                         r["safety_a"] == "true", r["safety_b"] == "true") for r in csv.DictReader(fh)]
     strata = json.loads((folder / "ade-audit.json").read_text(encoding="utf-8"))["strata"]
-    return rows, {k: v["population"] / v["sampled"] for k, v in strata.items()}
+    return (rows, {k: v["population"] for k, v in strata.items()},
+            {k: v["population"] / v["sampled"] for k, v in strata.items()})
 
 
 def kappa(a: Sequence[bool], b: Sequence[bool]) -> float:
@@ -425,15 +426,14 @@ def label_audit(tune: Sequence[train.Record], flagged: dict[str, bool]) -> tuple
     """Precision and recall on the ADE documents with the corpus's labels corrected where both
     audit labellers read a harm report among its negatives: a stratified (Horvitz-Thompson)
     estimate from the audited sample, with a 95% bootstrap interval (resampled per stratum)."""
-    rows, weight = load_audit()
+    rows, population, weight = load_audit()
     truth = {r.id: r.safety for r in tune}
     strays = [r.pmid for r in rows if r.pmid not in truth or truth[r.pmid]]
-    population = json.loads((train.LABELS / "ade-audit.json").read_text(encoding="utf-8"))["strata"]
     negatives = sum(not t for t in truth.values())
-    if strays or sum(v["population"] for v in population.values()) != negatives:
+    if strays or sum(population.values()) != negatives:
         raise SystemExit(f"model/labels/ade-audit.csv does not match the tuned-on ADE negatives "
                          f"({len(strays)} audited records outside them; strata sum to "
-                         f"{sum(v['population'] for v in population.values())}, not {negatives})")
+                         f"{sum(population.values())}, not {negatives})")
     tp = sum(flagged[i] and t for i, t in truth.items())
     fp = sum(flagged[i] and not t for i, t in truth.items())
     fn = sum(not flagged[i] and t for i, t in truth.items())

@@ -630,7 +630,7 @@ class Classifier:
         possible = self.model is not None and not safety and score >= self.review_threshold
         return Classification(kind=kind, safety=safety, integrity=bool(integrity),
                               reasons=tuple(integrity + corrected + kind_reasons + safety_reasons),
-                              corrected=bool(corrected), safety_score=round(score, 3),
+                              corrected=bool(corrected), safety_score=score,
                               possible_safety=possible, evidence=tuple(evidence[:3]))
 
     # --- safety: structured evidence and the learned model ----------------------------------
@@ -1076,9 +1076,14 @@ def _series_size(text: _Text) -> int:
         return 0
     best = 0
     for m in _SERIES_COUNT.finditer(text.low):
-        word = (m.group(1) or m.group(2) or "").replace(",", "")
-        best = max(best, int(word) if word.isdigit() else _WORD_NUMBERS.get(word, 0))
+        best = max(best, _number(m.group(1) or m.group(2) or ""))
     return best
+
+
+def _number(word: str) -> int:
+    """A count written in digits ("1,200") or words ("twelve", "a dozen"); 0 if it is none."""
+    word = word.replace(",", "")
+    return int(word) if word.isdigit() else _WORD_NUMBERS.get(word, 0)
 
 
 # Four or more of what a study counts besides people: "2,000 procedures", "11 admissions".
@@ -1099,10 +1104,7 @@ def _most_counted(text: _Text) -> int:
         words = m.group().replace("(", " ").replace("=", " ").replace(")", " ").split()
         if _LARGE_NUMBER.intersection(words):
             return 4
-        counted = _WORD_NUMBERS.get(" ".join(words[:2]), 0)  # "a dozen", "dozens of"
-        for w in words:
-            w = w.replace(",", "")
-            counted = max(counted, int(w) if w.isdigit() else _WORD_NUMBERS.get(w, 0))
+        counted = max(_number(" ".join(words[:2])), *map(_number, words))  # "a dozen", "3 of 120"
         best = max(best, counted or 4)
     return best
 

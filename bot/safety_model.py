@@ -257,7 +257,7 @@ class SafetyModel:
         whose every harm word is negated ("none of the women developed anaphylaxis") at
         NEGATED_WEIGHT of it."""
         ids, denied = self._scan(sentence)
-        return self._score_ids(ids, denied and _denies(sentence))
+        return self._score_ids(ids, denied)
 
     def _score_ids(self, ids: Sequence[int], denied: bool) -> float:
         if not ids:
@@ -296,7 +296,8 @@ class SafetyModel:
         return self._scan(sentence)[0]
 
     def _scan(self, sentence: str) -> tuple[list[int], bool]:
-        """`feature_ids`, and whether the sentence names harm only under a negation."""
+        """`feature_ids`, and whether the sentence names harm only under a negation that
+        denies it (a forward one: `_denies`)."""
         out: list[int] = []
         plain = negated = False
         extend = out.extend
@@ -323,7 +324,7 @@ class SafetyModel:
                     pair = pairs[(prev, t)] = self._pair(before[0], before[1], info[0], info[1])
                 extend(pair)
             prev, before = t, info
-        return out, negated and not plain
+        return out, negated and not plain and _denies(sentence)
 
     def _id(self, feature: str) -> int:
         return self.index.get(feature, -1)
@@ -375,7 +376,7 @@ class SafetyModel:
     def scored(self, sentence: str) -> tuple[float, list[int]]:
         """`sentence_score` and the sentence's `feature_ids` (for `record_score`)."""
         ids, denied = self._scan(sentence)
-        best = self._score_ids(ids, denied and _denies(sentence))
+        best = self._score_ids(ids, denied)
         parts = clauses(sentence)
         if len(parts) > 1:
             best = max(best, *(self.score(p) for p in parts))

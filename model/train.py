@@ -380,13 +380,22 @@ def load_team(files: Sequence[Path], ade_ids: Iterable[str], eval_ids: Iterable[
     evaluated = {record_key(i) for i in eval_ids}
     texts = {sentence_key(t) for t in ade_sentences if len(t) > 40}  # not "Case report."
 
-    def in_ade(r: Record) -> bool:
-        return bool(r.keys & corpus) or any(sentence_key(t) in texts for t in r.sentences if len(t) > 40)
+    kept: list[Record] = []
+    in_corpus = in_eval = 0
+    for r in by_id.values():
+        if r.keys & corpus or any(sentence_key(t) in texts for t in r.sentences if len(t) > 40):
+            in_corpus += 1
+        elif r.keys & evaluated:
+            in_eval += 1
+        else:
+            kept.append(r)
+    return TeamLabels(kept, list(files), replaced, in_corpus, in_eval)
 
-    in_corpus = [r for r in by_id.values() if in_ade(r)]
-    in_eval = [r for r in by_id.values() if not in_ade(r) and r.keys & evaluated]
-    kept = [r for r in by_id.values() if not in_ade(r) and not r.keys & evaluated]
-    return TeamLabels(kept, list(files), replaced, len(in_corpus), len(in_eval))
+
+def team_for(ade: Sequence[Record], labels: Path = LABELS, extra: Sequence[Path] = ()) -> TeamLabels:
+    """The team records `make model` trains on beside `ade` (what train.py and the bench load)."""
+    return load_team(team_files(labels, extra), (r.id for r in ade), eval_ids(),
+                     (t for r in ade for t in r.sentences))
 
 
 def eval_ids(folder: Path = EVAL) -> set[str]:
@@ -415,8 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a team labels file (`litwatch labels export`) beside model/labels/team-*.jsonl")
     args = parser.parse_args(argv)
     ade, drop = load_ade(args.data)
-    team = load_team(team_files(args.labels, args.feedback), (r.id for r in ade), eval_ids(),
-                     (t for r in ade for t in r.sentences))
+    team = team_for(ade, args.labels, args.feedback)
     print(team.summary())
     records = ade + own_training(args.labels) + team.records
     tune = [r for r in records if not r.holdout]  # the held-out ADE records choose nothing
