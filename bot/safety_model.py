@@ -72,8 +72,9 @@ _HARM_CLASSES = frozenset({"<harm>", "<disorder>"})
 # Only a negation that reaches forward denies the harm it names ("no", "none of", "without");
 # "not" reaches back over its clause and also says "was not reversible", "has not been
 # reported before", "are not unusual", which deny nothing that happened.
-_DENYING = re.compile(r"\b(?:no|none|without|neither|nor|never|absence|absent|free|lack|lacked|"
-                      r"denied|nil|zero)\b", re.IGNORECASE)
+_DENYING_WORDS = frozenset({"no", "none", "without", "neither", "nor", "never", "absence", "absent",
+                            "free", "lack", "lacked", "denied", "nil", "zero"})
+_DENYING = re.compile(rf"\b(?:{'|'.join(sorted(_DENYING_WORDS))})\b", re.IGNORECASE)
 
 
 def _denies(sentence: str) -> bool:
@@ -88,6 +89,9 @@ _WORD_CACHE = 200_000  # tokens whose weights a model keeps at hand
 # for a clause mark), the vocabulary indices of the features it yields on its own, -1 for a
 # feature outside the vocabulary).
 _Word = tuple[str, str, str, tuple[int, ...]]
+# What a token adds after the one before it: feature indices, harm flags, what pairs next.
+_Entry = tuple[tuple[int, ...], int, str | None, float]
+_PLAIN_HARM, _NEGATED_HARM = 1, 2
 
 
 class ModelError(LitwatchError):
@@ -250,19 +254,20 @@ class SafetyModel:
         self.thresholds = thresholds
         self.meta = meta
         self._words: dict[str, _Word] = {}
-        self._pairs: dict[tuple[str, str], tuple[int, ...]] = {}  # by the two tokens
+        self._entries: dict[tuple[str | None, str], _Entry] = {}  # by the two tokens
 
     def score(self, sentence: str) -> float:
         """Probability that the sentence reports harm that happened, in [0, 1]; a sentence
         whose every harm word is negated ("none of the women developed anaphylaxis") at
         NEGATED_WEIGHT of it."""
-        ids, denied = self._scan(sentence)
-        return self._score_ids(ids, denied)
+        ids, flags, total = self._ids(tokens(sentence))
+        return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(sentence))
 
-    def _score_ids(self, ids: Sequence[int], denied: bool) -> float:
-        if not ids:
+    def _probability(self, total: float, n: int, denied: bool) -> float:
+        """The sentence model's probability for `n` features whose weights sum to `total`."""
+        if not n:
             return _sigmoid(self.bias)
-        p = _sigmoid(self.bias + sum(map(self._w.__getitem__, ids)) / math.sqrt(len(ids)))
+        p = _sigmoid(self.bias + total / math.sqrt(n))
         return p * NEGATED_WEIGHT if denied else p
 
     def reference_score(self, sentence: str) -> float:
@@ -298,41 +303,50 @@ class SafetyModel:
     def _scan(self, sentence: str) -> tuple[list[int], bool]:
         """`feature_ids`, and whether the sentence names harm only under a negation that
         denies it (a forward one: `_denies`)."""
+        ids, flags, _ = self._ids(tokens(sentence))
+        return ids, flags == _NEGATED_HARM and _denies(sentence)
+
+    def _ids(self, toks: Sequence[str]) -> tuple[list[int], int, float]:
+        """The feature indices of a run of tokens, its harm flags (`_PLAIN_HARM`,
+        `_NEGATED_HARM`, or-ed) and the sum of the features' weights."""
         out: list[int] = []
-        plain = negated = False
         extend = out.extend
-        cache, pairs = self._words, self._pairs
+        entries = self._entries
+        flags = 0
+        total = 0.0
         prev: str | None = None
-        before: _Word = ("", "", "", ())
-        for t in tokens(sentence):
-            info = cache.get(t)
-            if info is None:
-                info = cache[t] = self._word(t)
-            if info[2]:  # negated (its own features only), hedged or a clause mark: no pair
-                extend(info[3])
-                if info[1] and info[2] == "!":
-                    negated = True
-                prev = None
-                continue
-            extend(info[3])
-            if info[1]:
-                plain = True
-            if prev is not None:
-                pair = pairs.get((prev, t))
-                if pair is None:
-                    # A class comes from the word itself: "<rare>" words differ by it.
-                    pair = pairs[(prev, t)] = self._pair(before[0], before[1], info[0], info[1])
-                extend(pair)
-            prev, before = t, info
-        return out, negated and not plain and _denies(sentence)
+        for t in toks:
+            entry = entries.get((prev, t))
+            if entry is None:
+                entry = self._entry(prev, t)
+            extend(entry[0])
+            flags |= entry[1]
+            total += entry[3]
+            prev = entry[2]
+        return out, flags, total
+
+    def _entry(self, prev: str | None, t: str) -> _Entry:
+        """What token `t` adds after token `prev` (None: after nothing it pairs with): the
+        indices of its own features and of the pair's, whether it names harm plainly or
+        negated, and what the next token pairs with."""
+        if len(self._entries) >= _WORD_CACHE:  # bounded: new words keep arriving
+            self._entries.clear()
+        w, c, mark, own = self._info(t)
+        if mark:  # negated (its own features only), hedged or a clause mark: no pair
+            ids, entry_flags, after = own, _NEGATED_HARM if c and mark == "!" else 0, None
+        else:
+            pair = () if prev is None else self._pair(*self._info(prev)[:2], w, c)
+            ids, entry_flags, after = own + pair, _PLAIN_HARM if c else 0, t
+        entry: _Entry = (ids, entry_flags, after, math.fsum(map(self._w.__getitem__, ids)))
+        self._entries[(prev, t)] = entry
+        return entry
 
     def _id(self, feature: str) -> int:
         return self.index.get(feature, -1)
 
     def _pair(self, prev: str, prev_class: str, w: str, c: str) -> tuple[int, ...]:
-        """The indices of the pair features of two neighbouring words, as `features` builds them."""
-        if len(self._pairs) >= _WORD_CACHE:
-            self._pairs.clear()
+        """The indices of the pair features of two neighbouring words, as `features` builds
+        them; a class comes from the word itself ("<rare>" words differ by it)."""
         if prev == w == "<rare>":
             return ()
         find = self._id
@@ -340,19 +354,25 @@ class SafetyModel:
             ((find(f"{prev_class} {w}"),) if prev_class else ()) + \
             ((find(f"{prev} {c}"),) if c else ())
 
-    def _word(self, token: str) -> _Word:
+    def _info(self, token: str) -> _Word:
         """What one token of `tokens` is to this model, as `features` reads it."""
-        if token in _SCOPE_END:
-            return "", "", "|", ()
-        mark = token[0] if token[0] in "!?" else ""
-        w = token[1:] if mark else token
-        c = _harm_class(w)
-        if w not in self.known:
-            w = "<rare>"
-        if len(self._words) >= _WORD_CACHE:  # bounded: new words keep arriving
+        info = self._words.get(token)
+        if info is not None:
+            return info
+        if len(self._words) >= _WORD_CACHE:
             self._words.clear()
-        alone = ([mark + w] if w != "<rare>" else []) + ([mark + c] if c else [])
-        return w, c, mark, tuple(self._id(f) for f in alone) if mark != "?" else ()
+        if token in _SCOPE_END:
+            info = "", "", "|", ()
+        else:
+            mark = token[0] if token[0] in "!?" else ""
+            w = token[1:] if mark else token
+            c = _harm_class(w)
+            if w not in self.known:
+                w = "<rare>"
+            alone = ([mark + w] if w != "<rare>" else []) + ([mark + c] if c else [])
+            info = w, c, mark, tuple(self._id(f) for f in alone) if mark != "?" else ()
+        self._words[token] = info
+        return info
 
     def without(self, terms: Iterable[str]) -> SafetyModel:
         """This model reading the words of `terms` as unknown: a topic's watched condition ("hair loss" in a
@@ -362,7 +382,7 @@ class SafetyModel:
             return self
         other = copy.copy(self)
         other.known = self.known - unknown
-        other._words, other._pairs = {}, {}
+        other._words, other._entries = {}, {}
         return other
 
     def scores(self, sentences: Iterable[str]) -> list[float]:
@@ -374,29 +394,49 @@ class SafetyModel:
         return self.scored(sentence)[0]
 
     def scored(self, sentence: str) -> tuple[float, list[int]]:
-        """`sentence_score` and the sentence's `feature_ids` (for `record_score`)."""
-        ids, denied = self._scan(sentence)
-        best = self._score_ids(ids, denied)
-        parts = clauses(sentence)
-        if len(parts) > 1:
-            best = max(best, *(self.score(p) for p in parts))
-        return best, ids
+        """`sentence_score` and the sentence's `feature_ids` (for `record_score`). A clause
+        mark ends every pair and every negation's reach, so the features of a clause are those
+        of its run of the sentence's tokens: each clause is scored from them, not read again."""
+        toks = tokens(sentence)
+        cuts = _cuts(toks)
+        if not cuts:
+            ids, flags, total = self._ids(toks)
+            return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(sentence)), ids
+        ids, flags, total, parts = [], 0, 0.0, []
+        for start, end in zip((0, *(c + 1 for c in cuts)), (*cuts, len(toks)), strict=True):
+            run = toks[start:end]
+            run_ids, run_flags, run_total = self._ids(run)
+            ids += run_ids
+            flags |= run_flags
+            total += run_total
+            if any(t not in _SCOPE_END for t in run):
+                denied = run_flags == _NEGATED_HARM and \
+                    not _DENYING_WORDS.isdisjoint(w.lstrip("!?") for w in run)
+                parts.append(self._probability(run_total, len(run_ids), denied))
+        best = self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(sentence))
+        return (max(best, *parts) if len(parts) > 1 else best), ids
 
 
-# The look-ahead lets the scanner skip, in C, every position no cut can start at.
-_CONTRAST = re.compile(r"(?=[\s;,])\s*(?:;|,\s*(?:but|however|yet|whereas|while|although|though|except)\b)\s*",
-                       re.IGNORECASE)
-_CONCESSIVE = re.compile(r"^\s*(?:although|though|while|whereas|despite|even though)\b[^,]{3,}?,\s*",
-                         re.IGNORECASE)
+# Where a sentence turns, and each side is scored on its own too: "…; …", "…, but …",
+# "Although …, …". Every such word ends a negation's reach (`_SCOPE_END`).
+_CONTRASTING = frozenset({"but", "however", "yet", "whereas", "while", "although", "though", "except"})
+_CONCEDING = frozenset({"although", "though", "while", "whereas", "despite"})
 
 
-def clauses(sentence: str) -> list[str]:
-    """A sentence cut where it turns ("…, but …", "Although …, …", "…; …")."""
-    if "," not in sentence and ";" not in sentence:  # every cut needs one
-        return [sentence] if sentence.strip() else []
-    head = _CONCESSIVE.match(sentence)
-    parts = [sentence[:head.end()], sentence[head.end():]] if head else [sentence]
-    return [c for p in parts for c in _CONTRAST.split(p) if c.strip()]
+def _cuts(toks: list[str]) -> list[int]:
+    """The indices of the tokens (";" or ",") where a sentence of `tokens` is cut into clauses."""
+    cuts = [i for i, t in enumerate(toks) if t == ";"] if ";" in toks else []
+    commas = toks.count(",")
+    if commas:
+        last, i = len(toks) - 1, -1
+        for _ in range(commas):  # list.index: the search runs in C
+            i = toks.index(",", i + 1)
+            if i < last and toks[i + 1] in _CONTRASTING:
+                cuts.append(i)
+        opener = 1 if toks[0] in _CONCEDING else 2 if toks[:2] == ["even", "though"] else 0
+        if opener and toks.index(",") > opener:  # "Although well tolerated, …"
+            cuts.append(toks.index(","))
+    return sorted(set(cuts)) if len(cuts) > 1 else cuts
 
 
 def _sigmoid(z: float) -> float:

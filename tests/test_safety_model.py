@@ -142,10 +142,26 @@ def test_negation_scope_stops_at_a_new_count() -> None:
     assert "!hair" in tokens and "experienced" in tokens and "adverse" in tokens
 
 
-def test_a_contrasted_clause_is_scored_on_its_own() -> None:
-    """'Although well tolerated, three patients had …' is scored on its second half too."""
-    assert safety_model.clauses("Although generally well tolerated, three patients had folliculitis.") == [
-        "Although generally well tolerated, ", "three patients had folliculitis."]
+@pytest.mark.parametrize(("sentence", "clause"), [
+    ("Although it was generally well tolerated by the patients in this study, two patients had folliculitis.",
+     "two patients had folliculitis."),
+    ("Even though it was well tolerated, two patients had folliculitis.", "two patients had folliculitis."),
+    ("Hair density improved; one patient had a rash.", "one patient had a rash."),
+    ("No serious adverse events occurred, but two patients had folliculitis.", "two patients had folliculitis."),
+])
+def test_a_contrasted_clause_is_scored_on_its_own(sentence: str, clause: str) -> None:
+    """'Although well tolerated, three patients had …' is scored on its second half too, as that
+    half alone would be."""
+    model = safety_model.shipped()
+    assert model.score(clause) > model.score(sentence)
+    assert model.sentence_score(sentence) == model.score(clause)
+
+
+def test_a_comma_that_does_not_turn_the_sentence_cuts_nothing() -> None:
+    """Only ';', ', but …' and an opening 'Although …,' cut: a list of harms stays one clause."""
+    model = safety_model.shipped()
+    sentence = "Two patients had erythema, pruritus and folliculitis."
+    assert model.sentence_score(sentence) == model.score(sentence)
 
 
 def test_flag_carries_a_score_and_the_quoted_sentence() -> None:
