@@ -178,6 +178,9 @@ _ONE_PATIENT = re.compile(
     r"|\bthe patient(?:'s)? (?:whose case|described|presented|developed|was|had|recovered|"
     r"fully recovered|died|improved|responded)\b"
     r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")
+# Every match of _ONE_PATIENT holds one of these words.
+_ONE_PATIENT_WORDS = frozenset({"patient", "woman", "man", "boy", "girl", "infant", "child",
+                                "neonate", "gentleman", "lady", "case", "cases", "report", "reports"})
 # The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
 _CASE_TITLE = re.compile(
     r"\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
@@ -745,14 +748,17 @@ class Classifier:
             _find(self._clinical_terms, text) if self._clinical_terms else None)
         sample = _find(_SAMPLE, text, findings_only=True) or (
             _find(_SAMPLE_N, text, findings_only=True) if "(n" in text.low else None)
-        review = _find(_REVIEW_TEXT, text, ("review", "meta-anal", "guideline", "consensus",
-                                            "protocol", "we ", "in this "))
         if design or sample:
             survey = _find(_PROFESSIONAL_SURVEY, text, ("survey", "questionnaire", "interview",
                                                         "completed", "answered", "responded"))
             if survey and _mostly_professionals(text):
                 return "other", [f"{survey} (survey of professionals, not patient data)"]
-        if design and text.words & _PERSON_WORDS and (sample or not review):
+        people = bool(design) and not text.words.isdisjoint(_PERSON_WORDS)
+        if people and sample:  # a design and counted people: whatever else the text says
+            return "clinical", [f"{design} (study design)"]
+        review = _find(_REVIEW_TEXT, text, ("review", "meta-anal", "guideline", "consensus",
+                                            "protocol", "we ", "in this "))
+        if people and not review:
             return "clinical", [f"{design} (study design)"]
         # A title that names its design ("…: a pilot study", "a clinical cohort study") is
         # clinical about health even when the record has no abstract to count people in.
@@ -789,7 +795,7 @@ class Classifier:
             hit = f"title: '{text.quote(0)}'" if m and "single" not in m.group() else None
         if hit is None and self._case_terms is not None:
             hit = _find(self._case_terms, text)
-        if hit is None and (" a" in text.low or "patient" in text.low or "report" in text.low):
+        if hit is None and not text.words.isdisjoint(_ONE_PATIENT_WORDS):
             hit = _find(_ONE_PATIENT, text, findings_only=True)
         return hit
 
