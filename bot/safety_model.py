@@ -45,7 +45,7 @@ import numpy as np
 from bot.errors import LitwatchError
 
 FORMAT = "litwatch-safety-model"
-VERSION = 2  # 2: a record model beside the sentence model
+VERSION = 3  # 2: a record model beside the sentence model; 3: short sentences scaled as SHORT
 MODEL_NAME = "safety_model"
 
 # Words first: they are most tokens, and the scanner tries the alternatives in order; a word
@@ -68,6 +68,10 @@ _COUNTS = frozenset({"<num>", "<pct>"})
 # A sentence naming harm only under a negation scores this share of the model's probability:
 # the features read negation word by word; this reads it for the sentence.
 NEGATED_WEIGHT = 0.5
+# A sentence of fewer features is scaled as if it had this many (the rest weighing nothing): a
+# title of three words ("Letter on PRP") would otherwise be scored on one function word at full
+# weight. Training scales its rows the same way.
+SHORT = 12
 _HARM_CLASSES = frozenset({"<harm>", "<disorder>"})
 # Only a negation that reaches forward denies the harm it names ("no", "none of", "without");
 # "not" reaches back over its clause and also says "was not reversible", "has not been
@@ -267,7 +271,7 @@ class SafetyModel:
         """The sentence model's probability for `n` features whose weights sum to `total`."""
         if not n:
             return _sigmoid(self.bias)
-        p = _sigmoid(self.bias + total / math.sqrt(n))
+        p = _sigmoid(self.bias + total / math.sqrt(max(n, SHORT)))
         return p * NEGATED_WEIGHT if denied else p
 
     def reference_score(self, sentence: str) -> float:
@@ -277,7 +281,7 @@ class SafetyModel:
         if not feats:
             return _sigmoid(self.bias)
         total = sum(self._w[self.index[f]] if f in self.index else 0.0 for f in feats)
-        p = _sigmoid(self.bias + total / math.sqrt(len(feats)))
+        p = _sigmoid(self.bias + total / math.sqrt(max(len(feats), SHORT)))
         denied = any(f in _DENIED for f in feats) and not any(f in _HARM_CLASSES for f in feats)
         return p * NEGATED_WEIGHT if denied and _denies(sentence) else p
 

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.classify import Classifier  # noqa: E402
 from bot.models import Item  # noqa: E402
-from bot.safety_model import MODEL_NAME, SafetyModel, Thresholds, features, save, words  # noqa: E402
+from bot.safety_model import MODEL_NAME, SHORT, SafetyModel, Thresholds, features, save, words  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 LABELS = ROOT / "model" / "labels"
@@ -224,14 +224,14 @@ def vocabulary(records: Iterable[Record], known: frozenset[str]) -> list[str]:
 
 
 def matrix(sentences: Sequence[str], index: dict[str, int], known: frozenset[str]) -> sparse.csr_matrix:
-    """Rows of count/sqrt(k) over a sentence's k features (repeats counted), as
+    """Rows of count/sqrt(max(k, SHORT)) over a sentence's k features (repeats counted), as
     `SafetyModel.score` computes them."""
     rows, cols, vals = [], [], []
     for row, sentence in enumerate(sentences):
         feats = features(sentence, known)
         if not feats:
             continue
-        value = 1.0 / np.sqrt(len(feats))
+        value = 1.0 / np.sqrt(max(len(feats), SHORT))
         for f in feats:
             i = index.get(f)
             if i is not None:
@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                if team.records else {}),
         },
         "features": len(model.index), "product_words_dropped": len(drop),
-        "c": C, "min_records": MIN_RECORDS,
+        "c": C, "min_records": MIN_RECORDS, "short": SHORT,
         "thresholds": {"safety": thresholds.safety, "review": thresholds.review},
         "threshold_rule": f"out-of-fold ({FOLDS} folds grouped by record) recall >= {RECALL} on the "
                           "ADE training records and on our own" + (" and the team's" if team.records else "")

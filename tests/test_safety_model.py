@@ -276,3 +276,19 @@ def test_record_score_reads_the_whole_text_and_tempers_the_strongest_sentence() 
     assert c.safety_score == pytest.approx((strongest * whole) ** 0.5, abs=1e-3)
     assert any("title and abstract together" in e for e in c.evidence)
     assert model.record_score([]) is None and model.record_score([-1, -1]) is None
+
+
+@pytest.mark.parametrize("title", ["Letter on PRP", "Reply to the letter"])
+def test_a_title_of_a_few_words_is_not_scored_on_one_function_word(title: str) -> None:
+    """A short sentence is scaled as if it had SHORT features: 'on' alone (a weight the ADE
+    corpus's 'on <drug>' taught) no longer makes a three-word letter a possible safety signal."""
+    model = safety_model.shipped()
+    assert model.score(title) < model.thresholds.review
+    feats = [f for f in safety_model.features(title, model.known) if f in model.index]
+    assert len(feats) < safety_model.SHORT  # what the test is about: a short sentence
+
+
+@pytest.mark.parametrize("title", ["Granulomas after exosome injection", "Anaphylaxis after filler injection"])
+def test_a_short_title_naming_a_harm_is_still_a_safety_signal(title: str) -> None:
+    model = safety_model.shipped()
+    assert model.score(title) >= model.thresholds.safety
