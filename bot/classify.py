@@ -170,17 +170,20 @@ _ONE_PATIENT = re.compile(
     r"\b(?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate|"
     r"gentleman|lady)\b(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
-    r"was referred|was treated|received|had)\b"
+    r"was referred|was treated|received|had|showed|underwent|complained|manifested|required|"
+    r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen|died)\b"
     r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
     r"developed|presented|had|was|underwent|took)\b"
-    r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
+    r"|\b(?:in|to|of) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
-    r"|\bthe patient(?:'s)? (?:whose case|described|presented|developed|was|had|recovered|"
-    r"fully recovered|died|improved|responded)\b"
+    r"|\bthe (?:patient|newborn|neonate|infant|boy|girl|woman|man)(?:'s)? (?:whose case|described|"
+    r"presented|developed|was|had|recovered|fully recovered|died|improved|responded|underwent|"
+    r"received|showed|remained|required|complained|manifested|experienced|suffered|has)\b"
     r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")
 # Every match of _ONE_PATIENT holds one of these words.
 _ONE_PATIENT_WORDS = frozenset({"patient", "woman", "man", "boy", "girl", "infant", "child",
-                                "neonate", "gentleman", "lady", "case", "cases", "report", "reports"})
+                                "neonate", "newborn", "gentleman", "lady", "case", "cases", "report",
+                                "reports"})
 # The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
 _CASE_TITLE = re.compile(
     r"\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
@@ -193,7 +196,7 @@ _SERIES_COUNT = _led(
     rf"{_PERSONS}\b"
     rf"|\b({_NUMBER})\s+(?:consecutive|adult|pediatric|paediatric)\s+{_PERSONS}\b")
 _CLINICAL_TEXT = _led(
-    "cdfhilmoprstw",
+    "0-9acdefhilmnoprstw",
     r"\brandomi[sz]ed\b|\brandomly (?:assigned|allocated)\b|\bdouble[- ]blind(?:ed)?\b"
     r"|\bplacebo[- ]controlled\b|\bopen[- ]label\b|\bsingle[- ]arm\b|\bfirst[- ]in[- ]human\b"
     r"|\bphase (?:i{1,3}v?|[1-4])[ab]?(?:/(?:i{1,3}|[1-4]))? (?:trial|study)\b"
@@ -209,8 +212,23 @@ _CLINICAL_TEXT = _led(
     r"|\bhealthy (?:volunteers|controls|subjects|individuals|donors)\b|\binclusion criteria\b"
     r"|\bmedian follow-up\b|\btwin (?:design|study|sample|cohort|registry)\b"
     r"|\bmixed[- ]methods? (?:study|analysis|project|design|approach)\b"
-    r"|\b(?:focus groups?|semi-structured interviews?|in-depth interviews?)\b")
-# Counted people ("679 men enrolled", "participants (n = 31)"): primary data on humans.
+    r"|\b(?:focus groups?|semi-structured interviews?|in-depth interviews?)\b"
+    # a series or cohort named by its kind ("a ten-year multicentre series", "a national
+    # cohort"), a registry or surveillance analysis
+    r"|\b(?:prospective|retrospective|consecutive|multi-?cent(?:er|re)|single[- ]cent(?:er|re)|"
+    r"national|population|multinational|regional|(?:\d+|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|twelve|fifteen|twenty|thirty)-year) (?:series|cohort|registry|register)\b"
+    r"|\b(?:registry|register)[- ](?:analysis|study|data)\b|\bscreening study\b"
+    r"|\b(?:analysis|analyses) of spontaneous reports\b")
+# What was studied, counted, when it is not named as people ("We followed 652 hips", "11,300
+# admissions", "Among 130,000 screening colonoscopies", "544 workers"): a study when the record
+# is about health.
+_COUNTED_STUDY = _led(
+    _NUMBER_LEAD,
+    rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?(?:hips|knees|eyes|admissions|births|deliveries|"
+    r"procedures|operations|insertions|injections|consultations|visits|episodes|implants|"
+    r"workers|farmers|employees|clients|residents|\w+(?:scopies|ectomies|otomies|ostomies|"
+    r"plasties))\b")
 _SAMPLE = _led(
     f"({_NUMBER_LEAD}",
     rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?{_PERSONS}\b"
@@ -235,6 +253,20 @@ _REVIEW_TEXT = _led(
     r"outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b"
     r"(?!,? we (?:analy[sz]ed|studied|report|present|describe|enrolled|recruited|examined|"
     r"investigated|evaluated|followed|treated|included))")
+# What a review or a protocol says of itself, which outweighs the trials it counts or the
+# patients it plans ("We searched four databases for randomised trials…", "This trial will
+# randomise 1,500 patients"): in the title, or said in the first person.
+_FIRM_OTHER_TITLE = re.compile(
+    r"\b(?:systematic|scoping|umbrella|narrative|literature) review\b|\bmeta-analys[ie]s\b|"
+    r"\b(?:study|trial) protocol\b|\bprotocol (?:for|of)\b|: (?:a )?protocol\b")
+_FIRM_OTHER_TEXT = _led(
+    "otw",
+    r"\bwe searched (?:[\w-]+ ){0,4}?(?:databases|medline|pubmed|embase|cochrane|scopus|"
+    r"web of science|the literature|literature)\b|\bthis (?:systematic|scoping|umbrella) review\b|"
+    r"\bthis protocol\b|\b(?:the|this) (?:trial|study) will (?:randomi[sz]e|enrol|enroll|recruit|"
+    r"compare|include|test)\b|\bwill be randomi[sz]ed\b")
+_FIRM_OTHER_TRIGGERS = ("searched", "this systematic", "this scoping", "this umbrella", "this protocol",
+                        "trial will ", "study will ", "will be randomi")
 # A survey of clinicians' or other professionals' views: not patient data.
 _PROFESSIONAL_SURVEY = _led(
     "adhimnpqrs",
@@ -744,6 +776,12 @@ class Classifier:
 
     def _kind_from_text(self, item: Item, text: _Text) -> tuple[Kind, list[str]]:
         """Untagged records: a study design or counted people, about health, not a review."""
+        firm = _FIRM_OTHER_TITLE.search(text.low, 0, len(text.title)) if text.title else None
+        if firm:
+            return "other", [f"title: '{text.quote(0)}' (review or protocol)"]
+        stated = _find(_FIRM_OTHER_TEXT, text, _FIRM_OTHER_TRIGGERS)
+        if stated:
+            return "other", [f"{stated} (review or protocol)"]
         design = _find(_CLINICAL_TEXT, text) or (
             _find(self._clinical_terms, text) if self._clinical_terms else None)
         sample = _find(_SAMPLE, text, findings_only=True) or (
@@ -772,6 +810,9 @@ class Classifier:
                 # "in two patients", and nothing else counted: cases, not a study
                 return "case_report", [f"{sample} (one to three patients)"]
             return "clinical", [f"{sample} (people studied)"]
+        if not review and (counted := _find(_COUNTED_STUDY, text, findings_only=True)) \
+                and self._about_health(text):
+            return "clinical", [f"{counted} (people or procedures studied)"]
         mesh_design = sorted(m.descriptor for m in item.mesh
                              if m.descriptor in CLINICAL_DESIGN_MESH)
         if mesh_design and not review:

@@ -710,3 +710,60 @@ def test_title_naming_its_design_is_clinical_without_an_abstract() -> None:
     """Issue 10: a title-only record 'a clinical cohort study' is clinical; a pilot study of software is not."""
     assert classify(pubmed("Scalp outcomes: a clinical cohort study")).kind == "clinical"
     assert classify(pubmed("A pilot study of a new sorting algorithm")).kind == "other"
+
+
+@pytest.mark.parametrize(("title", "abstract"), [
+    ("Exercise training for chronic lung disease: a systematic review and meta-analysis",
+     "Thirty-two randomised trials with 2,145 participants were included. Exercise improved walking distance."),
+    ("Tranexamic acid in hip fracture surgery",
+     "We searched four databases for randomised trials in 2,000 patients undergoing surgery."),
+    ("Protocol for a randomised trial of early anticoagulation after stroke",
+     "The trial will randomise 3,000 patients to early or delayed anticoagulation."),
+    ("Early versus delayed anticoagulation", "This trial will randomise 3,000 patients with atrial fibrillation."),
+])
+def test_a_review_or_protocol_saying_so_is_other_whatever_it_counts(title: str, abstract: str) -> None:
+    """Per the labelling guide a systematic review or a protocol without results is other, even
+    when it names designs and counts people ('32 randomised trials with 2,145 participants')."""
+    got = classify(pubmed(title, abstract))
+    assert got.kind == "other" and any(r.endswith("(review or protocol)") for r in got.reasons)
+
+
+def test_a_search_of_a_safety_database_is_no_literature_review() -> None:
+    """'We searched a global database of case safety reports' is a pharmacovigilance study."""
+    got = classify(pubmed("Myocarditis with checkpoint inhibitors",
+                          "We searched a global database of individual case safety reports. We found 1,021 cases."))
+    assert not any(r.endswith("(review or protocol)") for r in got.reasons)
+
+
+@pytest.mark.parametrize(("title", "abstract"), [
+    ("Failure of a hip prosthesis", "We followed 652 hips implanted with a single device model. At seven years 14% were revised."),
+    ("Complications of colonoscopy", "Among 130,000 screening colonoscopies, perforation occurred in 0.05%."),
+    ("Neonatal sepsis in five units", "We followed 11,300 admissions to five neonatal units. Sepsis occurred in 8.4%."),
+    ("Knee replacement revision: a national registry analysis", "Revision at five years was 7.9% for one prosthesis design."),
+    ("Endophthalmitis after intravitreal injection: a ten-year multicentre series", "Endophthalmitis followed 0.03% of injections."),
+])
+def test_procedures_or_joints_counted_in_a_health_record_are_clinical(title: str, abstract: str) -> None:
+    """A study counts hips, admissions or colonoscopies as often as people, or names itself a
+    registry analysis or a multicentre series."""
+    assert classify(pubmed(title, abstract)).kind == "clinical"
+
+
+@pytest.mark.parametrize(("title", "abstract"), [
+    ("Marketing of cosmetics on social media", "We analysed 500 posts advertising skin products."),
+    ("Fatigue cracks in aircraft fittings", "We examined 14 cracked wing fittings removed during inspection."),
+])
+def test_counted_things_that_are_no_people_or_procedures_make_no_study(title: str, abstract: str) -> None:
+    assert classify(pubmed(title, abstract)).kind != "clinical"
+
+
+@pytest.mark.parametrize("abstract", [
+    "A patient with chest pain was found to have obstructive cardiomyopathy.",
+    "A senile patient showed a dramatic recovery after electroshock therapy.",
+    "The newborn manifested a four day course of lethargy with high lithium levels.",
+    "Keratoacanthomas developed on the face of a woman after radiation therapy.",
+    "The patient underwent a laminectomy and recovered slowly.",
+])
+def test_one_patient_told_with_other_verbs_is_a_case_report(abstract: str) -> None:
+    """More ways an untagged abstract describes its one patient ('was found to have', 'showed',
+    'the newborn manifested', 'of a woman')."""
+    assert classify(pubmed("An unusual reaction", abstract)).kind == "case_report"
