@@ -5,7 +5,7 @@ Safety (learned model + structured evidence, against the round-1 regular express
   grouped by record over the records the training script tunes on, each record scored by a
   model that never saw it; the ADE records held aside (one in five, by PMID hash) scored by a
   model trained without them; and, for contrast only, in-sample (trained on all, scored on all);
-- our own labelled records (model/labels/harms-train.jsonl, general-train.jsonl): the same
+- our own labelled records (model/labels/harms-train.jsonl, general-train*.jsonl): the same
   grouped folds, together and per file;
 - held-out hand-labelled records (model/labels/harms-holdout.jsonl, never trained on): the
   transfer to non-drug harms, negation and hedging, with the shipped model and with a model
@@ -227,9 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 oof[r.id] = c.safety_score
     harms = [r for r in own if r.id.startswith("lw-t")]
     general = [r for r in own if not r.id.startswith("lw-t")]
+    third = {r.id for r in train.load_own(train.LABELS / "general-train-3.jsonl")}
     for name, subset in ((f"ADE documents ({len(tune)})", tune), (f"own labelled records ({len(own)})", own),
                          (f"  of which harms-train ({len(harms)})", harms),
-                         (f"  of which general-train ({len(general)})", general)):
+                         (f"  of which general-train, -2 ({len(general) - len(third)})",
+                          [r for r in general if r.id not in third]),
+                         (f"  of which general-train-3 ({len(third)})", [r for r in general if r.id in third])):
         truth = [r.safety for r in subset]
         m = score(truth, [got[r.id][0] for r in subset], True)
         u = score(truth, [got[r.id][1] for r in subset], True)

@@ -2,7 +2,7 @@
 
 Data: the ADE corpus document view (`../shared/data/ade-corpus-v2/documents.jsonl`, read in
 place, never copied) and the project's own labelled records (`model/labels/harms-train.jsonl`,
-`model/labels/general-train.jsonl`; `harms-holdout.jsonl` is never read here), and the team's
+`model/labels/general-train*.jsonl`; `harms-holdout.jsonl` is never read here), and the team's
 word on safety alerts (`model/labels/team-*.jsonl`, written by `litwatch labels export`, and
 any `--feedback FILE`). Every labelled sentence is an example: the corpus's positive sentences
 and our sentences marked 1 are harms, those marked 0 are not; a team record's sentences its
@@ -114,7 +114,7 @@ OWN_PRODUCTS = frozenset({
 })  # fmt: skip
 # Our labelled training files (model/labels/README.md): harms and look-alikes, and general
 # literature (reviews, basic science, methods, epidemiology, protocols, guidelines).
-OWN_FILES = ("harms-train.jsonl", "general-train.jsonl", "general-train-2.jsonl")
+OWN_FILES = ("harms-train.jsonl", "general-train.jsonl", "general-train-2.jsonl", "general-train-3.jsonl")
 TEAM_GLOB = "team-*.jsonl"  # `litwatch labels export -o model/labels/team-….jsonl`
 EVAL = ROOT / "bench" / "eval"
 
