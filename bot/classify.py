@@ -171,14 +171,14 @@ _ONE_PATIENT = re.compile(
     r"gentleman|lady)\b(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
     r"was referred|was treated|received|had|showed|underwent|complained|manifested|required|"
-    r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen|died)\b"
+    r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen)\b"
     r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
     r"developed|presented|had|was|underwent|took)\b"
-    r"|\b(?:in|to|of) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
+    r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
-    r"|\bthe (?:patient|newborn|neonate|infant|boy|girl|woman|man)(?:'s)? (?:whose case|described|"
-    r"presented|developed|was|had|recovered|fully recovered|died|improved|responded|underwent|"
-    r"received|showed|remained|required|complained|manifested|experienced|suffered|has)\b"
+    r"|\bthe (?:patient|newborn|neonate|boy|girl)(?:'s)? (?:whose case|described|presented|"
+    r"developed|was|had|recovered|fully recovered|died|improved|responded|underwent|received|"
+    r"showed|remained|required|complained|manifested|experienced|suffered)\b"
     r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")
 # Every match of _ONE_PATIENT holds one of these words.
 _ONE_PATIENT_WORDS = frozenset({"patient", "woman", "man", "boy", "girl", "infant", "child",
@@ -224,11 +224,13 @@ _CLINICAL_TEXT = _led(
 # admissions", "Among 130,000 screening colonoscopies", "544 workers"): a study when the record
 # is about health.
 _COUNTED_STUDY = _led(
-    _NUMBER_LEAD,
-    rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?(?:hips|knees|eyes|admissions|births|deliveries|"
-    r"procedures|operations|insertions|injections|consultations|visits|episodes|implants|"
-    r"workers|farmers|employees|clients|residents|\w+(?:scopies|ectomies|otomies|ostomies|"
-    r"plasties))\b")
+    "0-9",
+    # a count, not a rate ("1 in 1,000", "per 1,000"), an estimate of a burden or a year
+    r"(?<!\bin )(?<!\bper )(?<!\bestimated )(?<![\d,.])(?!(?:19|20)\d\d\b)\d[\d,]*\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:hips|knees|eyes|admissions|births|deliveries|procedures|operations|"
+    r"insertions|injections|consultations|visits|episodes|implants|workers|farmers|employees|"
+    r"clients|\w+(?:scopies|ectomies|otomies|ostomies|plasties))\b"
+    r"(?! (?:each|every|per|a) (?:year|month|week|day)\b)")
 _SAMPLE = _led(
     f"({_NUMBER_LEAD}",
     rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?{_PERSONS}\b"
@@ -258,18 +260,22 @@ _REVIEW_TEXT = _led(
 # randomise 1,500 patients"): in the title, or said in the first person.
 _FIRM_OTHER_TITLE = re.compile(
     r"\b(?:systematic|scoping|umbrella|narrative|literature) review\b|\bmeta-analys[ie]s\b|"
-    r"\b(?:study|trial) protocol\b|\bprotocol (?:for|of)\b|: (?:a )?protocol\b")
+    # a protocol of a study, not a care protocol studied ("an enhanced recovery protocol for …")
+    r"\b(?:study|trial) protocol\b|\bprotocol (?:for|of) (?:an? |the )?(?:[\w-]+ ){0,3}?(?:trial|study)\b|"
+    r":\s*(?:an? |the )?protocol\W*$")
 _FIRM_OTHER_TEXT = _led(
     "otw",
-    r"\bwe searched (?:[\w-]+ ){0,4}?(?:databases|medline|pubmed|embase|cochrane|scopus|"
-    r"web of science|the literature|literature)\b|\bthis (?:systematic|scoping|umbrella) review\b|"
+    # a literature search, not a search of a hospital or pharmacovigilance database
+    r"\bwe searched (?:[\w-]+ ){0,6}?(?:medline|pubmed|embase|cochrane|scopus|web of science|cinahl|"
+    r"psycinfo|the literature)\b|\bwe searched (?:[\w-]+ ){0,4}?databases (?:for|from) (?:[\w-]+ ){0,3}?"
+    r"(?:trials|studies|articles|publications)\b|\bthis (?:systematic|scoping|umbrella) review\b|"
     r"\bthis protocol\b|\b(?:the|this) (?:trial|study) will (?:randomi[sz]e|enrol|enroll|recruit|"
-    r"compare|include|test)\b|\bwill be randomi[sz]ed\b")
+    r"compare|include|test)\b")
 _FIRM_OTHER_TRIGGERS = ("searched", "this systematic", "this scoping", "this umbrella", "this protocol",
-                        "trial will ", "study will ", "will be randomi")
+                        "trial will ", "study will ")
 # A survey of clinicians' or other professionals' views: not patient data.
 _PROFESSIONAL_SURVEY = _led(
-    "adhimnpqrs",
+    "acdehimnpqrs",
     r"\b(?:surveys?|questionnaires?|interviews?)\b[^.]{0,80}?\b(?:physicians|providers|"
     r"clinicians|nurses|pharmacists|dentists|doctors|practitioners|surgeons|residents|"
     r"health ?care workers|(?:health|medical|healthcare) professionals|staff|experts|"
@@ -838,6 +844,9 @@ class Classifier:
             hit = _find(self._case_terms, text)
         if hit is None and not text.words.isdisjoint(_ONE_PATIENT_WORDS):
             hit = _find(_ONE_PATIENT, text, findings_only=True)
+            if hit and (_most_counted(text) > 3 or _GROUP_COUNT.search(text.low)) \
+                    and _find(_CLINICAL_TEXT, text):
+                hit = None  # "one patient developed …" in a trial of 120 children: its outcome
         return hit
 
     # --- safety ----------------------------------------------------------------------------

@@ -53,7 +53,9 @@ MODEL_NAME = "safety_model"
 _TOKEN = re.compile(r"[a-z][a-z0-9]*+(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()]")
 _NEGATION = frozenset({
     "no", "not", "without", "none", "never", "neither", "nor", "nobody", "absence", "absent",
-    "free", "lack", "lacked", "denied", "nil", "zero", "n't",
+    "free", "lack", "lacked", "denied", "nil", "zero", *(_CONTRACTED := (
+        "didn't", "wasn't", "weren't", "isn't", "aren't", "hasn't", "haven't", "hadn't", "doesn't",
+        "don't", "couldn't", "cannot", "can't", "won't", "wouldn't", "shouldn't")),
 })  # fmt: skip
 # Words and marks that end a negation's reach: "no fever, but two patients developed rash".
 _SCOPE_END = frozenset({
@@ -78,11 +80,13 @@ _HARM_CLASSES = frozenset({"<harm>", "<disorder>"})
 # reported before", "are not unusual", which deny nothing that happened.
 _DENYING_WORDS = frozenset({"no", "none", "without", "neither", "nor", "never", "absence", "absent",
                             "free", "lack", "lacked", "denied", "nil", "zero"})
-_DENYING = re.compile(rf"\b(?:{'|'.join(sorted(_DENYING_WORDS))})\b", re.IGNORECASE)
 
 
-def _denies(sentence: str) -> bool:
-    return _DENYING.search(sentence) is not None
+def _denies(toks: Iterable[str]) -> bool:
+    """Whether a run of `tokens` holds a word of `_DENYING_WORDS` (marked or not)."""
+    return not _DENYING_WORDS.isdisjoint(t.lstrip("!?") for t in toks)
+
+
 _DENIED = frozenset({"!<harm>", "!<disorder>"})
 _COUNTED = frozenset({"of", "the", "all", "any"})  # "none of the 20 patients": still negated
 _AUXILIARY = frozenset({"was", "were", "is", "are", "been", "be", "has", "have", "had", "did",
@@ -93,7 +97,8 @@ _WORD_CACHE = 200_000  # tokens whose weights a model keeps at hand
 # for a clause mark), the vocabulary indices of the features it yields on its own, -1 for a
 # feature outside the vocabulary).
 _Word = tuple[str, str, str, tuple[int, ...]]
-# What a token adds after the one before it: feature indices, harm flags, what pairs next.
+# What a token adds after the one before it: feature indices, harm flags, what pairs next,
+# the summed weight of those features.
 _Entry = tuple[tuple[int, ...], int, str | None, float]
 _PLAIN_HARM, _NEGATED_HARM = 1, 2
 
@@ -121,7 +126,7 @@ def tokens(sentence: str) -> list[str]:
             marks[j] = marks[j] or mark
         # "adverse events were not observed", "… were seen in none of …": the negation reaches
         # back over its clause.
-        if (w in ("not", "never", "n't") and i and words[i - 1] in _AUXILIARY) or \
+        if w in _CONTRACTED or (w in ("not", "never") and i and words[i - 1] in _AUXILIARY) or \
                 (w == "none" and i > 1 and words[i - 1] == "in"):
             for j in range(i - 1, max(-1, i - 1 - _SCOPE), -1):
                 if words[j] in _SCOPE_END:
@@ -264,8 +269,9 @@ class SafetyModel:
         """Probability that the sentence reports harm that happened, in [0, 1]; a sentence
         whose every harm word is negated ("none of the women developed anaphylaxis") at
         NEGATED_WEIGHT of it."""
-        ids, flags, total = self._ids(tokens(sentence))
-        return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(sentence))
+        toks = tokens(sentence)
+        ids, flags, total = self._ids(toks)
+        return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(toks))
 
     def _probability(self, total: float, n: int, denied: bool) -> float:
         """The sentence model's probability for `n` features whose weights sum to `total`."""
@@ -283,7 +289,7 @@ class SafetyModel:
         total = sum(self._w[self.index[f]] if f in self.index else 0.0 for f in feats)
         p = _sigmoid(self.bias + total / math.sqrt(max(len(feats), SHORT)))
         denied = any(f in _DENIED for f in feats) and not any(f in _HARM_CLASSES for f in feats)
-        return p * NEGATED_WEIGHT if denied and _denies(sentence) else p
+        return p * NEGATED_WEIGHT if denied and _denies(tokens(sentence)) else p
 
     def record_score(self, ids: Iterable[int]) -> float | None:
         """The record model's probability for the features of a record's sentences together
@@ -307,8 +313,9 @@ class SafetyModel:
     def _scan(self, sentence: str) -> tuple[list[int], bool]:
         """`feature_ids`, and whether the sentence names harm only under a negation that
         denies it (a forward one: `_denies`)."""
-        ids, flags, _ = self._ids(tokens(sentence))
-        return ids, flags == _NEGATED_HARM and _denies(sentence)
+        toks = tokens(sentence)
+        ids, flags, _ = self._ids(toks)
+        return ids, flags == _NEGATED_HARM and _denies(toks)
 
     def _ids(self, toks: Sequence[str]) -> tuple[list[int], int, float]:
         """The feature indices of a run of tokens, its harm flags (`_PLAIN_HARM`,
@@ -405,7 +412,7 @@ class SafetyModel:
         cuts = _cuts(toks)
         if not cuts:
             ids, flags, total = self._ids(toks)
-            return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(sentence)), ids
+            return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(toks)), ids
         ids, flags, total, parts = [], 0, 0.0, []
         for start, end in zip((0, *(c + 1 for c in cuts)), (*cuts, len(toks)), strict=True):
             run = toks[start:end]
@@ -414,10 +421,9 @@ class SafetyModel:
             flags |= run_flags
             total += run_total
             if any(t not in _SCOPE_END for t in run):
-                denied = run_flags == _NEGATED_HARM and \
-                    not _DENYING_WORDS.isdisjoint(w.lstrip("!?") for w in run)
+                denied = run_flags == _NEGATED_HARM and _denies(run)
                 parts.append(self._probability(run_total, len(run_ids), denied))
-        best = self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(sentence))
+        best = self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(toks))
         return (max(best, *parts) if len(parts) > 1 else best), ids
 
 

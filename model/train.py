@@ -320,8 +320,8 @@ def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresh
     are what a review team's feeds mostly carry."""
     truth = [r.safety for r in records]
     sets = [[i for i, r in enumerate(records) if (r.origin == "ade") == ade] for ade in (True, False)]
-    safety = min(threshold_for([doc[i] for i in s], [truth[i] for i in s], RECALL)
-                 for s in sets if any(truth[i] for i in s))
+    safety = min((threshold_for([doc[i] for i in s], [truth[i] for i in s], RECALL)
+                  for s in sets if any(truth[i] for i in s)), default=0.5)
     review = min(threshold_for(doc, truth, REVIEW_RECALL), safety)
     # The classifier decides on the score rounded to 3 decimals (what alerts show), so the
     # threshold is that rounded score itself.
@@ -449,8 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "c": C, "min_records": MIN_RECORDS, "short": SHORT,
         "thresholds": {"safety": thresholds.safety, "review": thresholds.review},
         "threshold_rule": f"out-of-fold ({FOLDS} folds grouped by record) recall >= {RECALL} on the "
-                          "ADE training records and on our own" + (" and the team's" if team.records else "")
-                          + f" each (review: >= {REVIEW_RECALL} on all pooled)",
+                          "ADE training records and on ours (our labelled files"
+                          + (" with the team's" if team.records else "")
+                          + f") each (review: >= {REVIEW_RECALL} on all pooled)",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     npz, meta = args.out / f"{MODEL_NAME}.npz", args.out / f"{MODEL_NAME}.json"

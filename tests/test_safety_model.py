@@ -292,3 +292,24 @@ def test_a_title_of_a_few_words_is_not_scored_on_one_function_word(title: str) -
 def test_a_short_title_naming_a_harm_is_still_a_safety_signal(title: str) -> None:
     model = safety_model.shipped()
     assert model.score(title) >= model.thresholds.safety
+
+
+@pytest.mark.parametrize(("contracted", "spelled"), [
+    ("Rash wasn't observed in any patient.", "Rash was not observed in any patient."),
+    ("Bleeding didn't occur after the procedure.", "Bleeding did not occur after the procedure."),
+])
+def test_a_contracted_negation_reads_as_the_spelled_one(contracted: str, spelled: str) -> None:
+    """'wasn't' is one token: it negates what it follows, as 'was not' does."""
+    model = safety_model.shipped()
+    assert "!rash" in safety_model.tokens(contracted) or "!bleeding" in safety_model.tokens(contracted)
+    assert abs(model.score(contracted) - model.score(spelled)) < 0.1
+    assert model.score(contracted) < model.thresholds.review
+
+
+def test_a_clause_is_denied_as_the_same_words_alone_would_be() -> None:
+    """Denial is read from the tokens, for a whole sentence and for each clause alike."""
+    model = safety_model.shipped()
+    for sentence, clause in [("Hair density improved; 3no rash.", "3no rash."),
+                             ("Scores rose; lack's of rash was noted.", "lack's of rash was noted.")]:
+        assert model.sentence_score(sentence) >= model.score(clause)
+        assert model.scored(clause)[0] == model.score(clause)
