@@ -225,14 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 c = learned.classify(item_of(r))
                 got[r.id] = (c.safety, rules.classify(item_of(r)).safety)
                 oof[r.id] = c.safety_score
-    harms = [r for r in own if r.id.startswith("lw-t")]
     general = [r for r in own if not r.id.startswith("lw-t")]
-    third = {r.id for r in train.load_own(train.LABELS / "general-train-3.jsonl")}
+    per_file = []
+    for file in train.OWN_FILES:
+        ids = {r.id for r in train.load_own(train.LABELS / file)}
+        subset = [r for r in own if r.id in ids]
+        per_file.append((f"  of which {file.removesuffix('.jsonl')} ({len(subset)})", subset))
     for name, subset in ((f"ADE documents ({len(tune)})", tune), (f"own labelled records ({len(own)})", own),
-                         (f"  of which harms-train ({len(harms)})", harms),
-                         (f"  of which general-train, -2 ({len(general) - len(third)})",
-                          [r for r in general if r.id not in third]),
-                         (f"  of which general-train-3 ({len(third)})", [r for r in general if r.id in third])):
+                         *per_file):
         truth = [r.safety for r in subset]
         m = score(truth, [got[r.id][0] for r in subset], True)
         u = score(truth, [got[r.id][1] for r in subset], True)

@@ -80,11 +80,23 @@ _HARM_CLASSES = frozenset({"<harm>", "<disorder>"})
 # reported before", "are not unusual", which deny nothing that happened.
 _DENYING_WORDS = frozenset({"no", "none", "without", "neither", "nor", "never", "absence", "absent",
                             "free", "lack", "lacked", "denied", "nil", "zero"})
+# "… were not reported", "… did not occur": a past observation denied. Not "has not been
+# reported before" (a case report's first of its kind) nor "was not reversible".
+_NOT_SEEN_BEFORE = frozenset({"was", "were", "did"})
+_SEEN = frozenset({"reported", "observed", "seen", "noted", "found", "recorded", "detected",
+                   "documented", "identified", "encountered", "occur", "develop", "experience"})
+# Words that carry a negated list past its comma: "no fever, rash or adverse events".
+_LIST_GOES_ON = frozenset({"or", "nor"})
 
 
-def _denies(toks: Iterable[str]) -> bool:
-    """Whether a run of `tokens` holds a word of `_DENYING_WORDS` (marked or not)."""
-    return not _DENYING_WORDS.isdisjoint(t.lstrip("!?") for t in toks)
+def _denies(toks: Sequence[str]) -> bool:
+    """Whether a run of `tokens` holds a word of `_DENYING_WORDS` (marked or not), or says that
+    something was not seen ("adverse events were not reported", "did not occur")."""
+    plain = [t.lstrip("!?") for t in toks]
+    if not _DENYING_WORDS.isdisjoint(plain):
+        return True
+    return any(plain[i + 1] in ("not", "never") and plain[i + 2] in _SEEN
+               for i, w in enumerate(plain[:-2]) if w in _NOT_SEEN_BEFORE)
 
 
 _DENIED = frozenset({"!<harm>", "!<disorder>"})
@@ -121,6 +133,8 @@ def tokens(sentence: str) -> list[str]:
         if mark == "?":
             marks[i] = "?"  # the hedge itself too: "<drug> may" is no evidence either
         for j in range(i + 1, min(len(words), i + 1 + _SCOPE)):
+            if words[j] == "," and mark == "!" and _LIST_GOES_ON.intersection(words[j + 1:j + 4]):
+                continue  # "no allergic reactions, infections or other adverse events": a list
             if words[j] in _SCOPE_END or (words[j] in _COUNTS and words[j - 1] not in _COUNTED):
                 break  # a count opens a new statement: "did not improve and 3 patients had …"
             marks[j] = marks[j] or mark

@@ -7,10 +7,12 @@ import io
 import json
 
 import feedparser
+import numpy as np
 import pytest
 
-from bot.classify import classify
+from bot.classify import TEXT_RULE_SCORE, Classifier, classify
 from bot.models import Classification, Item
+from bot.safety_model import SafetyModel, Thresholds
 from bot.sources.ctgov_json import parse_study
 from bot.sources.feeds import parse_entries
 from bot.sources.pubmed_xml import parse_efetch
@@ -90,9 +92,18 @@ def test_partial_retraction_is_integrity() -> None:
 
 def test_serious_adverse_events_stated_in_two_sentences_are_safety() -> None:
     """A cohort stating serious adverse events (wound infection, bleeding) in two sentences is a
-    safety signal, found by the sentence rules where the model alone scores it lower."""
+    safety signal, quoting the first."""
     c = classify(record("90100007"))
     assert (c.kind, c.safety) == ("clinical", True)
+    assert has_reason(c, "Three serious adverse events related to wound infection occurred")
+
+
+def test_the_sentence_rules_catch_what_a_model_scores_low() -> None:
+    """Below their fixed score (0.80) the round-1 sentence rules still run beside the model: a
+    harm they match is a safety signal, quoted as theirs, even from a model that reads nothing."""
+    blind = SafetyModel(["unused"], [], np.zeros(1), -8.0, Thresholds(0.5, 0.3), {})
+    c = Classifier(model=blind).classify(record("90100007"))
+    assert c.safety and c.safety_score == TEXT_RULE_SCORE
     assert has_reason(c, "Three serious adverse events related to wound infection occurred", "(sentence rules)")
 
 

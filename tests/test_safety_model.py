@@ -313,3 +313,24 @@ def test_a_clause_is_denied_as_the_same_words_alone_would_be() -> None:
                              ("Scores rose; lack's of rash was noted.", "lack's of rash was noted.")]:
         assert model.sentence_score(sentence) >= model.score(clause)
         assert model.scored(clause)[0] == model.score(clause)
+
+
+def test_a_negated_list_runs_past_its_commas_but_a_new_clause_does_not() -> None:
+    """'No allergic reactions, infections or other adverse events': every item is negated;
+    'No fever, and two patients had rash': the rash is not."""
+    listed = safety_model.tokens("No allergic reactions, infections or other adverse events were recorded.")
+    assert {"!reactions", "!infections", "!adverse", "!events"} <= set(listed)
+    clause = safety_model.tokens("No fever, and two patients had rash.")
+    assert "!fever" in clause and "rash" in clause
+
+
+@pytest.mark.parametrize(("sentence", "denied"), [
+    ("In 40 patients, adverse events were not reported during follow-up.", True),
+    ("Bleeding did not occur in any patient.", True),
+    ("This complication has not been reported before.", False),
+    ("The nephrotoxicity was not reversible.", False),
+])
+def test_a_past_observation_denied_halves_the_score(sentence: str, denied: bool) -> None:
+    """'… were not reported', '… did not occur' deny that harm happened; 'has not been reported
+    before' (a first report) and 'was not reversible' deny nothing that happened."""
+    assert safety_model._denies(safety_model.tokens(sentence)) is denied
