@@ -200,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"loaded in {load_seconds * 1000:.0f} ms; thresholds safety {th.safety}, review {th.review}")
 
     ade, drop = train.load_ade()
-    own = train.own_training()
+    own_files = {name: train.load_own(train.LABELS / name) for name in train.OWN_FILES}
+    own = [r for records in own_files.values() for r in records]  # train.own_training(), file by file
     holdout = train.load_own(train.LABELS / "harms-holdout.jsonl")
     tune = [r for r in ade if not r.holdout]
     aside = [r for r in ade if r.holdout]
@@ -226,11 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 got[r.id] = (c.safety, rules.classify(item_of(r)).safety)
                 oof[r.id] = c.safety_score
     general = [r for r in own if not r.id.startswith("lw-t")]
-    per_file = []
-    for file in train.OWN_FILES:
-        ids = {r.id for r in train.load_own(train.LABELS / file)}
-        subset = [r for r in own if r.id in ids]
-        per_file.append((f"  of which {file.removesuffix('.jsonl')} ({len(subset)})", subset))
+    per_file = [(f"  of which {name.removesuffix('.jsonl')} ({len(records)})", records)
+                for name, records in own_files.items()]
     for name, subset in ((f"ADE documents ({len(tune)})", tune), (f"own labelled records ({len(own)})", own),
                          *per_file):
         truth = [r.safety for r in subset]

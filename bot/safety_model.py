@@ -285,14 +285,16 @@ class SafetyModel:
         NEGATED_WEIGHT of it."""
         toks = tokens(sentence)
         ids, flags, total = self._ids(toks)
-        return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(toks))
+        return self._probability(total, len(ids), flags, toks)
 
-    def _probability(self, total: float, n: int, denied: bool) -> float:
-        """The sentence model's probability for `n` features whose weights sum to `total`."""
+    def _probability(self, total: float, n: int, flags: int, toks: Sequence[str]) -> float:
+        """The sentence model's probability for the run of tokens `toks`, whose `n` features
+        have harm `flags` and weights summing to `total` (as `_ids` gives them): at
+        NEGATED_WEIGHT of it where every harm word is negated by a denial."""
         if not n:
             return _sigmoid(self.bias)
         p = _sigmoid(self.bias + total / math.sqrt(max(n, SHORT)))
-        return p * NEGATED_WEIGHT if denied else p
+        return p * NEGATED_WEIGHT if flags == _NEGATED_HARM and _denies(toks) else p
 
     def reference_score(self, sentence: str) -> float:
         """`score` computed the plain way, from `features` (what training sees): the fast
@@ -322,14 +324,7 @@ class SafetyModel:
         """The vocabulary index of each of `features(sentence, self.known)`, in the same order
         (-1 for a feature outside the vocabulary), without building the word features: what a
         token, and a pair of neighbouring tokens, contributes is looked up once per model."""
-        return self._scan(sentence)[0]
-
-    def _scan(self, sentence: str) -> tuple[list[int], bool]:
-        """`feature_ids`, and whether the sentence names harm only under a negation that
-        denies it (a forward one: `_denies`)."""
-        toks = tokens(sentence)
-        ids, flags, _ = self._ids(toks)
-        return ids, flags == _NEGATED_HARM and _denies(toks)
+        return self._ids(tokens(sentence))[0]
 
     def _ids(self, toks: Sequence[str]) -> tuple[list[int], int, float]:
         """The feature indices of a run of tokens, its harm flags (`_PLAIN_HARM`,
@@ -426,7 +421,7 @@ class SafetyModel:
         cuts = _cuts(toks)
         if not cuts:
             ids, flags, total = self._ids(toks)
-            return self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(toks)), ids
+            return self._probability(total, len(ids), flags, toks), ids
         ids, flags, total, parts = [], 0, 0.0, []
         for start, end in zip((0, *(c + 1 for c in cuts)), (*cuts, len(toks)), strict=True):
             run = toks[start:end]
@@ -435,9 +430,8 @@ class SafetyModel:
             flags |= run_flags
             total += run_total
             if any(t not in _SCOPE_END for t in run):
-                denied = run_flags == _NEGATED_HARM and _denies(run)
-                parts.append(self._probability(run_total, len(run_ids), denied))
-        best = self._probability(total, len(ids), flags == _NEGATED_HARM and _denies(toks))
+                parts.append(self._probability(run_total, len(run_ids), run_flags, run))
+        best = self._probability(total, len(ids), flags, toks)
         return (max(best, *parts) if len(parts) > 1 else best), ids
 
 
@@ -458,8 +452,9 @@ def _cuts(toks: list[str]) -> list[int]:
             if i < last and toks[i + 1] in _CONTRASTING:
                 cuts.append(i)
         opener = 1 if toks[0] in _CONCEDING else 2 if toks[:2] == ["even", "though"] else 0
-        if opener and toks.index(",") > opener:  # "Although well tolerated, …"
-            cuts.append(toks.index(","))
+        first = toks.index(",")
+        if opener and first > opener:  # "Although well tolerated, …"
+            cuts.append(first)
     return sorted(set(cuts)) if len(cuts) > 1 else cuts
 
 
