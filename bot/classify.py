@@ -590,6 +590,12 @@ class _Text:
     def words(self) -> frozenset[str]:
         return frozenset(_WORD.findall(self.low))
 
+    @cached_property
+    def design(self) -> str | None:
+        """Where the text first names a clinical study design (`_CLINICAL_TEXT`), as a reason;
+        read once, whichever kind rule asks first."""
+        return _find(_CLINICAL_TEXT, self)
+
     def sentence_of(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
 
@@ -788,7 +794,7 @@ class Classifier:
         stated = _find(_FIRM_OTHER_TEXT, text, _FIRM_OTHER_TRIGGERS)
         if stated:
             return "other", [f"{stated} (review or protocol)"]
-        design = _find(_CLINICAL_TEXT, text) or (
+        design = text.design or (
             _find(self._clinical_terms, text) if self._clinical_terms else None)
         sample = _find(_SAMPLE, text, findings_only=True) or (
             _find(_SAMPLE_N, text, findings_only=True) if "(n" in text.low else None)
@@ -845,7 +851,7 @@ class Classifier:
         if hit is None and not text.words.isdisjoint(_ONE_PATIENT_WORDS):
             hit = _find(_ONE_PATIENT, text, findings_only=True)
             if hit and (_most_counted(text) > 3 or _GROUP_COUNT.search(text.low)) \
-                    and _find(_CLINICAL_TEXT, text):
+                    and text.design:
                 hit = None  # "one patient developed …" in a trial of 120 children: its outcome
         return hit
 
