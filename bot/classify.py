@@ -136,27 +136,30 @@ _CLAUSE_BREAK = re.compile(
 
 _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present", "we are report",
                   "this report", "this communication", "this letter", "this paper", "this article",
-                  "herein", "here are", "here is", "below are", "below is", "our patient")
+                  "herein", "here are", "here is", "below are", "below is", "our patient",
+                  "the present ", "this study")
 _CASE_TEXT = _led(
     "acdehoprtw",
-    r"\b(?:we|here,? we|authors|this (?:report|paper|article|communication|letter))\s+(?:\w+\s+)?"
+    r"\b(?:we|here,? we|authors|(?:this|the present) (?:report|paper|article|communication|letter|"
+    r"study))\s+(?:\w+\s+)?"
     r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?|"
     r"cent(?:er|re)s\s+on|focuses\s+on|concerns)\s+"
     r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:(?:case|cases|history|story)\s+of\s+)?)?"
     # one person within three words of its determiner, or two or three people
     r"(?:(?:an?|one|first|unique|unusual|rare|novel|interesting|single)\s+(?:[\w'-]+\s+){0,3}?"
-    r"(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|individual|"
-    r"gentleman|lady)\b(?!-)"
+    r"(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|newborn|toddler|"
+    r"adolescent|teenager|recipient|individual|gentleman|lady)\b(?!-)"
     r"|(?:two|three|[23])\s+(?:[\w'-]+\s+){0,3}?(?:cases|patients|men|women|boys|girls|children|"
-    r"infants|males|females|neonates|individuals|siblings|brothers|sisters|twins)\b)"
+    r"infants|males|females|neonates|newborns|adolescents|recipients|individuals|siblings|"
+    r"brothers|sisters|twins)\b)"
     r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
     r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
     r"|\b(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
     r"aged\s+\d"
     r"|\b(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b"
-    r"|\b(?:an?|one|this) (?:unusual |rare |unique |atypical |interesting )?case (?:is|was) "
-    r"(?:presented|described|reported)\b"
+    r"|\b(?:an?|one|this) (?:unusual |rare |unique |atypical |interesting )?case (?:study )?"
+    r"(?:is|was) (?:presented|described|reported)\b"
     r"|\bthe case of (?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|man|woman|boy|girl|child|infant|"
     r"neonate|gentleman|lady)\b"
     r"|\bour patient\b(?![s-]| (?:population|group|cohort|sample|base|series|numbers|care)\b)"
@@ -168,13 +171,15 @@ _CASE_TEXT = _led(
 # "This is the first report of … in a patient", "The patient whose case is reviewed…".
 _ONE_PATIENT = re.compile(
     r"\b(?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate|"
-    r"gentleman|lady)\b(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
+    r"newborn|toddler|adolescent|teenager|recipient|gentleman|lady)\b"
+    r"(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
     r"was referred|was treated|received|had|showed|underwent|complained|manifested|required|"
     r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen)\b"
     r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
     r"developed|presented|had|was|underwent|took)\b"
-    r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate)\b"
+    r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate|"
+    r"newborn|toddler|adolescent|teenager|recipient)\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
     r"|\bthe (?:patient|newborn|neonate|boy|girl)(?:'s)? (?:whose case|described|presented|"
     r"developed|was|had|recovered|fully recovered|died|improved|responded|underwent|received|"
@@ -182,7 +187,8 @@ _ONE_PATIENT = re.compile(
     r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")
 # Every match of _ONE_PATIENT holds one of these words.
 _ONE_PATIENT_WORDS = frozenset({"patient", "woman", "man", "boy", "girl", "infant", "child",
-                                "neonate", "newborn", "gentleman", "lady", "case", "cases", "report",
+                                "neonate", "newborn", "toddler", "adolescent", "teenager",
+                                "recipient", "gentleman", "lady", "case", "cases", "report",
                                 "reports"})
 # The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
 _CASE_TITLE = re.compile(
@@ -251,8 +257,8 @@ _REVIEW_TEXT = _led(
     r"mini-?|comprehensive |critical |state-of-the-art )?review\b|\bwe review\b|"
     r"\breview(?:s|ed)? (?:of )?the (?:current |recent |available )?literature\b|"
     r"\bmeta-analys[ie]s\b|\bsystematic review\b|\bguidelines? (?:for|on)\b|\bconsensus\b|"
-    r"\bstudy protocol\b|\bthis protocol\b|\bwe (?:propose|discuss|summari[sz]e|highlight|"
-    r"outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b"
+    r"\bstudy protocol\b|\bthis protocol\b|\bwe (?:propose(?! that)|discuss|summari[sz]e|"
+    r"highlight|outline)\b|\bin this (?:article|paper|chapter|editorial|commentary|perspective)\b"
     r"(?!,? we (?:analy[sz]ed|studied|report|present|describe|enrolled|recruited|examined|"
     r"investigated|evaluated|followed|treated|included))")
 # What a review or a protocol says of itself, which outweighs the trials it counts or the

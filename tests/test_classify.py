@@ -645,6 +645,11 @@ def test_one_patient_described_without_tags_is_a_case_report(abstract: str) -> N
     "Lithium toxicity develops rarely in the newborn; one such case is reported here.",
     "Serum triglycerides rose in two patients and fell when the drug was stopped.",
     "After the overdose the serum level was tenfold higher. The patient fully recovered.",
+    "We report on a young adolescent with intracranial hypertension during acne treatment.",
+    "In this report a renal transplant recipient is described who developed a fungal infection.",
+    "The present study describes a patient who gained weight under corticosteroid treatment.",
+    "A case study is presented of a nurse who developed persistent contact dermatitis.",
+    "Renal failure followed in two patients with bleeding; we propose that the infusion caused it.",
 ])
 def test_more_untagged_case_phrasings_are_case_reports(abstract: str) -> None:
     """Phrasings of untagged case reports beyond 'we report a case', and one to three counted
