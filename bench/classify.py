@@ -244,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     flagged = sum(got[r.id][0] for r in negatives)
     print(f"  general-literature negatives flagged (reviews, basic science, methods, epidemiology, "
           f"efficacy, protocols, guidelines, disease, negated): {flagged}/{len(negatives)}")
+    groups = sorted({r.group for r in negatives}, key=lambda g: (-sum(r.group == g for r in negatives), g))
+    print("    by group: " + ", ".join(
+        f"{g} {sum(got[r.id][0] for r in negatives if r.group == g)}/{sum(r.group == g for r in negatives)}"
+        for g in groups))
 
     tune_model = train.fit(both, drop)
     tune_model.thresholds = th
