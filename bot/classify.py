@@ -717,7 +717,10 @@ class Classifier:
             is_title = index == 0 and bool(text.title)
             # A review, editorial or notice counts harm that is its subject (its title, as the
             # labelling guide has it); its abstract speaks at half weight, like a background.
-            if text.sections[index] != _RESULTS or (secondary and not is_title):
+            # So does a sentence that opens with its purpose ("To assess safety, adverse
+            # events were recorded…"): an aim or a method, not a finding.
+            if text.sections[index] != _RESULTS or (secondary and not is_title) or \
+                    (not is_title and _PURPOSE_LEAD.match(text.low, start) is not None):
                 score *= BACKGROUND_WEIGHT
             scored.append((score, index))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))

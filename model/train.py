@@ -115,7 +115,7 @@ OWN_PRODUCTS = frozenset({
 # Our labelled training files (model/labels/README.md): harms and look-alikes, and general
 # literature (reviews, basic science, methods, epidemiology, protocols, guidelines).
 OWN_FILES = ("harms-train.jsonl", "general-train.jsonl", "general-train-2.jsonl", "general-train-3.jsonl",
-             "general-train-4.jsonl", "general-train-5.jsonl")
+             "general-train-4.jsonl", "general-train-5.jsonl", "general-train-6.jsonl")
 TEAM_GLOB = "team-*.jsonl"  # `litwatch labels export -o model/labels/team-….jsonl`
 EVAL = ROOT / "bench" / "eval"
 

@@ -15,6 +15,7 @@ import feedparser
 import pytest
 
 import bot.classify as classify_module
+from bot import safety_model
 from bot.classify import MESH_CASE_SCORE, Classifier, classify
 from bot.config import ClassifySettings, load_settings
 from bot.models import Classification, Item, TrialInfo
@@ -589,6 +590,21 @@ LATER_QUIET = [
     "To assess safety, adverse events were recorded in all patients.",
 ]
 TOPIC = ClassifySettings(safety_terms=("granuloma", "granulomas", "infection"))
+
+
+@pytest.mark.parametrize("opening", ["To assess safety, ", "Objective: to monitor tolerability, "])
+def test_a_sentence_opening_with_its_purpose_speaks_at_half_weight(opening: str) -> None:
+    """An aim or a method ("To assess safety, adverse events were recorded in all patients")
+    counts at BACKGROUND_WEIGHT of its model score, as an aim section's sentences do; the same
+    clause without the opening is a finding."""
+    clause = "adverse events were recorded in all patients."
+    model = safety_model.shipped()
+    aimed = Classifier(model=model).classify(pubmed("", opening + clause))
+    plain = Classifier(model=model).classify(pubmed("", clause[0].upper() + clause[1:]))
+    assert aimed.safety_score == round(classify_module.BACKGROUND_WEIGHT *
+                                       model.sentence_score(opening + clause), 3)
+    assert not aimed.safety
+    assert plain.safety  # the same clause stated as a finding
 
 
 @pytest.mark.parametrize("sentence", REVIEW_SIGNALS + OWN_SIGNALS + LATER_SIGNALS)
