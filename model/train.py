@@ -2,14 +2,14 @@
 
 Data: the ADE corpus document view (`../shared/data/ade-corpus-v2/documents.jsonl`, read in
 place, never copied) and the project's own labelled records (`model/labels/harms-train.jsonl`,
-`model/labels/general-train*.jsonl`; `harms-holdout.jsonl` is never read here), and the team's
-word on safety alerts (`model/labels/team-*.jsonl`, written by `litwatch labels export`, and
-any `--feedback FILE`). Every labelled sentence is an example: the corpus's positive sentences
-and our sentences marked 1 are harms, those marked 0 are not; a team record's sentences its
-reviewers did not judge (`null`: a confirmed alert's sentences other than the quoted
-evidence) are its text but no sentence example. The record model learns every record's
-`safety` label (the team's word, for team records) from all its text. Team records weigh as
-our own (OWN_WEIGHT). Team records that the ADE corpus or the evaluation set
+`model/labels/general-train*.jsonl`; `harms-holdout.jsonl` and `general-holdout.jsonl` are
+never read here), and the team's word on safety alerts (`model/labels/team-*.jsonl`, written by
+`litwatch labels export`, and any `--feedback FILE`). Every labelled sentence is an example:
+the corpus's positive sentences and our sentences marked 1 are harms, those marked 0 are not; a
+team record's sentences its reviewers did not judge (`null`: a confirmed alert's sentences
+other than the quoted evidence) are its text but no sentence example. The record model learns
+every record's `safety` label (the team's word, for team records) from all its text. Team
+records weigh as our own (OWN_WEIGHT). Team records that the ADE corpus or the evaluation set
 (bench/eval) also hold are left out, so no figure bench/classify.py reports is trained on.
 
 Product names are dropped: every word of the drug names the corpus annotators marked (bar a
@@ -116,6 +116,8 @@ OWN_PRODUCTS = frozenset({
 # literature (reviews, basic science, methods, epidemiology, protocols, guidelines).
 OWN_FILES = ("harms-train.jsonl", "general-train.jsonl", "general-train-2.jsonl", "general-train-3.jsonl",
              "general-train-4.jsonl", "general-train-5.jsonl", "general-train-6.jsonl")
+# Held out: scored by bench/classify.py, never trained on, never used to choose anything.
+HOLDOUT_FILES = ("harms-holdout.jsonl", "general-holdout.jsonl")
 TEAM_GLOB = "team-*.jsonl"  # `litwatch labels export -o model/labels/team-….jsonl`
 EVAL = ROOT / "bench" / "eval"
 
@@ -335,7 +337,7 @@ def team_files(labels: Path = LABELS, extra: Sequence[Path] = ()) -> list[Path]:
     seen, out = set(), []
     for path in files:
         key = path.resolve()
-        if key.name == "harms-holdout.jsonl" or key.name in OWN_FILES:
+        if key.name in HOLDOUT_FILES or key.name in OWN_FILES:
             raise SystemExit(f"{path} is not a team labels file (`litwatch labels export` writes those); "
                              "the held-out and training files are never passed as feedback")
         if key not in seen:

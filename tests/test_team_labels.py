@@ -169,10 +169,12 @@ def test_team_records_the_corpus_or_eval_set_hold_are_left_out(train: ModuleType
     assert (team.in_corpus, team.in_eval, team.replaced) == (1, 1, 1)
 
 
-def test_the_held_out_file_is_never_feedback(train: ModuleType, tmp_path: Path) -> None:
-    """--feedback model/labels/harms-holdout.jsonl is refused, not trained on."""
+@pytest.mark.parametrize("name", ["harms-holdout.jsonl", "general-holdout.jsonl"])
+def test_the_held_out_files_are_never_feedback(train: ModuleType, tmp_path: Path, name: str) -> None:
+    """--feedback model/labels/harms-holdout.jsonl (or general-holdout.jsonl) is refused, not
+    trained on."""
     with pytest.raises(SystemExit, match="not a team labels file"):
-        train.team_files(tmp_path, [ROOT / "model" / "labels" / "harms-holdout.jsonl"])
+        train.team_files(tmp_path, [ROOT / "model" / "labels" / name])
 
 
 def test_a_bad_team_line_names_file_and_line(train: ModuleType, tmp_path: Path) -> None:
