@@ -140,8 +140,8 @@ _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present
                   "the present ", "this study")
 _CASE_TEXT = _led(
     "acdehoprtw",
-    r"\b(?:we|here,? we|authors|(?:this|the present) (?:report|paper|article|communication|letter|"
-    r"study))\s+(?:\w+\s+)?"
+    r"\b(?:we|here,? we|authors|(?:this|the present) (?:report|paper|article|communication|letter))"
+    r"\s+(?:\w+\s+)?"
     r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?|"
     r"cent(?:er|re)s\s+on|focuses\s+on|concerns)\s+"
     r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:(?:case|cases|history|story)\s+of\s+)?)?"
@@ -152,6 +152,11 @@ _CASE_TEXT = _led(
     r"|(?:two|three|[23])\s+(?:[\w'-]+\s+){0,3}?(?:cases|patients|men|women|boys|girls|children|"
     r"infants|males|females|neonates|newborns|adolescents|recipients|individuals|siblings|"
     r"brothers|sisters|twins)\b)"
+    # "this study describes a patient…", not "this study reports a randomised trial in female …"
+    r"|\b(?:this|the present) study (?:describes|reports|presents) (?:an?|one) (?:[\w'-]+ ){0,2}?"
+    r"(?:patient|man|woman|boy|girl|child|infant|neonate|newborn|toddler|adolescent|teenager|"
+    r"recipient)\b(?![-']| (?:population|group|cohort|sample|registry|database|series|level|"
+    r"records?|data)s?\b)"
     r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
     r"|\b(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
