@@ -32,7 +32,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,6 +177,17 @@ def interval_line(s: Score, flagged: int) -> str:
             f"(n+ {s.support})")
 
 
+def flagged_by_group(negatives: Sequence[train.Record], flagged: Mapping[str, bool]) -> str:
+    """"disease 6/40, hedged 6/24, …": how many of each group's negatives are flagged (by
+    record id), the largest groups first."""
+    counts: dict[str, list[int]] = {}
+    for r in negatives:
+        tally = counts.setdefault(r.group, [0, 0])
+        tally[0] += flagged[r.id]
+        tally[1] += 1
+    return ", ".join(f"{g} {k}/{n}" for g, (k, n) in sorted(counts.items(), key=lambda c: (-c[1][1], c[0])))
+
+
 def safety_scores(records: Sequence[train.Record], label: Callable[[Item], Classification]) -> Score:
     got = [label(item_of(r)).safety for r in records]
     return score([r.safety for r in records], got, True)
@@ -246,10 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flagged = sum(got[r.id][0] for r in negatives)
     print(f"  general-literature negatives flagged (reviews, basic science, methods, epidemiology, "
           f"efficacy, protocols, guidelines, disease, negated): {flagged}/{len(negatives)}")
-    groups = sorted({r.group for r in negatives}, key=lambda g: (-sum(r.group == g for r in negatives), g))
-    print("    by group: " + ", ".join(
-        f"{g} {sum(got[r.id][0] for r in negatives if r.group == g)}/{sum(r.group == g for r in negatives)}"
-        for g in groups))
+    print(f"    by group: {flagged_by_group(negatives, {r.id: got[r.id][0] for r in negatives})}")
 
     tune_model = train.fit(both, drop)
     tune_model.thresholds = th
@@ -295,11 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = {r.id: label(item_of(r)).safety for r in general_holdout}
         s_gen = score([r.safety for r in general_holdout], [flags[r.id] for r in general_holdout], True)
         negatives = [r for r in general_holdout if not r.safety]
-        groups = sorted({r.group for r in negatives}, key=lambda g: (-sum(r.group == g for r in negatives), g))
         print(f"  {name:16} {interval_line(s_gen, sum(flags.values()))}; negatives flagged "
-              f"{sum(flags[r.id] for r in negatives)}/{len(negatives)} (" + ", ".join(
-                  f"{g} {sum(flags[r.id] for r in negatives if r.group == g)}/"
-                  f"{sum(r.group == g for r in negatives)}" for g in groups) + ")")
+              f"{sum(flags[r.id] for r in negatives)}/{len(negatives)} "
+              f"({flagged_by_group(negatives, flags)})")
         if name == "shipped model":
             m_general = s_gen
 
