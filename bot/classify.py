@@ -134,6 +134,9 @@ _CLAUSE_BREAK = re.compile(
     r"[;:]|,(?=\s)|\b(?:but|however|although|though|whereas|while|except|yet|despite|"
     r"in contrast|nevertheless|nonetheless)\b")
 
+# One person named as a case: "a patient", "an adolescent", "a transplant recipient".
+_ONE_PERSON = (r"(?:patient|man|woman|boy|girl|child|infant|neonate|newborn|toddler|adolescent|"
+               r"teenager|recipient)")
 _CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present", "we are report",
                   "this report", "this communication", "this letter", "this paper", "this article",
                   "herein", "here are", "here is", "below are", "below is", "our patient",
@@ -153,9 +156,8 @@ _CASE_TEXT = _led(
     r"infants|males|females|neonates|newborns|adolescents|recipients|individuals|siblings|"
     r"brothers|sisters|twins)\b)"
     # "this study describes a patient…", not "this study reports a randomised trial in female …"
-    r"|\b(?:this|the present) study (?:describes|reports|presents) (?:an?|one) (?:[\w'-]+ ){0,2}?"
-    r"(?:patient|man|woman|boy|girl|child|infant|neonate|newborn|toddler|adolescent|teenager|"
-    r"recipient)\b(?![-']| (?:population|group|cohort|sample|registry|database|series|level|"
+    rf"|\b(?:this|the present) study (?:describes|reports|presents) (?:an?|one) (?:[\w'-]+ ){{0,2}}?"
+    rf"{_ONE_PERSON}\b(?![-']| (?:population|group|cohort|sample|registry|database|series|level|"
     r"records?|data)s?\b)"
     r"|\bcase (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|\b(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
@@ -175,16 +177,14 @@ _CASE_TEXT = _led(
 # arthritis developed…", "A young woman developed…", "… was detected in an infant whose…",
 # "This is the first report of … in a patient", "The patient whose case is reviewed…".
 _ONE_PATIENT = re.compile(
-    r"\b(?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate|"
-    r"newborn|toddler|adolescent|teenager|recipient|gentleman|lady)\b"
+    rf"\b(?:an?|one) (?:[\w'-]+ ){{0,3}}?(?:{_ONE_PERSON}|gentleman|lady)\b"
     r"(?: (?:with|on|receiving|taking|treated) [^.;]{0,80}?)? (?:developed|"
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
     r"was referred|was treated|received|had|showed|underwent|complained|manifested|required|"
     r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen)\b"
     r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
     r"developed|presented|had|was|underwent|took)\b"
-    r"|\b(?:in|to) an? (?:[\w'-]+ ){0,3}?(?:patient|woman|man|boy|girl|infant|child|neonate|"
-    r"newborn|toddler|adolescent|teenager|recipient)\b"
+    rf"|\b(?:in|to) an? (?:[\w'-]+ ){{0,3}}?{_ONE_PERSON}\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
     r"|\bthe (?:patient|newborn|neonate|boy|girl)(?:'s)? (?:whose case|described|presented|"
     r"developed|was|had|recovered|fully recovered|died|improved|responded|underwent|received|"
