@@ -172,7 +172,13 @@ _CASE_TEXT = _led(
     r"|\bour patient\b(?![s-]| (?:population|group|cohort|sample|base|series|numbers|care)\b)"
     r"|\b(?:reported|described|presented) (?:here(?:in)?|below) (?:are|is) (?:an?|one|two|three)\b"
     r"|\b(?:one|two|three) such cases? (?:is|are) (?:reported|described|presented)\b"
-    r"|\bthis case (?:illustrates|indicates|demonstrates|shows|suggests|highlights|emphasi[sz]es)\b")
+    r"|\bthis case (?:illustrates|indicates|demonstrates|shows|suggests|highlights|emphasi[sz]es)\b"
+    # "We discuss this case…", "This case study provides…", "The following case demonstrates…",
+    # "Three case reports.", "Two cases of … are presented", a "CASE:" section
+    r"|\bwe (?:discuss|describe|present|report) (?:this|the|our) case\b(?!s)|\bthis case study\b"
+    r"|\bthe following case (?:demonstrates|illustrates|describes|shows|is|was)\b"
+    r"|\b(?:two|three) case reports\b|\b(?:two|three) cases of [^.;]{0,120}? (?:are|were) "
+    r"(?:presented|described|reported)\b|(?<=\n)case(?: (?:report|presentation|description))?:")
 # One patient described in the text, as untagged case reports do: "A patient with rheumatoid
 # arthritis developed…", "A young woman developed…", "… was detected in an infant whose…",
 # "This is the first report of … in a patient", "The patient whose case is reviewed…".
@@ -182,11 +188,15 @@ _ONE_PATIENT = re.compile(
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
     r"was referred|was treated|received|had|showed|underwent|complained|manifested|required|"
     r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen)\b"
+    # "A patient that received methadone … developed…" (not "One infant who …": one of a group)
+    rf"|\ban? (?:[\w'-]+ ){{0,3}}?(?:{_ONE_PERSON}|gentleman|lady) (?:who|that) [^.;]{{0,80}}? "
+    r"(?:developed|presented|experienced|suffered|was admitted|was referred|required|died)\b"
     r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
     r"developed|presented|had|was|underwent|took)\b"
     rf"|\b(?:in|to) an? (?:[\w'-]+ ){{0,3}}?{_ONE_PERSON}\b"
     r"(?! (?:population|group|cohort|sample|registry|database)s?\b)"
     r"|\bthe (?:patient|newborn|neonate|boy|girl)(?:'s)? (?:whose case|described|presented|"
+    r"herein reported|reported here(?:in)?|"
     r"developed|was|had|recovered|fully recovered|died|improved|responded|underwent|received|"
     r"showed|remained|required|complained|manifested|experienced|suffered)\b"
     r"|\b(?:first|second|third) (?:reported )?(?:case|report)s? of\b")

@@ -666,6 +666,14 @@ def test_one_patient_described_without_tags_is_a_case_report(abstract: str) -> N
     "The present study describes a patient who gained weight under corticosteroid treatment.",
     "A case study is presented of a nurse who developed persistent contact dermatitis.",
     "Renal failure followed in two patients with bleeding; we propose that the infusion caused it.",
+    "Burns after laser treatment are rare. We discuss this case and what it teaches about cooling.",
+    "This case study follows a farmer through a year of recurrent contact dermatitis.",
+    "The following case demonstrates how a retained drain can mimic an abscess.",
+    "Gum injuries from a home remedy: three case reports.",
+    "Two cases of gum injuries from a home remedy are presented.",
+    "BACKGROUND: Filler complications are rare.\nCASE: A teacher lost her sight after a filler.",
+    "A patient that received a thread lift developed a chronic sinus tract.",
+    "Hair loss worsened. The patient herein reported had stopped the tablets a month before.",
 ])
 def test_more_untagged_case_phrasings_are_case_reports(abstract: str) -> None:
     """Phrasings of untagged case reports beyond 'we report a case', and one to three counted
@@ -696,6 +704,8 @@ def test_a_study_that_describes_its_design_is_no_case_report(abstract: str) -> N
     "Hepatotoxicity occurred in 3 of 120 patients treated with the drug.",
     "Rash occurred in two of the 40 patients who received the cream.",
     "Three thousand children were vaccinated in the campaign.",
+    "Of 612 errors, 47 caused harm in 14 children. One infant who received a tenfold dose died.",
+    "Four cases of nodules after microneedling are presented.",
 ])
 def test_few_counted_patients_beside_a_larger_count_is_no_case_report(abstract: str) -> None:
     """'Two patients died' inside a study that counts more (people, procedures, a percentage)
