@@ -525,6 +525,24 @@ _PURPOSE_LEAD = re.compile(
     r"(?:[a-z ]{2,40}:\s*)?(?:in order )?to (?:assess|evaluate|determine|investigate|examine|"
     r"explore|compare|monitor|characteri[sz]e|identify|minimi[sz]e|avoid|prevent|reduce|"
     r"mitigate|predict|detect|record|document|quantify|describe)\b")
+# Two groups' rates of one outcome side by side: "21.2% of the liposomal group and 23.0% of the
+# standard group", "5.9% and 6.4%", "(12% vs 15%)", "61 of 74 participants … and 57 of 74".
+_RATE_PAIR = _led(
+    "0-9",
+    r"(\d+(?:\.\d+)?)\s?%[^%\d;]{0,60}?\b(?:and|vs\.?|versus|compared with)\s+[^%\d;]{0,40}?"
+    r"(\d+(?:\.\d+)?)\s?%"
+    r"|(\d+)\s*(?:of|/)\s*(\d+)\b[^;\d]{0,60}?\b(?:and|vs\.?|versus|compared with)\s+"
+    r"[^\d;]{0,20}?(\d+)\s*(?:of|/)\s*(\d+)\b")
+# A record comparing groups: a control arm, groups or arms, "respectively".
+_COMPARED = re.compile(
+    r"\b(?:placebo|vehicle|sham|controls?|comparator|usual care|randomi[sz]\w*|respectively|"
+    r"groups?|arms?)\b")
+# A sentence that states a difference: "mortality was higher with …", "significantly more".
+_STATED_DIFFERENCE = re.compile(
+    r"\b(?:higher|more (?:frequent(?:ly)?|common(?:ly)?|often)|increased|greater|excess|worse|"
+    r"doubled|tripled|(?<!not )(?<!no )significant(?:ly)?)\b")
+# How far apart two groups' rates may be and still count as similar (the larger over the smaller).
+SIMILAR_RATIO = 1.3
 _HEDGE = re.compile(
     r"\b(?:may|might|could|can|potential(?:ly)?|possibl[ey]|theoretical(?:ly)?|whether|if|"
     r"should|would|concerns? (?:about|regarding|over)|to (?:assess|evaluate|determine|"
@@ -735,7 +753,8 @@ class Classifier:
             # So does a sentence that opens with its purpose ("To assess safety, adverse
             # events were recorded…"): an aim or a method, not a finding.
             if text.sections[index] != _RESULTS or (secondary and not is_title) or \
-                    (not is_title and _PURPOSE_LEAD.match(text.low, start) is not None):
+                    (not is_title and _PURPOSE_LEAD.match(text.low, start) is not None) or \
+                    _similar_in_both_arms(text.low, start, end):
                 score *= BACKGROUND_WEIGHT
             scored.append((score, index))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
@@ -1132,6 +1151,28 @@ def _hedged(low: str, s: int, e: int, start: int, end: int) -> bool:
     return _HEDGE.search(low, cs, ce) is not None and _NUMERIC.search(low, cs, ce) is None
 
 
+def _similar_in_both_arms(low: str, s: int, e: int) -> bool:
+    """The sentence `low[s:e]` of a record that compares groups gives two groups' rates, and
+    every such pair is similar ("adverse events in 21.2% of the liposomal group and 23.0% of the
+    standard group"): harm both arms had, not harm a treatment caused. One rate well above the
+    other ("fatigue 12.0% vs 4.1%"), or harm in one group and none in the other, is no similar
+    pair."""
+    pairs = [m.groups() for m in _RATE_PAIR.finditer(low, s, e)]
+    if not pairs or _COMPARED.search(low) is None or _STATED_DIFFERENCE.search(low, s, e):
+        return False
+    for a, b, n1, d1, n2, d2 in pairs:
+        if a is not None:
+            x, y = float(a), float(b)
+        else:
+            if not int(d1) or not int(d2):
+                return False
+            x, y = int(n1) / int(d1), int(n2) / int(d2)
+        low_rate, high_rate = min(x, y), max(x, y)
+        if high_rate and (not low_rate or high_rate > SIMILAR_RATIO * low_rate):
+            return False
+    return True
+
+
 def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool,
                   section: int, efficacy: re.Pattern[str]) -> str:
     """Why a harm mention does not count ("negated", "hedged", ...); "" when it does."""
@@ -1143,6 +1184,8 @@ def _why_not_real(low: str, s: int, e: int, start: int, end: int, *, title: bool
         return "background or aim"
     if _hedged(low, s, e, start, end):
         return "hedged"
+    if _similar_in_both_arms(low, s, e):
+        return "similar in both arms"
     if _NUMERIC.search(low, s, e) or _AFFIRMATIVE.search(low, s, e):
         return ""
     return "not stated as observed"

@@ -150,6 +150,53 @@ def test_hedged_or_aimed_harm_is_not_safety(abstract: str) -> None:
     assert not classify(pubmed("Exosomes for hair loss", abstract), shipped()).safety
 
 
+SIMILAR_ARMS = "Adverse events occurred in 21.2% of the exosome group and 23.0% of the placebo group."
+UNEVEN_ARMS = "Adverse events occurred in 21.2% of the exosome group and 8.0% of the placebo group."
+
+
+@pytest.mark.parametrize(("sentence", "similar"), [
+    (SIMILAR_ARMS, True),
+    ("Grade 3 adverse events occurred in 5.9% and 6.4% of participants, respectively.", True),
+    ("Adverse events were reported by 52% and 57%, respectively; nausea (12% vs 14%).", True),
+    ("Nodules developed in 9 of 42 treated patients and 8 of 40 controls.", True),
+    (UNEVEN_ARMS, False),
+    ("Adverse events occurred in 52% and 57% of participants; nausea (12% vs 4%).", False),
+    ("Thrombosis was higher with the serum (23.0% vs 20.1%) than with placebo.", False),
+    ("Nodules developed in 3 of 40 treated patients and 0 of 40 controls.", False),
+    ("Adverse events occurred in 21.2% of the patients treated with the serum.", False),
+])
+def test_rates_of_two_groups_are_similar_only_when_close(sentence: str, similar: bool) -> None:
+    """Every pair of group rates within SIMILAR_RATIO, and no stated difference: similar."""
+    low = sentence.lower()
+    assert classify_module._similar_in_both_arms(low, 0, len(low)) is similar
+
+
+def test_no_groups_compared_no_similar_arms() -> None:
+    """Two rates in a record that compares no groups (weeks, sites) are no arms."""
+    low = "adverse events occurred in 21.2% at week 4 and 23.0% at week 12."
+    assert not classify_module._similar_in_both_arms(low, 0, len(low))
+
+
+def test_harm_at_similar_rates_in_both_arms_counts_at_half_weight() -> None:
+    """The model's reading of 'adverse events in 21.2% of one group and 23.0% of the other'
+    counts at BACKGROUND_WEIGHT: harm both arms had, not harm a treatment caused. An uneven
+    pair keeps its full weight."""
+    model = safety_model.shipped()
+    classifier = Classifier(ClassifySettings(safety_threshold=0.05, review_threshold=0.01), model=model)
+    for sentence, weight in ((SIMILAR_ARMS, classify_module.BACKGROUND_WEIGHT), (UNEVEN_ARMS, 1.0)):
+        c = classifier.classify(pubmed("Exosome serum: a randomised trial", sentence))
+        quoted = [e for e in c.evidence if e.startswith("abstract:") and "(sentence rules)" not in e]
+        assert quoted and quoted[0].endswith(f"({model.sentence_score(sentence) * weight:.2f})"), c.evidence
+
+
+def test_sentence_rules_set_harm_at_similar_rates_aside() -> None:
+    """The round-1 sentence rules do not count harm both arms had, and say why."""
+    rules = Classifier(text_rules=True)
+    similar = rules.classify(pubmed("Exosome serum: a randomised trial", f"RESULTS: {SIMILAR_ARMS}"))
+    assert not similar.safety and has_reason(similar, "not counted (similar in both arms)")
+    assert rules.classify(pubmed("Exosome serum: a randomised trial", f"RESULTS: {UNEVEN_ARMS}")).safety
+
+
 def test_background_sentence_is_not_a_finding() -> None:
     """Real record: 'difficulties … result in … injury to patients' is context, not a finding."""
     c = classify(metapub("32292800"))
