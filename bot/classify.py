@@ -14,13 +14,14 @@ millisecond.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from bot import corrections, registry, safety_model
+from bot import __version__, corrections, registry, safety_model
 from bot.config import ClassifySettings
 from bot.models import Classification, Item, Kind, TrialInfo
 from bot.safety_model import SafetyModel
@@ -688,6 +689,7 @@ class Classifier:
         efficacy = _terms_alternation(settings.efficacy_terms)
         self._efficacy_and = _EFFICACY_AND if efficacy is None else _efficacy_and(
             f"{_EFFICACY_WORDS}|{efficacy}")
+        self.identity = _identity(self.model, self.safety_threshold, self.review_threshold, settings)
 
     def classify(self, item: Item) -> Classification:
         """Label one item; the same item always gets the same labels and reasons."""
@@ -717,7 +719,8 @@ class Classifier:
         return Classification(kind=kind, safety=safety, integrity=bool(integrity),
                               reasons=tuple(integrity + corrected + kind_reasons + safety_reasons),
                               corrected=bool(corrected), safety_score=score,
-                              possible_safety=possible, evidence=tuple(evidence[:3]))
+                              possible_safety=possible, evidence=tuple(evidence[:3]),
+                              labeller=self.identity)
 
     # --- safety: structured evidence and the learned model ----------------------------------
 
@@ -968,6 +971,15 @@ class Classifier:
             spans += [(m.start(), m.end(), True)
                       for m in _around(self._extra_harm, low, self._extra_triggers, 2, 80)]
         return sorted(set(spans))
+
+
+def _identity(model: SafetyModel | None, safety: float, review: float, settings: ClassifySettings) -> str:
+    """What names a classifier in the labels it gives: the litwatch release (its rules), the
+    model file, the thresholds and the topic's `[classify]` terms. Another of any of them may
+    label a record otherwise (`litwatch reclassify`)."""
+    terms = hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
+    weights = "round-1 rules" if model is None else f"model {str(model.meta.get('sha256') or 'unsaved')[:12]}"
+    return f"litwatch {__version__}, {weights}, thresholds {safety:.3f}/{review:.3f}, terms {terms}"
 
 
 def classify(item: Item, settings: ClassifySettings | None = None) -> Classification:

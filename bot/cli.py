@@ -151,6 +151,30 @@ def _cmd_export(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_OK
 
 
+def _cmd_reclassify(args: argparse.Namespace, env: Environment) -> int:
+    from bot.classify import Classifier
+    from bot.progress import on_terminal
+    from bot.relabel import relabel, summary
+
+    settings = load_settings(env.config_path)
+    if store_file(env.data_dir) is None:
+        print(f"no store yet at {env.data_dir / STORE_FILE}: nothing to relabel (`litwatch once` fills it)")
+        return EXIT_OK
+    classifier = Classifier(settings.classify)
+    # A dry run reads beside a running daemon; relabelling writes, so it needs the store to itself.
+    with Store.open(env.data_dir, readonly=args.dry_run) as store:
+        docs = store.items()
+        result = relabel(docs, classifier.classify, classifier.identity, everything=args.all,
+                         progress=on_terminal("relabelling", len(docs)))
+        if result.updates and not args.dry_run:
+            store.commit("", updates=result.updates)
+    for line in summary(result, classifier.identity):
+        print(line)
+    if args.dry_run and result.relabelled:
+        print("dry run: nothing was written")
+    return EXIT_OK
+
+
 def _cmd_search(args: argparse.Namespace, env: Environment) -> int:
     settings = load_settings(env.config_path)
     terms = " ".join(args.terms).strip()
@@ -199,6 +223,9 @@ def _search_record(item: Item) -> dict[str, Any]:
 
 
 def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
+    from bot.classify import Classifier
+    from bot.relabel import labelled_by
+
     settings = load_settings(env.config_path)
     path = store_file(env.data_dir)
     if path is None:
@@ -221,6 +248,9 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
         for sub in subscriptions:
             print(f"  {sub['target']}: {sub.get('period') or 'weekly'}, "
                   f"last digest {_local_time(sub.get('last_digest'), settings.digest.timezone)}")
+        current, other = labelled_by(store.items(), Classifier(settings.classify).identity)
+        print(f"labels: {current} record(s) labelled by the current classifier"
+              + (f", {other} by another (`litwatch reclassify` labels them again)" if other else ""))
         decided = store.current_decisions()
         print(f"screening: {awaiting(store)} record(s) await screening, {len(decided)} decided")
         pending = store.pending()
@@ -782,6 +812,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="query health, pending notifications, store size")
     p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("reclassify", help="label stored records again with the current model and "
+                                          "[classify] settings (sends no alerts)")
+    p.add_argument("--all", action="store_true",
+                   help="every stored record, not only those labelled by another classifier")
+    p.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
+    p.set_defaults(func=_cmd_reclassify)
 
     p = sub.add_parser("demo", help="the whole cycle offline, on invented records, in under a minute")
     p.add_argument("--dir", metavar="DIR", help="an empty directory for the demo's files (default: a new temp dir)")

@@ -16,7 +16,7 @@ from bot.decisions import PAST
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
     "uid", "source", "id", "title", "url", "kind", "safety", "safety_score", "possible_safety",
-    "integrity", "corrected", "reasons", "evidence", "queries",
+    "integrity", "corrected", "reasons", "evidence", "labeller", "queries",
     "first_seen", "last_changed", "journal", "published", "doi", "authors", "trial_status",
     "links", "screening_decision", "screening_by", "screening_at", "screening_reason", "abstract",
 )
@@ -35,6 +35,7 @@ def export_record(doc: Mapping[str, Any]) -> dict[str, Any]:
         possible_safety=bool(label.get("possible_safety")),
         corrected=bool(label.get("corrected")),
         evidence=list(label.get("evidence", ())),
+        labeller=str(label.get("labeller") or ""),  # which classifier gave these labels
         screening=doc.get("screening"),  # {decision, by, at, reason}; None: not screened yet
     )
     return record

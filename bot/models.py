@@ -99,6 +99,7 @@ class Classification:
     safety_score: float = 0.0  # in [0, 1]: the strongest evidence of harm to people
     possible_safety: bool = False  # between the review and the safety threshold
     evidence: tuple[str, ...] = ()  # the sentences and fields behind safety_score, strongest first
+    labeller: str = ""  # the classifier that gave these labels (`Classifier.identity`); "" before it was kept
 
 
 @dataclass
