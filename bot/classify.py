@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
 from bot import __version__, corrections, registry, safety_model
 from bot.config import ClassifySettings
@@ -974,12 +975,26 @@ class Classifier:
 
 
 def _identity(model: SafetyModel | None, safety: float, review: float, settings: ClassifySettings) -> str:
-    """What names a classifier in the labels it gives: the litwatch release (its rules), the
-    model file, the thresholds and the topic's `[classify]` terms. Another of any of them may
-    label a record otherwise (`litwatch reclassify`)."""
+    """What names a classifier in the labels it gives: the litwatch release and the code of its
+    rules, the model file, the thresholds and the topic's `[classify]` terms. Another of any of
+    them may label a record otherwise (`litwatch reclassify`)."""
     terms = hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
     weights = "round-1 rules" if model is None else f"model {str(model.meta.get('sha256') or 'unsaved')[:12]}"
-    return f"litwatch {__version__}, {weights}, thresholds {safety:.3f}/{review:.3f}, terms {terms}"
+    return (f"litwatch {__version__} (rules {rules_digest()}), {weights}, thresholds {safety:.3f}/{review:.3f}, "
+            f"terms {terms}")
+
+
+RULE_MODULES = ("classify.py", "corrections.py", "safety_model.py")  # the code that decides labels
+
+
+@lru_cache(maxsize=4)
+def rules_digest(folder: Path = Path(__file__).parent, names: tuple[str, ...] = RULE_MODULES) -> str:
+    """A digest of the code that decides labels: a change to a rule or to how the model reads a
+    sentence names another classifier, whatever the release number says."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:8]
 
 
 def classify(item: Item, settings: ClassifySettings | None = None) -> Classification:

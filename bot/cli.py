@@ -164,11 +164,15 @@ def _cmd_reclassify(args: argparse.Namespace, env: Environment) -> int:
     # A dry run reads beside a running daemon; relabelling writes, so it needs the store to itself.
     with Store.open(env.data_dir, readonly=args.dry_run) as store:
         docs = store.items()
-        result = relabel(docs, classifier.classify, classifier.identity, everything=args.all,
-                         progress=on_terminal("relabelling", len(docs)))
+        pending = {uid for note in store.pending() for uid in note.uids}
+        result = relabel(docs, classifier.classify, classifier.identity, judged=store.safety_feedback(),
+                         pending=pending, everything=args.all, progress=on_terminal("relabelling", len(docs)))
         if result.updates and not args.dry_run:
             store.commit("", updates=result.updates)
-    for line in summary(result, classifier.identity):
+    if args.json:
+        sys.stdout.write(result.to_json())
+        return EXIT_OK
+    for line in summary(result):
         print(line)
     if args.dry_run and result.relabelled:
         print("dry run: nothing was written")
@@ -248,9 +252,16 @@ def _cmd_status(args: argparse.Namespace, env: Environment) -> int:
         for sub in subscriptions:
             print(f"  {sub['target']}: {sub.get('period') or 'weekly'}, "
                   f"last digest {_local_time(sub.get('last_digest'), settings.digest.timezone)}")
-        current, other = labelled_by(store.items(), Classifier(settings.classify).identity)
-        print(f"labels: {current} record(s) labelled by the current classifier"
-              + (f", {other} by another (`litwatch reclassify` labels them again)" if other else ""))
+        try:
+            identity = Classifier(settings.classify).identity
+        except LitwatchError as exc:  # a broken model file: runs fail on it too; say so, go on
+            print(f"labels: cannot tell which classifier labelled them: {exc}")
+        else:
+            judged = store.safety_feedback()
+            current, other = labelled_by(store.items(), identity, judged)
+            print(f"labels: {current} record(s) labelled by the current classifier"
+                  + (f", {other} by another (`litwatch reclassify` labels them again)" if other else "")
+                  + (f", {len(judged)} kept as the team judged them" if judged else ""))
         decided = store.current_decisions()
         print(f"screening: {awaiting(store)} record(s) await screening, {len(decided)} decided")
         pending = store.pending()
@@ -818,6 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true",
                    help="every stored record, not only those labelled by another classifier")
     p.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
+    p.add_argument("--json", action="store_true", help="print the counts and every flipped record as JSON")
     p.set_defaults(func=_cmd_reclassify)
 
     p = sub.add_parser("demo", help="the whole cycle offline, on invented records, in under a minute")

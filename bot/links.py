@@ -17,6 +17,7 @@ items. What names what is each source's declaration (`bot.registry`: `accession`
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -105,6 +106,11 @@ def link(
 def _nameable(item: Item) -> bool:
     spec = registry.get(item.source)
     return spec is not None and spec.accession is not None
+
+
+# The reasons `link` adds, whatever the nouns: "publication of tracked trial NCT…", "tracked
+# trial with publications pmid:…". A record labelled again (`litwatch reclassify`) keeps them.
+LINK_REASON = re.compile(r"^(?:[\w ]+ of tracked [\w ]+ \S|tracked [\w ]+ with [\w ]+s \S)")
 
 
 def _naming_reason(item: Item, tracked: list[str]) -> str:
