@@ -175,12 +175,14 @@ _CASE_TEXT = _led(
     r"|\b(?:reported|described|presented) (?:here(?:in)?|below) (?:are|is) (?:an?|one|two|three)\b"
     r"|\b(?:one|two|three) such cases? (?:is|are) (?:reported|described|presented)\b"
     r"|\bthis case (?:illustrates|indicates|demonstrates|shows|suggests|highlights|emphasi[sz]es)\b"
-    # "We discuss this case…", "This case study provides…", "The following case demonstrates…",
-    # "Three case reports.", "Two cases of … are presented", a "CASE:" section
-    r"|\bwe (?:discuss|describe|present|report) (?:this|the|our) case\b(?!s)|\bthis case study\b"
+    # "We discuss this case…", "The following case demonstrates…", a title's "…: three case
+    # reports", a "CASE: A …" section (not "our case-control study", "the case fatality rate",
+    # "the case for …", "CASE: control subjects were …", "only two case reports exist")
+    r"|\bwe (?:discuss|describe|present|report) (?:this|our) case\b(?![-/]| (?:control|fatality|"
+    r"definitions?|series|for|mix|load|studies|study|reports? of \d)\b)"
     r"|\bthe following case (?:demonstrates|illustrates|describes|shows|is|was)\b"
-    r"|\b(?:two|three) case reports\b|\b(?:two|three) cases of [^.;]{0,120}? (?:are|were) "
-    r"(?:presented|described|reported)\b|(?<=\n)case(?: (?:report|presentation|description))?:")
+    r"|(?<=: )(?:two|three) case reports\.?(?=\n|$)|(?<=\n)(?:two|three) case reports\.?(?=\n|$)"
+    r"|(?<=\n)case(?: (?:report|presentation|description|summary))?: (?:an?|one|our|this) ")
 # One patient described in the text, as untagged case reports do: "A patient with rheumatoid
 # arthritis developed…", "A young woman developed…", "… was detected in an infant whose…",
 # "This is the first report of … in a patient", "The patient whose case is reviewed…".
@@ -190,8 +192,10 @@ _ONE_PATIENT = re.compile(
     r"presented|experienced|suffered|is described|was described|is presented|was admitted|"
     r"was referred|was treated|received|had|showed|underwent|complained|manifested|required|"
     r"was found|was diagnosed|was scheduled|was hospitali[sz]ed|was seen)\b"
-    # "A patient that received methadone … developed…" (not "One infant who …": one of a group)
-    rf"|\ban? (?:[\w'-]+ ){{0,3}}?(?:{_ONE_PERSON}|gentleman|lady) (?:who|that) [^.;]{{0,80}}? "
+    # "A patient that received methadone … developed…" (not "One infant who …": one of a group;
+    # not "the probability that a patient who received …": a model's patient)
+    rf"|(?<!\bthat )(?<!\bwhether )(?<!\bif )\ban? (?:[\w'-]+ ){{0,3}}?(?:{_ONE_PERSON}|gentleman|lady) "
+    rf"(?:who|that) [^.;]{{0,80}}? "
     r"(?:developed|presented|experienced|suffered|was admitted|was referred|required|died)\b"
     r"|\bof an? (?:[\w'-]+ ){0,2}?(?:patient|woman|man|boy|girl|infant|child) who (?:received|"
     r"developed|presented|had|was|underwent|took)\b"
@@ -529,20 +533,28 @@ _PURPOSE_LEAD = re.compile(
     r"mitigate|predict|detect|record|document|quantify|describe)\b")
 # Two groups' rates of one outcome side by side: "21.2% of the liposomal group and 23.0% of the
 # standard group", "5.9% and 6.4%", "(12% vs 15%)", "61 of 74 participants … and 57 of 74".
+# Numbers are read up to six digits (a longer run is no rate, and cannot stall the scan).
+_PERCENT = r"(?<![\d.,])(\d{1,6}(?:\.\d{1,3})?)\s?%"
+_N_OF_N = r"(?<![\d.,])(\d{1,6})\s*(?:of|/)\s*(\d{1,6})(?![\d.,])"
 _RATE_PAIR = _led(
     "0-9",
-    r"(\d+(?:\.\d+)?)\s?%[^%\d;]{0,60}?\b(?:and|vs\.?|versus|compared with)\s+[^%\d;]{0,40}?"
-    r"(\d+(?:\.\d+)?)\s?%"
-    r"|(\d+)\s*(?:of|/)\s*(\d+)\b[^;\d]{0,60}?\b(?:and|vs\.?|versus|compared with)\s+"
-    r"[^\d;]{0,20}?(\d+)\s*(?:of|/)\s*(\d+)\b")
-# A record comparing groups: a control arm, groups or arms, "respectively".
+    rf"{_PERCENT}[^%\d;]{{0,60}}?\b(?:and|vs\.?|versus|compared with)\s+[^%\d;]{{0,40}}?{_PERCENT}"
+    rf"|{_N_OF_N}[^;\d]{{0,60}}?\b(?:and|vs\.?|versus|compared with)\s+[^\d;]{{0,20}}?{_N_OF_N}")
+_RATE = _led("0-9", rf"{_PERCENT}|{_N_OF_N}")
+# A record comparing groups: a placebo, a control arm, randomised arms (not "single-arm", "the
+# arms" of a body, "pain control" or "age groups").
 _COMPARED = re.compile(
-    r"\b(?:placebo|vehicle|sham|controls?|comparator|usual care|randomi[sz]\w*|respectively|"
-    r"groups?|arms?)\b")
-# A sentence that states a difference: "mortality was higher with …", "significantly more".
+    r"\b(?:placebo|vehicle|sham|comparator|usual care|randomi[sz]\w*|controlled|"
+    r"control (?:group|arm|participants|patients|subjects)s?|(?:both|each|either|two|three|treatment|"
+    r"study|intervention) (?:groups?|arms?))\b")
+# A sentence that states or tests a difference, either way: "mortality was higher with …",
+# "fewer … with placebo", "significantly", a P value or a ratio with its confidence interval.
+# It is left to the model, as is a sentence of several clauses ("…; two deaths in the drug group
+# were attributed to treatment").
 _STATED_DIFFERENCE = re.compile(
-    r"\b(?:higher|more (?:frequent(?:ly)?|common(?:ly)?|often)|increased|greater|excess|worse|"
-    r"doubled|tripled|(?<!not )(?<!no )significant(?:ly)?)\b")
+    r"\b(?:higher|lower|more|fewer|less|increased|decreased|reduced|greater|excess|worse|doubled|"
+    r"tripled|(?<!not )(?<!no )significant(?:ly)?|p\s*[<=>≤]|ci|hr|rr|or|irr|(?:hazard|odds|risk|rate) "
+    r"ratio|relative risk|but|while|whereas|however|although|except)\b|;")
 # How far apart two groups' rates may be and still count as similar (the larger over the smaller).
 SIMILAR_RATIO = 1.3
 _HEDGE = re.compile(
@@ -1179,13 +1191,15 @@ def _hedged(low: str, s: int, e: int, start: int, end: int) -> bool:
 
 
 def _similar_in_both_arms(low: str, s: int, e: int) -> bool:
-    """The sentence `low[s:e]` of a record that compares groups gives two groups' rates, and
-    every such pair is similar ("adverse events in 21.2% of the liposomal group and 23.0% of the
-    standard group"): harm both arms had, not harm a treatment caused. One rate well above the
-    other ("fatigue 12.0% vs 4.1%"), or harm in one group and none in the other, is no similar
-    pair."""
+    """The sentence `low[s:e]`, of one clause, in a record that compares groups, gives its rates
+    in pairs side by side, every pair similar ("adverse events in 21.2% of the liposomal group
+    and 23.0% of the standard group"): harm both arms had, not harm a treatment caused. One rate
+    well above the other ("fatigue 12.0% vs 4.1%"), harm in one group and none in the other, a
+    rate left unpaired, or a difference stated or tested (a P value, a ratio) is not similar."""
     pairs = [m.groups() for m in _RATE_PAIR.finditer(low, s, e)]
     if not pairs or _COMPARED.search(low) is None or _STATED_DIFFERENCE.search(low, s, e):
+        return False
+    if len(_RATE.findall(low, s, e)) != 2 * len(pairs):  # a third rate, unpaired: a third arm
         return False
     for a, b, n1, d1, n2, d2 in pairs:
         if a is not None:
