@@ -210,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     th = shipped.thresholds
     rules = Classifier(text_rules=True)
     print(f"shipped model: {npz.stat().st_size / 1e6:.2f} MB, {len(shipped.index):,} features, "
-          f"loaded in {load_seconds * 1000:.0f} ms; thresholds safety {th.safety}, review {th.review}")
+          f"loaded in {load_seconds * 1000:.0f} ms; thresholds safety {th.safety}, review {th.review}; "
+          "case reports safety {}, review {}".format(*th.for_case_reports()))
 
     ade, drop = train.load_ade()
     own_files = {name: train.load_own(train.LABELS / name) for name in train.OWN_FILES}
@@ -253,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif subset is own:
             m_own = m
     audit_p, audit_r = label_audit(tune, {r.id: got[r.id][0] for r in tune})
-    ours = our_ade_labels(tune)
+    ours = train.our_labels(tune)
     m_ours = score(list(ours.values()), [got[i][0] for i in ours], True)
     u_ours = score(list(ours.values()), [got[i][1] for i in ours], True)
     print(f"  {f'ADE documents, our labels ({len(ours)})':36} model "
@@ -459,23 +460,6 @@ def load_audit(folder: Path = train.LABELS) -> tuple[list[Audited], dict[str, in
     strata = json.loads((folder / "ade-audit.json").read_text(encoding="utf-8"))["strata"]
     return (rows, {k: v["population"] for k, v in strata.items()},
             {k: v["population"] / v["sampled"] for k, v in strata.items()})
-
-
-def our_ade_labels(tune: Sequence[train.Record], folder: Path = train.LABELS) -> dict[str, bool]:
-    """Safety of the tuned-on ADE records by our definition, by PMID: the corpus's harm records
-    are harms; each of its other records is as both our labellers read it, in the audit
-    (`ade-audit.csv`) or in `ade-negatives.csv`, and left out where they disagreed."""
-    rows, _, _ = load_audit(folder)
-    path = folder / "ade-negatives.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        read = {r["pmid"]: (r["safety_a"], r["safety_b"]) for r in csv.DictReader(fh)}
-    read.update({r.pmid: (str(r.a).lower(), str(r.b).lower()) for r in rows})
-    negatives = {r.id for r in tune if not r.safety}
-    if set(read) != negatives:
-        raise SystemExit(f"{path} and ade-audit.csv together do not cover the tuned-on ADE records without "
-                         f"a drug harm ({len(set(read) ^ negatives)} differ)")
-    return {r.id: True for r in tune if r.safety} | {
-        pmid: a == "true" for pmid, (a, b) in read.items() if a == b}
 
 
 def kappa(a: Sequence[bool], b: Sequence[bool]) -> float:

@@ -683,6 +683,13 @@ class Classifier:
             else settings.safety_threshold
         self.review_threshold = min(self.safety_threshold, shipped.review if settings.review_threshold
                                     is None else settings.review_threshold)
+        # Case reports have the model's thresholds of their own; a threshold set in [classify]
+        # holds for every kind.
+        case_safety, case_review = shipped.for_case_reports()
+        self.case_safety_threshold = case_safety if settings.safety_threshold is None \
+            else settings.safety_threshold
+        self.case_review_threshold = min(self.case_safety_threshold, case_review if
+                                         settings.review_threshold is None else settings.review_threshold)
         self._extra_harm = _terms_pattern(settings.safety_terms)
         self._clinical_terms = _terms_pattern(settings.clinical_terms)
         self._case_terms = _terms_pattern(settings.case_report_terms)
@@ -702,7 +709,19 @@ class Classifier:
         efficacy = _terms_alternation(settings.efficacy_terms)
         self._efficacy_and = _EFFICACY_AND if efficacy is None else _efficacy_and(
             f"{_EFFICACY_WORDS}|{efficacy}")
-        self.identity = _identity(self.model, self.safety_threshold, self.review_threshold, settings)
+        self.identity = _identity(self.model, self._thresholds_named(), settings)
+
+    def thresholds_for(self, kind: Kind) -> tuple[float, float]:
+        """(safety, review) thresholds for a record of `kind`."""
+        if kind == "case_report":
+            return self.case_safety_threshold, self.case_review_threshold
+        return self.safety_threshold, self.review_threshold
+
+    def _thresholds_named(self) -> str:
+        named = f"{self.safety_threshold:.3f}/{self.review_threshold:.3f}"
+        case = (self.case_safety_threshold, self.case_review_threshold)
+        return named if case == (self.safety_threshold, self.review_threshold) else \
+            f"{named}, case reports {case[0]:.3f}/{case[1]:.3f}"
 
     def classify(self, item: Item) -> Classification:
         """Label one item; the same item always gets the same labels and reasons."""
@@ -720,15 +739,16 @@ class Classifier:
                                              or not text.words & _TREATED_PEOPLE)
             score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman, secondary=secondary)
             score = round(score, 3)  # what is shown is what is decided
-            safety = score >= self.safety_threshold
-            possible = not safety and score >= self.review_threshold
+            safety_threshold, review_threshold = self.thresholds_for(kind)
+            safety = score >= safety_threshold
+            possible = not safety and score >= review_threshold
             label = "safety" if safety else "possible safety signal"
             safety_reasons = [_fit(f"{label} {score:.2f} — ", scored[0][1])] if scored and \
                 (safety or possible) else []
             if item.trial is not None:  # every registry reason, as the registry states it
                 safety_reasons = [f"safety {score:.2f}"] * safety + _registry_safety(item)[1]
             evidence = [f"{why} ({s:.2f})" for s, why in scored]
-        possible = self.model is not None and not safety and score >= self.review_threshold
+        possible = self.model is not None and not safety and score >= self.thresholds_for(kind)[1]
         return Classification(kind=kind, safety=safety, integrity=bool(integrity),
                               reasons=tuple(integrity + corrected + kind_reasons + safety_reasons),
                               corrected=bool(corrected), safety_score=score,
@@ -755,6 +775,7 @@ class Classifier:
         if kind == "other" and nonhuman:
             return 0.0, []
         assert self.model is not None
+        review = self.thresholds_for(kind)[1]
         scored = []
         ids: list[int] = []  # every scored sentence's features, for the record model
         boilerplate = any(t in text.low for t in _BOILERPLATE_TRIGGERS)
@@ -775,7 +796,7 @@ class Classifier:
             scored.append((score, index))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         sentences = [(score, f"{text.where(i)}: '{text.quote(i)}'")
-                     for score, i in scored[:2] if score >= self.review_threshold]
+                     for score, i in scored[:2] if score >= review]
         strongest = scored[0][0] if scored else 0.0
         mesh = _mesh_safety(item)
         indexed = [(MESH_CASE_SCORE, m) for m in mesh[:2]] if mesh and kind == "case_report" else []
@@ -796,7 +817,7 @@ class Classifier:
         if whole is not None:
             said = math.sqrt(said * whole)
         best = max([said] + [e[0] for e in indexed])
-        if scored and not sentences and best >= self.review_threshold:
+        if scored and not sentences and best >= review:
             # the record model lifted it: quote its strongest sentence all the same
             sentences = [(scored[0][0], f"{text.where(scored[0][1])}: '{text.quote(scored[0][1])}'")]
         evidence = sorted(sentences + indexed + rules, key=lambda pair: -pair[0])
@@ -986,14 +1007,13 @@ class Classifier:
         return sorted(set(spans))
 
 
-def _identity(model: SafetyModel | None, safety: float, review: float, settings: ClassifySettings) -> str:
+def _identity(model: SafetyModel | None, thresholds: str, settings: ClassifySettings) -> str:
     """What names a classifier in the labels it gives: the litwatch release and the code of its
     rules, the model file, the thresholds and the topic's `[classify]` terms. Another of any of
     them may label a record otherwise (`litwatch reclassify`)."""
     terms = hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
     weights = "round-1 rules" if model is None else f"model {str(model.meta.get('sha256') or 'unsaved')[:12]}"
-    return (f"litwatch {__version__} (rules {rules_digest()}), {weights}, thresholds {safety:.3f}/{review:.3f}, "
-            f"terms {terms}")
+    return f"litwatch {__version__} (rules {rules_digest()}), {weights}, thresholds {thresholds}, terms {terms}"
 
 
 RULE_MODULES = ("classify.py", "corrections.py", "safety_model.py")  # the code that decides labels

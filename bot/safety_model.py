@@ -252,10 +252,26 @@ def words(sentence: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Record scores at or above `safety` are safety signals; from `review` up, possible ones."""
+    """Record scores at or above `safety` are safety signals; from `review` up, possible ones.
+    A record read as a case report has thresholds of its own (`case_safety`, `case_review`;
+    None: the same as the others'): a case report's harm is its subject, and the corpus it is
+    measured on holds harms at lower scores than our study-language records."""
 
     safety: float
     review: float
+    case_safety: float | None = None
+    case_review: float | None = None
+
+    def for_case_reports(self) -> tuple[float, float]:
+        """(safety, review) for a record read as a case report."""
+        safety = self.safety if self.case_safety is None else self.case_safety
+        review = self.review if self.case_review is None else self.case_review
+        return safety, min(review, safety)
+
+    def to_dict(self) -> dict[str, float]:
+        extra = {"case_safety": self.case_safety, "case_review": self.case_review}
+        return {"safety": self.safety, "review": self.review,
+                **{k: v for k, v in extra.items() if v is not None}}
 
 
 class SafetyModel:
@@ -511,9 +527,12 @@ def load(npz: Path | None = None, meta: Path | None = None) -> SafetyModel:
                          f"{len(weights)} sentence and {len(doc_weights)} record weights: {hint}")
     raw = info.get("thresholds") or {}
     try:
-        thresholds = Thresholds(safety=float(raw["safety"]), review=float(raw["review"]))
+        thresholds = Thresholds(safety=float(raw["safety"]), review=float(raw["review"]),
+                                **{k: float(raw[k]) for k in ("case_safety", "case_review") if k in raw})
     except (KeyError, TypeError, ValueError):
         raise ModelError(f"safety model metadata {meta} has no valid thresholds: {hint}") from None
+    if not all(0.0 <= v <= 1.0 for v in thresholds.to_dict().values()):
+        raise ModelError(f"safety model metadata {meta} has a threshold outside 0..1: {hint}")
     return SafetyModel(vocabulary, known, weights, bias, thresholds, info, doc_weights, doc_bias)
 
 

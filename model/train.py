@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +143,29 @@ def load_ade(data: Path = DATA) -> tuple[list[Record], frozenset[str]]:
             abstract=" ".join(pos + neg), kind="case_report",
         ))  # fmt: skip
     return records, frozenset(drugs - GENERIC)
+
+
+def our_labels(tune: Sequence[Record], folder: Path = LABELS) -> dict[str, bool]:
+    """Safety of the tuned-on ADE records by our definition, by PMID: the corpus's harm records
+    are harms; each of its other records is as both our labellers read it, in the audit
+    (`ade-audit.csv`) or in `ade-negatives.csv`, and left out where they disagreed. Empty when
+    `folder` holds neither file (a labels folder of our own records only)."""
+    files = [folder / "ade-audit.csv", folder / "ade-negatives.csv"]
+    if not any(f.exists() for f in files):
+        return {}
+    read: dict[str, tuple[str, str]] = {}
+    for path in files:
+        try:
+            with path.open(encoding="utf-8", newline="") as fh:
+                read.update({r["pmid"]: (r["safety_a"], r["safety_b"]) for r in csv.DictReader(fh)})
+        except (OSError, KeyError) as exc:
+            raise SystemExit(f"cannot read {path} ({exc}); see model/labels/README.md") from None
+    negatives = {r.id for r in tune if not r.safety}
+    if set(read) != negatives:
+        raise SystemExit(f"{files[0].name} and {files[1].name} together do not cover the tuned-on ADE records "
+                         f"without a drug harm ({len(set(read) ^ negatives)} differ)")
+    return {r.id: True for r in tune if r.safety} | {
+        pmid: a == "true" for pmid, (a, b) in read.items() if a == b}
 
 
 def load_own(path: Path, origin: str = "own") -> list[Record]:
@@ -316,6 +340,21 @@ def threshold_for(scores: Sequence[float], truth: Sequence[bool], recall: float)
     return float(positives[need - 1])
 
 
+def choose_case_thresholds(records: Sequence[Record], doc: Sequence[float], kinds: Sequence[str],
+                           ours: Mapping[str, bool]) -> tuple[float | None, float | None]:
+    """Thresholds for records read as case reports: the highest keeping recall >= RECALL (and
+    REVIEW_RECALL) on the ADE records read as case reports, by our labels (`our_labels`): the
+    corpus's harm records and the other records both our labellers read as harm. None without
+    our labels."""
+    case = [(doc[i], ours[r.id]) for i, r in enumerate(records)
+            if r.origin == "ade" and kinds[i] == "case_report" and r.id in ours]
+    if not any(truth for _, truth in case):
+        return None, None
+    scores, truth = [s for s, _ in case], [t for _, t in case]
+    safety = threshold_for(scores, truth, RECALL)
+    return round(safety, 3), round(min(threshold_for(scores, truth, REVIEW_RECALL), safety), 3)
+
+
 def choose_thresholds(records: Sequence[Record], doc: Sequence[float]) -> Thresholds:
     """From out-of-fold record scores of every training record. The safety threshold keeps
     recall >= RECALL on each set apart, the ADE records and ours: pooled, the corpus's 846 drug
@@ -436,7 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(team.summary())
     records = ade + own_training(args.labels) + team.records
     tune = [r for r in records if not r.holdout]  # the held-out ADE records choose nothing
-    thresholds = choose_thresholds(tune, out_of_fold(tune, drop))
+    doc = out_of_fold(tune, drop)
+    kinds = [Classifier(text_rules=True).classify(r.item).kind for r in tune]  # no model decides kind
+    ours = our_labels([r for r in tune if r.origin == "ade"], args.labels)
+    case_safety, case_review = choose_case_thresholds(tune, doc, kinds, ours)
+    thresholds = dataclasses.replace(choose_thresholds(tune, doc), case_safety=case_safety,
+                                     case_review=case_review)
     model = fit(records, drop)
     counts = Counter(r.origin for r in records)
     info = {
@@ -450,17 +494,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "features": len(model.index), "product_words_dropped": len(drop),
         "c": C, "min_records": MIN_RECORDS, "short": SHORT,
-        "thresholds": {"safety": thresholds.safety, "review": thresholds.review},
+        "thresholds": thresholds.to_dict(),
         "threshold_rule": f"out-of-fold ({FOLDS} folds grouped by record) recall >= {RECALL} on the "
                           "ADE training records and on ours (our labelled files"
                           + (" with the team's" if team.records else "")
-                          + f") each (review: >= {REVIEW_RECALL} on all pooled)",
+                          + f") each (review: >= {REVIEW_RECALL} on all pooled); case reports: recall >= "
+                          f"{RECALL} (review {REVIEW_RECALL}) on the ADE training records read as case reports, "
+                          "by our labels (model/labels/ade-negatives.csv, ade-audit.csv)",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     npz, meta = args.out / f"{MODEL_NAME}.npz", args.out / f"{MODEL_NAME}.json"
     save(npz, meta, model, info)
     print(f"wrote {npz} ({npz.stat().st_size:,} bytes, {len(model.index):,} features) and {meta.name}: "
-          f"safety threshold {thresholds.safety}, review threshold {thresholds.review}")
+          f"safety threshold {thresholds.safety}, review threshold {thresholds.review}"
+          + (f"; case reports {case_safety} and {case_review}" if case_safety is not None else ""))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ from bot import safety_model
 from bot.classify import Classifier
 from bot.config import ClassifySettings
 from bot.models import Item
-from bot.safety_model import ModelError, load
+from bot.safety_model import ModelError, Thresholds, load
 
 
 @pytest.fixture
@@ -334,3 +335,65 @@ def test_a_past_observation_denied_halves_the_score(sentence: str, denied: bool)
     """'… were not reported', '… did not occur' deny that harm happened; 'has not been reported
     before' (a first report) and 'was not reversible' deny nothing that happened."""
     assert safety_model._denies(safety_model.tokens(sentence)) is denied
+
+
+# --- thresholds of their own for case reports ---------------------------------------------------
+
+CASE = pubmed("Nodules after cosmetic injections",
+              "A 35-year-old woman received filler injections. Weeks later she had nodules.")
+STUDY = pubmed("Nodules after cosmetic injections: a randomised trial",
+               "We randomised 120 women to filler or saline. Weeks later some had nodules.")
+
+
+def with_thresholds(thresholds: Thresholds) -> Classifier:
+    model = copy.copy(safety_model.shipped())
+    model.thresholds = thresholds
+    return Classifier(model=model)
+
+
+def test_the_shipped_model_has_case_report_thresholds_below_the_others() -> None:
+    """Chosen for recall on the ADE case reports by our labels: lower than the study thresholds."""
+    t = load().thresholds
+    case_safety, case_review = t.for_case_reports()
+    assert 0 < case_review <= case_safety < t.safety and case_review < t.review
+
+
+def test_a_case_report_is_judged_on_the_case_thresholds() -> None:
+    """The same score is a safety signal in a case report and not in a trial, when it lies
+    between the two safety thresholds."""
+    case_kind, case_score = (lambda c: (c.kind, c.safety_score))(Classifier().classify(CASE))
+    study_kind, study_score = (lambda c: (c.kind, c.safety_score))(Classifier().classify(STUDY))
+    assert (case_kind, study_kind) == ("case_report", "clinical")
+    top = max(case_score, study_score) + 0.01
+    low = min(case_score, study_score) - 0.01
+    between = with_thresholds(Thresholds(safety=min(1.0, top), review=0.01, case_safety=max(0.0, low),
+                                         case_review=0.01))
+    assert between.classify(CASE).safety
+    assert not between.classify(STUDY).safety and between.classify(STUDY).possible_safety
+    assert "case reports" in between.identity
+
+
+def test_a_model_file_without_case_thresholds_uses_the_others(model_files: tuple[Path, Path]) -> None:
+    """Files from before case thresholds load; case reports then share the study thresholds."""
+    npz, meta = model_files
+    info = json.loads(meta.read_text(encoding="utf-8"))
+    info["thresholds"] = {"safety": 0.4, "review": 0.24}
+    meta.write_text(json.dumps(info), encoding="utf-8")
+    model = load(npz, meta)
+    assert model.thresholds.for_case_reports() == (0.4, 0.24)
+    assert Classifier(model=model).thresholds_for("case_report") == (0.4, 0.24)
+
+
+def test_a_case_threshold_outside_0_1_is_an_error(model_files: tuple[Path, Path]) -> None:
+    npz, meta = model_files
+    info = json.loads(meta.read_text(encoding="utf-8"))
+    info["thresholds"]["case_safety"] = 1.5
+    meta.write_text(json.dumps(info), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"threshold outside 0\.\.1"):
+        load(npz, meta)
+
+
+def test_a_configured_threshold_holds_for_every_kind() -> None:
+    """[classify] safety_threshold / review_threshold replace the case thresholds too."""
+    c = Classifier(ClassifySettings(safety_threshold=0.7, review_threshold=0.5))
+    assert c.thresholds_for("case_report") == c.thresholds_for("clinical") == (0.7, 0.5)

@@ -231,3 +231,29 @@ def test_a_team_record_with_a_corpus_sentence_is_left_out_whatever_its_id(train:
     path.write_text(json.dumps(row) + "\n", encoding="utf-8")
     team = train.load_team([path], ade_ids=[], eval_ids=set(), ade_sentences=[sentence.upper()])
     assert team.records == [] and team.in_corpus == 1
+
+
+def test_case_report_thresholds_come_from_our_labels_of_the_ade_case_reports(train: ModuleType) -> None:
+    """Recall >= 0.95 (review 0.99) on the ADE records read as case reports, by our labels; a
+    record read as a study, or without our label, takes no part."""
+    records = [train.Record(id=str(i), origin="ade", group="drug", sentences=("x",), labels=(0,), safety=False)
+               for i in range(60)]
+    scores = [i / 100 for i in range(60)]  # record i scores i/100
+    kinds = ["case_report"] * 50 + ["clinical"] * 10
+    ours = {str(i): i >= 10 for i in range(50)} | {str(i): True for i in range(50, 60)}
+    safety, review = train.choose_case_thresholds(records, scores, kinds, ours)
+    # the 40 case-report harms score 0.10 .. 0.49: 38 of 40 (0.95) kept from 0.12, 40 from 0.10
+    assert (safety, review) == (0.12, 0.10)
+    assert train.choose_case_thresholds(records, scores, kinds, {}) == (None, None)
+
+
+def test_our_labels_need_both_files_to_cover_the_corpus_negatives(train: ModuleType, tmp_path: Path) -> None:
+    records = [train.Record(id="1", origin="ade", group="drug", sentences=("x",), labels=(1,), safety=True),
+               train.Record(id="2", origin="ade", group="drug", sentences=("y",), labels=(0,), safety=False)]
+    assert train.our_labels(records, tmp_path) == {}  # a labels folder of our own records only
+    (tmp_path / "ade-negatives.csv").write_text("pmid,safety_a,safety_b\n2,true,true\n", encoding="utf-8")
+    (tmp_path / "ade-audit.csv").write_text("pmid,stratum,safety_a,drug_a,safety_b,drug_b\n", encoding="utf-8")
+    assert train.our_labels(records, tmp_path) == {"1": True, "2": True}
+    (tmp_path / "ade-negatives.csv").write_text("pmid,safety_a,safety_b\n3,false,false\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="do not cover"):
+        train.our_labels(records, tmp_path)
