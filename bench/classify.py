@@ -437,9 +437,12 @@ def operating_points(shipped: float, tune: Sequence[train.Record], own: Sequence
     print(f"  {'threshold':>10}  {'ADE documents':>14}  {'own records':>14}  {'general negatives flagged':>25}")
     for t in sorted({shipped, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7}):
         flagged = sum(oof[r.id] >= t for r in negatives)
-        mark = "  (shipped)" if t == shipped else ""
+        mark = "  (shipped, but for case reports)" if t == shipped else ""
         print(f"  {t:>10.3f}  {at(t, tune):>14}  {at(t, own):>14}  "
               f"{f'{flagged}/{len(negatives)}':>25}{mark}")
+    print("  (each row is one threshold for every kind, as `[classify] safety_threshold` sets it: it also "
+          "replaces the case reports' own threshold, with which the shipped model gives the development "
+          "rows above)")
 
 
 @dataclass(frozen=True)

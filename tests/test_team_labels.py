@@ -236,13 +236,19 @@ def test_a_team_record_with_a_corpus_sentence_is_left_out_whatever_its_id(train:
 def test_case_report_thresholds_come_from_our_labels_of_the_ade_case_reports(train: ModuleType) -> None:
     """Recall >= 0.95 (review 0.99) on the ADE records read as case reports, by our labels; a
     record read as a study, or without our label, takes no part."""
-    records = [train.Record(id=str(i), origin="ade", group="drug", sentences=("x",), labels=(0,), safety=False)
-               for i in range(60)]
-    scores = [i / 100 for i in range(60)]  # record i scores i/100
-    kinds = ["case_report"] * 50 + ["clinical"] * 10
-    ours = {str(i): i >= 10 for i in range(50)} | {str(i): True for i in range(50, 60)}
+    def record(i: int, origin: str = "ade") -> object:
+        return train.Record(id=str(i), origin=origin, group="drug", sentences=("x",), labels=(0,), safety=False)
+
+    # 0-49: ADE case reports, 10-49 harms scoring 0.10 .. 0.49; 50-59: ADE harms read as studies,
+    # 60-69: ADE case reports without our label, 70-79: our own case reports, all scoring low
+    records = [record(i) for i in range(70)] + [record(i, "own") for i in range(70, 80)]
+    scores = [i / 100 for i in range(50)] + [0.0] * 30
+    kinds = ["case_report"] * 50 + ["clinical"] * 10 + ["case_report"] * 20
+    ours = {str(i): i >= 10 for i in range(50)} | {str(i): True for i in range(50, 60)} | \
+        {str(i): True for i in range(70, 80)}
     safety, review = train.choose_case_thresholds(records, scores, kinds, ours)
-    # the 40 case-report harms score 0.10 .. 0.49: 38 of 40 (0.95) kept from 0.12, 40 from 0.10
+    # 38 of the 40 case-report harms (0.95) score 0.12 or more, all 40 score 0.10 or more; the
+    # others' zero scores would pull both to 0.0
     assert (safety, review) == (0.12, 0.10)
     assert train.choose_case_thresholds(records, scores, kinds, {}) == (None, None)
 
@@ -251,9 +257,12 @@ def test_our_labels_need_both_files_to_cover_the_corpus_negatives(train: ModuleT
     records = [train.Record(id="1", origin="ade", group="drug", sentences=("x",), labels=(1,), safety=True),
                train.Record(id="2", origin="ade", group="drug", sentences=("y",), labels=(0,), safety=False)]
     assert train.our_labels(records, tmp_path) == {}  # a labels folder of our own records only
+    (tmp_path / "ade-negatives.csv").write_text("pmid,safety_a,safety_b\n99,true,true\n", encoding="utf-8")
+    assert train.our_labels(records, tmp_path) == {}  # labels of another corpus: none of these
     (tmp_path / "ade-negatives.csv").write_text("pmid,safety_a,safety_b\n2,true,true\n", encoding="utf-8")
     (tmp_path / "ade-audit.csv").write_text("pmid,stratum,safety_a,drug_a,safety_b,drug_b\n", encoding="utf-8")
     assert train.our_labels(records, tmp_path) == {"1": True, "2": True}
-    (tmp_path / "ade-negatives.csv").write_text("pmid,safety_a,safety_b\n3,false,false\n", encoding="utf-8")
+    (tmp_path / "ade-negatives.csv").write_text("pmid,safety_a,safety_b\n2,true,true\n3,false,false\n",
+                                                 encoding="utf-8")
     with pytest.raises(SystemExit, match="do not cover"):
         train.our_labels(records, tmp_path)
