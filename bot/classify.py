@@ -679,17 +679,11 @@ class Classifier:
         self.model = None if text_rules else (model or safety_model.shipped()).without(
             settings.condition_terms)
         shipped = self.model.thresholds if self.model else safety_model.Thresholds(0.5, 0.5)
-        self.safety_threshold = shipped.safety if settings.safety_threshold is None \
-            else settings.safety_threshold
-        self.review_threshold = min(self.safety_threshold, shipped.review if settings.review_threshold
-                                    is None else settings.review_threshold)
         # Case reports have the model's thresholds of their own; a threshold set in [classify]
         # holds for every kind.
-        case_safety, case_review = shipped.for_case_reports()
-        self.case_safety_threshold = case_safety if settings.safety_threshold is None \
-            else settings.safety_threshold
-        self.case_review_threshold = min(self.case_safety_threshold, case_review if
-                                         settings.review_threshold is None else settings.review_threshold)
+        self.safety_threshold, self.review_threshold = _configured(shipped.safety, shipped.review, settings)
+        self.case_safety_threshold, self.case_review_threshold = _configured(
+            *shipped.for_case_reports(), settings)
         self._extra_harm = _terms_pattern(settings.safety_terms)
         self._clinical_terms = _terms_pattern(settings.clinical_terms)
         self._case_terms = _terms_pattern(settings.case_report_terms)
@@ -729,6 +723,7 @@ class Classifier:
         integrity, corrected = _integrity(item, text)
         nonhuman = item.trial is None and _nonhuman(item, text)
         kind, kind_reasons = self._kind(item, text, nonhuman=nonhuman)
+        safety_threshold, review_threshold = self.thresholds_for(kind)
         if self.model is None:
             safety, safety_reasons = self._safety(item, text, kind, nonhuman=nonhuman)
             score, evidence = (1.0 if safety else 0.0), safety_reasons
@@ -739,7 +734,6 @@ class Classifier:
                                              or not text.words & _TREATED_PEOPLE)
             score, scored = self._safety_score(item, text, kind, nonhuman=nonhuman, secondary=secondary)
             score = round(score, 3)  # what is shown is what is decided
-            safety_threshold, review_threshold = self.thresholds_for(kind)
             safety = score >= safety_threshold
             possible = not safety and score >= review_threshold
             label = "safety" if safety else "possible safety signal"
@@ -748,7 +742,7 @@ class Classifier:
             if item.trial is not None:  # every registry reason, as the registry states it
                 safety_reasons = [f"safety {score:.2f}"] * safety + _registry_safety(item)[1]
             evidence = [f"{why} ({s:.2f})" for s, why in scored]
-        possible = self.model is not None and not safety and score >= self.thresholds_for(kind)[1]
+        possible = self.model is not None and not safety and score >= review_threshold
         return Classification(kind=kind, safety=safety, integrity=bool(integrity),
                               reasons=tuple(integrity + corrected + kind_reasons + safety_reasons),
                               corrected=bool(corrected), safety_score=score,
@@ -1005,6 +999,12 @@ class Classifier:
             spans += [(m.start(), m.end(), True)
                       for m in _around(self._extra_harm, low, self._extra_triggers, 2, 80)]
         return sorted(set(spans))
+
+
+def _configured(safety: float, review: float, settings: ClassifySettings) -> tuple[float, float]:
+    """(safety, review) thresholds: the model's, unless `[classify]` sets them; review never above safety."""
+    safety = safety if settings.safety_threshold is None else settings.safety_threshold
+    return safety, min(safety, review if settings.review_threshold is None else settings.review_threshold)
 
 
 def _identity(model: SafetyModel | None, thresholds: str, settings: ClassifySettings) -> str:

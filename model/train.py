@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.classify import Classifier  # noqa: E402
-from bot.models import Item  # noqa: E402
+from bot.models import Classification, Item  # noqa: E402
 from bot.safety_model import MODEL_NAME, SHORT, SafetyModel, Thresholds, features, save, words  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -320,19 +320,19 @@ def folds(records: Sequence[Record], k: int = FOLDS) -> list[int]:
 
 
 def out_of_fold(records: Sequence[Record], drop: frozenset[str], c: float = C,
-                k: int = FOLDS, own_weight: float | None = None) -> list[float]:
-    """Record safety scores, as the classifier computes them, each from a model trained on
-    the other folds."""
+                k: int = FOLDS, own_weight: float | None = None) -> list[Classification]:
+    """Each record's classification (its safety score and kind) by a model trained on the
+    other folds."""
     assigned = folds(records, k)
-    scores = [0.0] * len(records)
+    labels = [Classification()] * len(records)  # every record is in one fold: each is replaced
     for fold in range(k):
         model = fit([r for r, f in zip(records, assigned, strict=True) if f != fold], drop, c,
                     own_weight)
         classifier = Classifier(model=model)
         for i, (r, f) in enumerate(zip(records, assigned, strict=True)):
             if f == fold:
-                scores[i] = classifier.classify(r.item).safety_score
-    return scores
+                labels[i] = classifier.classify(r.item)
+    return labels
 
 
 def threshold_for(scores: Sequence[float], truth: Sequence[bool], recall: float) -> float:
@@ -479,8 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(team.summary())
     records = ade + own_training(args.labels) + team.records
     tune = [r for r in records if not r.holdout]  # the held-out ADE records choose nothing
-    doc = out_of_fold(tune, drop)
-    kinds = [Classifier(text_rules=True).classify(r.item).kind for r in tune]  # no model decides kind
+    labels = out_of_fold(tune, drop)
+    doc, kinds = [c.safety_score for c in labels], [c.kind for c in labels]
     ours = our_labels([r for r in tune if r.origin == "ade"], args.labels)
     case_safety, case_review = choose_case_thresholds(tune, doc, kinds, ours)
     if case_safety is None:
