@@ -49,8 +49,10 @@ VERSION = 3  # 2: a record model beside the sentence model; 3: short sentences s
 MODEL_NAME = "safety_model"
 
 # Words first: they are most tokens, and the scanner tries the alternatives in order; a word
-# never gives letters back (possessive `*+`: nothing after it could use them).
-_TOKEN = re.compile(r"[a-z][a-z0-9]*+(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()]")
+# never gives letters back (possessive `*+`: nothing after it could use them). The look-ahead
+# on the characters a token can start with lets the scanner skip spaces and marks in C.
+_TOKEN = re.compile(
+    r"(?=[a-z0-9,;:()])(?:[a-z][a-z0-9]*+(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()])")
 _NEGATION = frozenset({
     "no", "not", "without", "none", "never", "neither", "nor", "nobody", "absence", "absent",
     "free", "lack", "lacked", "denied", "nil", "zero", *(_CONTRACTED := (

@@ -584,6 +584,41 @@ def test_fast_scan_lead_characters_cover_each_rule(pattern: str, phrase: str) ->
     assert getattr(classify_module, pattern).search(phrase)
 
 
+@pytest.mark.parametrize(("pattern", "phrase"), [
+    ("_CASE_TEXT", "we present a rare case"),
+    ("_CASE_TEXT", "authors describe two patients"),
+    ("_CASE_TEXT", "case report"),
+    ("_CASE_TEXT", "our patient"),
+    ("_CASE_TEXT", "the following case shows"),
+    ("_ONE_PATIENT", "an elderly woman developed a rash"),
+    ("_ONE_PATIENT", "in a transplant recipient"),
+    ("_ONE_PATIENT", "the patient recovered"),
+])
+def test_word_start_rules_match_at_the_start_of_a_word_only(pattern: str, phrase: str) -> None:
+    """A `word_start` rule checks the word boundary once for all its alternatives: each still
+    matches at a word's start, and none inside a word."""
+    rule = getattr(classify_module, pattern)
+    assert rule.search(f"so {phrase}.")
+    assert rule.search(f"so x{phrase}.") is None
+
+
+def test_word_start_rules_keep_their_look_behind_alternatives() -> None:
+    assert classify_module._CASE_TEXT.search("tinea capitis: two case reports")
+    assert classify_module._CASE_TEXT.search("background\ncase: a woman aged 40")
+
+
+@pytest.mark.parametrize(("abstract", "expected"), [
+    ("One sentence. Two sentences! 3 more? (Four) here.", ["One sentence.", "Two sentences!",
+                                                          "3 more?", "(Four) here."]),
+    ("Values of 3.5 mg, e.g. the dose. Next", ["Values of 3.5 mg, e.g. the dose.", "Next"]),
+    ("A line\nB line", ["A line", "B line"]),
+    ("Ends here.\nAnd on", ["Ends here.", "And on"]),
+])
+def test_abstract_sentences_end_at_a_mark_before_a_capital_or_at_a_newline(
+        abstract: str, expected: list[str]) -> None:
+    assert list(classify_module.sentences(pubmed("Title", abstract)))[1:] == expected
+
+
 # --- negation and hedge scope (issue 5 review) ----------------------------------------------
 # A negation or hedge belongs to its own clause and its own verb: it must not cancel harm
 # reported in another clause or by another verb. Missing a safety signal is the costliest error.
