@@ -52,7 +52,8 @@ MODEL_NAME = "safety_model"
 # never gives letters back (possessive `*+`: nothing after it could use them). The look-ahead
 # on the characters a token can start with lets the scanner skip spaces and marks in C.
 _TOKEN = re.compile(
-    r"(?=[a-z0-9,;:()])(?:[a-z][a-z0-9]*+(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()])")
+    r"(?=[a-z\d,;:()])(?:[a-z][a-z0-9]*+(?:'[a-z]+)?|\d+(?:[.,]\d+)?\s?%|\d+(?:[.,]\d+)*|[,;:()])")
+_DIGIT = re.compile(r"\d")
 _NEGATION = frozenset({
     "no", "not", "without", "none", "never", "neither", "nor", "nobody", "absence", "absent",
     "free", "lack", "lacked", "denied", "nil", "zero", *(_CONTRACTED := (
@@ -123,8 +124,10 @@ class ModelError(LitwatchError):
 
 def tokens(sentence: str) -> list[str]:
     """The sentence's words and clause marks, numbers folded, negated words marked with `!`."""
-    # Digits and clause marks sort before letters: only they need a second look.
-    words = [w if w >= "a" else _fold(w) for w in _TOKEN.findall(sentence.lower())]
+    low = sentence.lower()
+    words = _TOKEN.findall(low)
+    if _DIGIT.search(low):  # digits and clause marks sort before letters: only they need a look
+        words = [w if w >= "a" else _fold(w) for w in words]
     if _CUES.isdisjoint(words):
         return words
     marks = [""] * len(words)

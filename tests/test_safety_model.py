@@ -137,6 +137,17 @@ def test_hedged_harm_is_no_safety_signal(sentence: str) -> None:
     assert model.sentence_score(sentence) < model.thresholds.safety
 
 
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Rash (12%) in 3 of 40; none had fever.",
+     ["rash", "(", "<pct>", ")", "in", "<num>", "of", "<num>", ";", "none", "!had", "!fever"]),
+    ("Rash in three women, then fever: resolved", ["rash", "in", "three", "women", ",", "then",
+                                                   "fever", ":", "resolved"]),
+    ("In \uff13 patients", ["in", "\uff13", "patients"]),  # a digit that is not ASCII: a token too
+])
+def test_tokens_fold_numbers_and_keep_clause_marks(sentence: str, expected: list[str]) -> None:
+    assert safety_model.tokens(sentence) == expected
+
+
 def test_negation_scope_stops_at_a_new_count() -> None:
     """'Did not improve and 3 patients had …': the count opens a statement the negation does not reach."""
     tokens = safety_model.tokens("Hair counts did not increase and 3 patients experienced adverse events.")
