@@ -15,7 +15,8 @@ Safety (learned model + structured evidence, against the round-1 regular express
 - the evaluation set (bench/eval/labels-*.csv over ../shared/fixtures, never trained on);
 - an ablation: the held-out ADE records with every annotated drug name replaced.
 Kind per class, with and without publication types (eval set; ADE documents, all case
-reports, carry none); integrity and corrected tiers; records per CPU second, model size, load
+reports, carry none), and on the held-out ADE records as two labellers of ours read them
+(model/labels/ade-holdout-kinds.csv); integrity and corrected tiers; records per CPU second, model size, load
 time. Prints figures, never asserts.
 
     .venv/bin/python bench/classify.py [--quiet]
@@ -345,13 +346,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     macro_with = sum(s.f1 for s in per_with.values()) / 3
     macro_without = sum(s.f1 for s in per_without.values()) / 3
     print(f"  macro-F1 (kind): {macro_with:.3f} with publication types, {macro_without:.3f} without")
+    read_kinds: dict[str, str] = {}
     for name, part in (("tuned on", tune), ("held out", aside)):
         ade_kind = [full.classify(item_of(r)).kind for r in part]
+        read_kinds.update((r.id, kind) for r, kind in zip(part, ade_kind, strict=True))
         share = sum(k == "case_report" for k in ade_kind) / len(ade_kind)
         series = sum(k == "clinical" for k in ade_kind) / len(ade_kind)
         print(f"  ADE documents {name} ({len(part)}; all MEDLINE case reports, no publication "
               f"types): case_report {share:.2f}, clinical {series:.2f} (a series of 4+ is clinical "
               f"by the guide), other {1 - share - series:.2f}")
+    ade_kinds = held_out_kinds(aside)
+    agreed = [r for r in aside if r.id in ade_kinds and ade_kinds[r.id][0] == ade_kinds[r.id][1]]
+    truth = [ade_kinds[r.id][0] for r in agreed]
+    per_ade = {k: score(truth, [read_kinds[r.id] for r in agreed], k) for k in KINDS}
+    pairs = [ade_kinds[r.id] for r in aside if r.id in ade_kinds]
+    print(f"  held-out ADE documents, kind by our labels ({len(agreed)} of {len(aside)} that two "
+          f"labellers read alike, kappa {kappa([a for a, _ in pairs], [b for _, b in pairs]):.2f}; "
+          "no publication types):")
+    for k in KINDS:
+        read_as = sum(read_kinds[r.id] == k for r in agreed)
+        print(f"    {k:12} {interval_line(per_ade[k], read_as)}")
     exp_int = [tier.get((r.file, r.id)) == "integrity" for r in records]
     exp_cor = [tier.get((r.file, r.id)) == "corrected" for r in records]
     s_int = score(exp_int, [g.integrity for g in got_full], True)
@@ -408,7 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             (f"case report ({tag} types) R {cr.recall:.3f} >= 0.93, P {cr.precision:.3f} >= 0.90",
              cr.recall >= 0.93 and cr.precision >= 0.90),
         ]
+    ade_case = per_ade["case_report"]
     targets += [
+        (f"case report (without types), held-out ADE by our labels R {ade_case.recall:.3f} >= 0.93, "
+         f"P {ade_case.precision:.3f} >= 0.90", ade_case.recall >= 0.93 and ade_case.precision >= 0.90),
         (f"integrity R {s_int.recall:.3f} = 1.00", s_int.recall >= 1.0),
         (f"kind macro-F1 {macro_with:.3f} (with) / {macro_without:.3f} (without) >= 0.90",
          min(macro_with, macro_without) >= 0.90),
@@ -465,12 +482,32 @@ def load_audit(folder: Path = train.LABELS) -> tuple[list[Audited], dict[str, in
             {k: v["population"] / v["sampled"] for k, v in strata.items()})
 
 
-def kappa(a: Sequence[bool], b: Sequence[bool]) -> float:
+def kappa(a: Sequence[object], b: Sequence[object]) -> float:
+    """Cohen's kappa of two labellers' labels (any categories) of the same records."""
     n = len(a)
+    if not n:
+        return float("nan")
     agree = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    chance = pa * pb + (1 - pa) * (1 - pb)
+    chance = sum(a.count(c) * b.count(c) for c in set(a) | set(b)) / (n * n)
     return (agree - chance) / (1 - chance) if chance < 1 else 1.0
+
+
+def held_out_kinds(aside: Sequence[train.Record], folder: Path = train.LABELS) -> dict[str, tuple[str, str]]:
+    """Each held-out ADE record's kind as two labellers read it, by PMID (`ade-holdout-kinds.csv`,
+    by bench/eval/GUIDE.md; labels only, never used to choose anything)."""
+    path = folder / "ade-holdout-kinds.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            read = {r["pmid"]: (r["kind_a"], r["kind_b"]) for r in csv.DictReader(fh)}
+    except (OSError, KeyError, csv.Error, UnicodeDecodeError) as exc:
+        raise SystemExit(f"cannot read {path} ({exc}); see model/labels/README.md") from None
+    wanted = {r.id for r in aside}
+    bad = sorted(k for ab in read.values() for k in ab if k not in KINDS)
+    if set(read) != wanted or bad:
+        raise SystemExit(f"{path} must give a kind ({', '.join(KINDS)}) by two labellers for each of the "
+                         f"{len(wanted)} held-out ADE records ({len(set(read) ^ wanted)} records differ, "
+                         f"{len(bad)} unknown kinds)")
+    return read
 
 
 def label_audit(tune: Sequence[train.Record], flagged: dict[str, bool]) -> tuple[float, float]:
