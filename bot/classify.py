@@ -146,19 +146,18 @@ _CLAUSE_BREAK = re.compile(
 # One person named as a case: "a patient", "an adolescent", "a transplant recipient".
 _ONE_PERSON = (r"(?:patient|man|woman|boy|girl|child|infant|neonate|newborn|toddler|adolescent|"
                r"teenager|recipient)")
-_CASE_TRIGGERS = ("case", "old", "aged", "we report", "we describe", "we present", "we are report",
-                  "this report", "this communication", "this letter", "this paper", "this article",
-                  "herein", "here are", "here is", "below are", "below is", "our patient",
-                  "the present ", "this study")
+# Every match of _CASE_TEXT holds one of these ("we also describe…", "the authors present…").
+_CASE_TRIGGERS = ("case", "old", "aged", "we ", "authors", "this ", "the present ", "here", "below",
+                  "our patient")
 _CASE_TEXT = _led(
-    "acdehoprtw",
+    "0-9acdehoprtw",
     r"(?:we|here,? we|authors|(?:this|the present) (?:report|paper|article|communication|letter))"
     r"\s+(?:\w+\s+)?"
     r"(?:reports?|reporting|describes?|presents?|discuss(?:es)?|documents?|highlights?|"
     r"cent(?:er|re)s\s+on|focuses\s+on|concerns)\s+"
-    r"(?:herein\s+)?(?:on\s+)?(?:the\s+(?:(?:case|cases|history|story)\s+of\s+)?)?"
+    r"(?:here(?:in)?\s+)?(?:on\s+)?(?:the\s+(?:(?:case|cases|history|story)\s+of\s+)?)?"
     # one person within three words of its determiner, or two or three people
-    r"(?:(?:an?|one|first|unique|unusual|rare|novel|interesting|single)\s+(?:[\w'-]+\s+){0,3}?"
+    r"(?:(?:such\s+)?(?:an?|one|first|unique|unusual|rare|novel|interesting|single)\s+(?:[\w'-]+\s+){0,3}?"
     r"(?:case|patient|man|woman|boy|girl|child|infant|male|female|neonate|newborn|toddler|"
     r"adolescent|teenager|recipient|individual|gentleman|lady)\b(?!-)"
     r"|(?:two|three|[23])\s+(?:[\w'-]+\s+){0,3}?(?:cases|patients|men|women|boys|girls|children|"
@@ -170,12 +169,22 @@ _CASE_TEXT = _led(
     r"records?|data)s?\b)"
     r"|case (?:report|presentation|description|summary|history|study of an?)\b(?!s)"
     r"|(?:report|presentation) of (?:an?|one|two|three) (?:\w+ ){0,3}cases?\b"
-    r"|(?:an?|one)\s+(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|month|week|day)s?[- ]old\b"
+    # "a 54-year-old", "a previously healthy 45-year-old", "a 41 yr old", "a 42-y old"
+    # (not "a group of 8-year-old children")
+    r"|(?:an?|one)\s+(?:(?!(?:of|in)\s)[\w'-]+\s+){0,2}?(?:(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)[- ]?(?:year|yr|month|"
+    r"week|day)s?|\d{1,3}[- ]y)[- ]old\b"
+    # a sentence that opens with the patient: "46-year-old woman developed…"
+    r"|(?<![^\n])\d{1,3}[- ](?:year|yr|month|week|day)s?[- ]old (?:man|woman|boy|girl|male|female|"
+    r"patient|infant|child)\b"
+    # a series of two or three is case reports by the guide: "a three-case series", "case series
+    # of 3 patients" (its count decides, as for any series)
+    r"|(?:two|three|[23])-case series\b|case series (?:consisting )?of (?:two|three|[23]) "
     r"|(?:a|an|one)\s+(?:\w+\s+){0,3}(?:man|woman|boy|girl|male|female|patient|infant)\s+"
     r"aged\s+\d"
     r"|(?:an?|one) (?:unusual |rare |unique |atypical |interesting |first )?case of\b"
     r"|(?:an?|one|this) (?:unusual |rare |unique |atypical |interesting )?case (?:study )?"
     r"(?:is|was) (?:presented|described|reported)\b"
+    r"|the case (?:reported|described|presented) (?:here(?:in)?|below)\b"
     r"|the case of (?:an?|one) (?:[\w'-]+ ){0,3}?(?:patient|man|woman|boy|girl|child|infant|"
     r"neonate|gentleman|lady)\b"
     r"|our patient\b(?![s-]| (?:population|group|cohort|sample|base|series|numbers|care)\b)"
@@ -214,12 +223,28 @@ _ONE_PATIENT = _led(
     r"herein reported|reported here(?:in)?|"
     r"developed|was|had|recovered|fully recovered|died|improved|responded|underwent|received|"
     r"showed|remained|required|complained|manifested|experienced|suffered)\b"
-    r"|(?:first|second|third) (?:reported )?(?:case|report)s? of\b", word_start=True)
+    r"|(?:first|second|third) (?:reported )?(?:case|report)s? of\b"
+    # "this patient developed…", "in this patient", "this middle-aged man presented…"
+    r"|this (?:[\w'-]+ ){0,3}?(?:patient|man|woman|boy|girl|child|infant) (?:developed|presented|"
+    r"had|was|received|underwent|showed|recovered|died|required|experienced|suffered)\b"
+    r"|(?:in|of|to|for) this (?:[\w'-]+ ){0,2}?(?:patient|man|woman|boy|girl|child|infant)\b"
+    r"(?! (?:population|group|cohort|sample|series)s?\b)"
+    # "in a female with acute leukaemia", "to a male aged 40"
+    r"|(?:in|to) an? (?:[\w'-]+ ){0,2}?(?:female|male) (?:with|who|aged)\b", word_start=True)
 # Every match of _ONE_PATIENT holds one of these words.
 _ONE_PATIENT_WORDS = frozenset({"patient", "woman", "man", "boy", "girl", "infant", "child",
                                 "neonate", "newborn", "toddler", "adolescent", "teenager",
                                 "recipient", "gentleman", "lady", "case", "cases", "report",
-                                "reports"})
+                                "reports", "female", "male"})
+# One person told in the third person, or two or three cases named first: a sentence that
+# opens "She developed…", "He was treated…" (studies speak of patients, not of her), "Two
+# cases of … reactions". A case only in a text that names no study design and counts no more
+# than three people (a cohort's one patient: "He died from acute leukaemia"; a trial's "Two
+# cases of anaphylaxis were reported").
+_TOLD_OF_FEW = re.compile(
+    r"(?<![^\n])(?:(?:she|he) (?:(?:then|later|subsequently|eventually|also|again) )?(?:developed|"
+    r"presented|experienced|suffered|was|had|received|underwent|recovered|died|complained|showed|"
+    r"required|improved|became)\b|(?:two|three) (?:case reports|cases) of\b)")
 # The classic case-report title: "Majocchi's granuloma in a kidney transplant recipient".
 _CASE_TITLE = re.compile(
     r"\b(?:in|of) an? (?:[\w'-]+ ){0,3}(?:patient|woman|man|child|boy|girl|infant|neonate|"
@@ -230,7 +255,7 @@ _SERIES_COUNT = _led(
     rf"identified|treated|studied|followed)\s+(?:the\s+)?(?:data\s+of\s+|records\s+of\s+)?|"
     rf"case series of\s+|series of\s+|total of\s+|cohort of\s+)({_NUMBER})\s+(?:\w+\s+){{0,3}}?"
     rf"{_PERSONS}\b"
-    rf"|\b({_NUMBER})\s+(?:consecutive|adult|pediatric|paediatric)\s+{_PERSONS}\b")
+    rf"|(?<!\bper )\b({_NUMBER})\s+(?:consecutive|adult|pediatric|paediatric)\s+{_PERSONS}\b")
 _CLINICAL_TEXT = _led(
     "0-9acdefhilmnoprstw",
     r"\brandomi[sz]ed\b|\brandomly (?:assigned|allocated)\b|\bdouble[- ]blind(?:ed)?\b"
@@ -269,7 +294,9 @@ _COUNTED_STUDY = _led(
     r"(?! (?:each|every|per|a) (?:year|month|week|day)\b)")
 _SAMPLE = _led(
     f"({_NUMBER_LEAD}",
-    rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,3}}?{_PERSONS}\b"
+    # people, not a rate ("one in three people") or person-time ("58 patient weeks")
+    rf"(?<!\bone in )(?<!\b1 in )\b{_NUMBER}\s+(?:[\w'-]+\s+){{0,3}}?{_PERSONS}\b"
+    r"(?![- ]?(?:years?|months?|weeks?|days?)\b)"
     rf"|\(\s*n\s*=\s*\d[\d,]*\s*\)\s+(?:[\w-]+\s+){{0,4}}?{_PERSONS}\b")
 _SAMPLE_N = re.compile(rf"\b{_PERSONS}\s*\(\s*n\s*=\s*\d")  # "participants (n = 31)"
 # First-person primary data collection: outweighs a "Review" tag.
@@ -936,6 +963,9 @@ class Classifier:
             if hit and (_most_counted(text) > 3 or _GROUP_COUNT.search(text.low)) \
                     and text.design:
                 hit = None  # "one patient developed …" in a trial of 120 children: its outcome
+        if hit is None and not text.words.isdisjoint(("she", "he", "cases")) and not text.design \
+                and _most_counted(text) <= 3:
+            hit = _find(_TOLD_OF_FEW, text, findings_only=True)
         return hit
 
     # --- safety ----------------------------------------------------------------------------
@@ -1286,10 +1316,15 @@ def _number(word: str) -> int:
 
 
 # Four or more of what a study counts besides people: "2,000 procedures", "11 admissions".
+_COUNTED_THINGS = (r"(?:procedures|admissions|cases|operations|visits|records|biopsies|eyes|episodes|"
+                   r"injections|sessions|samples|specimens|encounters|prescriptions|reports)")
 _GROUP_COUNT = re.compile(
-    r"\b(?:[4-9]|\d{2,}|\d{1,3}(?:,\d{3})+)\s+(?:[\w-]+\s+)?(?:procedures|admissions|cases|"
-    r"operations|visits|records|biopsies|eyes|episodes|injections|sessions|samples|specimens|"
-    r"encounters|prescriptions|reports)\b|%")
+    rf"\b(?:[4-9]|\d{{2,}}|\d{{1,3}}(?:,\d{{3}})+)\s+(?:[\w-]+\s+)?{_COUNTED_THINGS}\b"
+    # a rate of a group ("4% of biopsies", "in 12% of the cohort", "12 (40%)", "from 49.8% to
+    # 35.1%"), not a strength, a level or a share of cells ("5% cream", "90% of the cells")
+    rf"|\d\s?%\s+(?:of|in)\s+(?:(?:the|all|our|these|those)\s+)?(?:[\w'-]+\s+){{0,2}}?"
+    rf"(?:{_PERSONS}|{_COUNTED_THINGS}|(?:cohort|sample|population|group|arm)s?)\b"
+    r"|\d\s?%\s+(?:to|vs|versus)\b|\d\s*\(\s*\d+(?:[.,]\d+)?\s?%")
 
 
 def _most_counted(text: _Text) -> int:

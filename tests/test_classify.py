@@ -786,6 +786,51 @@ def test_more_untagged_case_phrasings_are_case_reports(abstract: str) -> None:
 
 
 @pytest.mark.parametrize("abstract", [
+    "She developed a widespread rash two weeks after the first infusion.",
+    "Facial swelling followed the injection. He was treated with steroids and recovered.",
+    "52-year-old man developed hepatitis after a herbal tea.",
+    "Two cases of photosensitivity after a new antihistamine.",
+    "We describe a previously healthy 45-year-old with optic neuritis.",
+    "We report a 41 yr old farmer with a tendon rupture.",
+    "A 42-y old woman swallowed a pesticide.",
+    "We report here such a case with bilateral corneal ulcers.",
+    "The case reported here illustrates a rare reaction to a common antibiotic.",
+    "Within days of the procedure this patient developed fever and neck pain.",
+    "Blisters appeared on the arms. The lesions in this patient resolved without treatment.",
+    "Encephalopathy followed an intrathecal injection in a female with leukaemia.",
+    "The authors present a three-case series of delusions treated with an antipsychotic.",
+    "METHODS: A case series of 3 patients treated with the antibiotic was reviewed.",
+    "Dobutamine was given in 3 patients; there were no complications in 58 cumulative patient "
+    "weeks.",
+    "Two patients applied imiquimod 5% cream to the eyelid; both lesions cleared.",
+    "Rates are 9.8 cases per 1,000,000 pediatric patients. We describe one boy with angioedema.",
+    "Burns are rare. We also describe a woman with nodules after the injection.",
+])
+def test_untagged_case_reports_told_in_other_words(abstract: str) -> None:
+    """A patient told as 'she' or 'he', an age that opens a sentence or follows an adjective,
+    'such a case', 'this patient', a series of two or three, and counts that are no people
+    (person-time, a rate's denominator, a strength of a cream)."""
+    assert classify(pubmed("A reaction", abstract)).kind == "case_report"
+
+
+@pytest.mark.parametrize("abstract", [
+    "We followed 120 women after the operation. She developed nodules, said one participant.",
+    "Ten patients received the drug. He died of leukaemia, the oldest of them.",
+    "One in two very old adults dies within a year of admission.",
+    "A group of 8-year-old children was screened for myopia in 40 schools.",
+    "We followed 1,200 patients for 3,400 patient-years; 12% of the cohort had an event.",
+    "In this patient population, 30% of women reported pain.",
+    "Deaths at home rose from 21.4% to 33.6% of deaths among people with cancer; one in three "
+    "people still dies in hospital.",
+    "Of 600 adults, two patients developed a rash; rash occurred in 0.3% of the cohort.",
+])
+def test_studies_that_speak_of_one_person_or_a_rate_are_no_case_reports(abstract: str) -> None:
+    """A pronoun, an age or a few patients inside a counted study, and a rate of people, are
+    no case report."""
+    assert classify(pubmed("Outcomes of care", abstract)).kind != "case_report"
+
+
+@pytest.mark.parametrize("abstract", [
     "This study reports a randomised trial in female smokers.",
     "This study presents a retrospective analysis of patient records from 2010 to 2020.",
     "This study describes a prospective cohort of adolescent athletes.",

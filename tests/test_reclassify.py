@@ -54,7 +54,9 @@ def test_every_label_names_its_classifier() -> None:
     """The labeller changes with the thresholds and the topic terms, and labels carry it."""
     base = Classifier(ClassifySettings())
     assert base.classify(pubmed_item(1)).labeller == base.identity
-    assert base.identity.startswith("litwatch ") and "thresholds 0.400/0.240" in base.identity
+    shipped = base.model.thresholds if base.model else None
+    assert shipped is not None and base.identity.startswith("litwatch ")
+    assert f"thresholds {shipped.safety:.3f}/{shipped.review:.3f}" in base.identity
     assert Classifier(ClassifySettings(safety_threshold=0.6)).identity != base.identity
     assert Classifier(ClassifySettings(safety_terms=("hair shedding",))).identity != base.identity
     assert Classifier(ClassifySettings()).identity == base.identity  # the same settings, the same name
