@@ -146,9 +146,10 @@ _CLAUSE_BREAK = re.compile(
 # One person named as a case: "a patient", "an adolescent", "a transplant recipient".
 _ONE_PERSON = (r"(?:patient|man|woman|boy|girl|child|infant|neonate|newborn|toddler|adolescent|"
                r"teenager|recipient)")
-# Every match of _CASE_TEXT holds one of these ("we also describe…", "the authors present…").
-_CASE_TRIGGERS = ("case", "old", "aged", "we ", "authors", "this ", "the present ", "here", "below",
-                  "our patient")
+# Every match of _CASE_TEXT holds one of these: "case", an age, "our patient" or one of its
+# verbs of telling ("we also describe…", "the authors present…").
+_CASE_TRIGGERS = ("case", "old", "aged", "our patient", "report", "describ", "present", "discuss",
+                  "document", "highlight", "centers", "centres", "focuses", "concerns")
 _CASE_TEXT = _led(
     "0-9acdehoprtw",
     r"(?:we|here,? we|authors|(?:this|the present) (?:report|paper|article|communication|letter))"
@@ -963,8 +964,9 @@ class Classifier:
             if hit and (_most_counted(text) > 3 or _GROUP_COUNT.search(text.low)) \
                     and text.design:
                 hit = None  # "one patient developed …" in a trial of 120 children: its outcome
-        if hit is None and not text.words.isdisjoint(("she", "he", "cases")) and not text.design \
-                and _most_counted(text) <= 3:
+        if hit is None and (not text.words.isdisjoint(("she", "he")) or "cases of" in text.low
+                            or "case reports of" in text.low) \
+                and not text.design and _most_counted(text) <= 3:
             hit = _find(_TOLD_OF_FEW, text, findings_only=True)
         return hit
 
