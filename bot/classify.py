@@ -239,9 +239,9 @@ _ONE_PATIENT_WORDS = frozenset({"patient", "woman", "man", "boy", "girl", "infan
                                 "reports", "female", "male"})
 # One person told in the third person, or two or three cases named first: a sentence that
 # opens "She developed…", "He was treated…" (studies speak of patients, not of her), "Two
-# cases of … reactions". A case only in a text that names no study design and counts no more
-# than three people (a cohort's one patient: "He died from acute leukaemia"; a trial's "Two
-# cases of anaphylaxis were reported").
+# cases of … reactions". A case only in a text that names no study design or review, counts no
+# more than three people and gives no group's rate (a cohort's one patient: "He died from
+# acute leukaemia"; a trial's "Two cases of anaphylaxis were reported"; "in 12% of patients").
 _TOLD_OF_FEW = re.compile(
     r"(?<![^\n])(?:(?:she|he) (?:(?:then|later|subsequently|eventually|also|again) )?(?:developed|"
     r"presented|experienced|suffered|was|had|received|underwent|recovered|died|complained|showed|"
@@ -966,7 +966,8 @@ class Classifier:
                 hit = None  # "one patient developed …" in a trial of 120 children: its outcome
         if hit is None and (not text.words.isdisjoint(("she", "he")) or "cases of" in text.low
                             or "case reports of" in text.low) \
-                and not text.design and _most_counted(text) <= 3:
+                and not text.design and _most_counted(text) <= 3 \
+                and not _GROUP_COUNT.search(text.low) and not _REVIEW_TEXT.search(text.low):
             hit = _find(_TOLD_OF_FEW, text, findings_only=True)
         return hit
 

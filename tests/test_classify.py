@@ -823,6 +823,8 @@ def test_untagged_case_reports_told_in_other_words(abstract: str) -> None:
     "Deaths at home rose from 21.4% to 33.6% of deaths among people with cancer; one in three "
     "people still dies in hospital.",
     "Of 600 adults, two patients developed a rash; rash occurred in 0.3% of the cohort.",
+    "Adverse events occurred in 12% of patients. Two cases of hepatitis were seen.",
+    "This systematic review pooled the literature. Two cases of death were reported in it.",
 ])
 def test_studies_that_speak_of_one_person_or_a_rate_are_no_case_reports(abstract: str) -> None:
     """A pronoun, an age or a few patients inside a counted study, and a rate of people, are
