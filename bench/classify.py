@@ -356,10 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"types): case_report {share:.2f}, clinical {series:.2f} (a series of 4+ is clinical "
               f"by the guide), other {1 - share - series:.2f}")
     ade_kinds = held_out_kinds(aside)
-    agreed = [r for r in aside if r.id in ade_kinds and ade_kinds[r.id][0] == ade_kinds[r.id][1]]
+    pairs = [ade_kinds[r.id] for r in aside]  # held_out_kinds covers every held-out record
+    agreed = [r for r, (a, b) in zip(aside, pairs, strict=True) if a == b]
     truth = [ade_kinds[r.id][0] for r in agreed]
     per_ade = {k: score(truth, [read_kinds[r.id] for r in agreed], k) for k in KINDS}
-    pairs = [ade_kinds[r.id] for r in aside if r.id in ade_kinds]
     print(f"  held-out ADE documents, kind by our labels ({len(agreed)} of {len(aside)} that two "
           f"labellers read alike, kappa {kappa([a for a, _ in pairs], [b for _, b in pairs]):.2f}; "
           "no publication types):")
